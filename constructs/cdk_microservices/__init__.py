@@ -1,0 +1,20 @@
+"""cdk_microservices: reusable AWS CDK constructs for microservice patterns.
+
+Import the patterns from here::
+
+    from cdk_microservices import ApiRoute, ApiService, ServiceTable
+"""
+
+from cdk_microservices._validation import ConstructArgumentError
+from cdk_microservices.api_service import ApiRoute, ApiService, load_json_schema
+from cdk_microservices.compliance import acknowledge
+from cdk_microservices.service_table import ServiceTable
+
+__all__ = [
+    "ApiRoute",
+    "ApiService",
+    "ConstructArgumentError",
+    "ServiceTable",
+    "acknowledge",
+    "load_json_schema",
+]

@@ -1,0 +1,137 @@
+"""The Lambda function every pattern builds its handlers from.
+
+One place decides what a well-kept function looks like: the newest Python runtime, arm64,
+its own log group with retention, its own role holding only what it is granted (no
+AWS managed policies), active X-Ray tracing, and Powertools from its public Lambda layer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from cdk_microservices._validation import merge_props
+from cdk_microservices.compliance import acknowledge
+
+DEFAULT_RUNTIME = lambda_.Runtime.PYTHON_3_14
+POWERTOOLS_LAYER_ACCOUNT = "017000801446"
+DEFAULT_POWERTOOLS_LAYER_VERSION = 27
+"""Version of the public ``AWSLambdaPowertoolsPythonV3`` layer used unless told otherwise."""
+
+
+def powertools_layer_arn(
+    scope: Construct,
+    *,
+    runtime: lambda_.Runtime,
+    architecture: lambda_.Architecture,
+    version: int,
+) -> str:
+    """ARN of the public Powertools for AWS Lambda (Python) v3 layer in the stack's region."""
+    stack = Stack.of(scope)
+    python = runtime.name.replace(".", "")
+    arch = "arm64" if architecture == lambda_.Architecture.ARM_64 else "x86_64"
+    return (
+        f"arn:{stack.partition}:lambda:{stack.region}:{POWERTOOLS_LAYER_ACCOUNT}:layer:"
+        f"AWSLambdaPowertoolsPythonV3-{python}-{arch}:{version}"
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class FunctionSettings:
+    """What a pattern passes down to every function it creates."""
+
+    service_name: str
+    code: lambda_.Code
+    runtime: lambda_.Runtime
+    architecture: lambda_.Architecture
+    log_retention: logs.RetentionDays
+    removal_policy: RemovalPolicy
+    tracing: bool
+    powertools_layer_version: int | None
+    environment: Mapping[str, str]
+    function_props: Mapping[str, object] | None
+
+
+class ServiceFunction(Construct):
+    """A Lambda function with its own log group and least-privilege role."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        settings: FunctionSettings,
+        handler: str,
+        memory_size: int,
+        timeout: Duration,
+        description: str,
+        environment: Mapping[str, str] | None = None,
+        layers: Sequence[lambda_.ILayerVersion] = (),
+        construct_name: str,
+    ) -> None:
+        super().__init__(scope, id_)
+        self.log_group = logs.LogGroup(
+            self,
+            "LogGroup",
+            retention=settings.log_retention,
+            removal_policy=settings.removal_policy,
+        )
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"Runs {self.node.path}; holds only what it is granted",
+        )
+        self.log_group.grant_write(self.role)
+
+        all_layers = list(layers)
+        if settings.powertools_layer_version is not None:
+            all_layers.insert(
+                0,
+                lambda_.LayerVersion.from_layer_version_arn(
+                    self,
+                    "PowertoolsLayer",
+                    powertools_layer_arn(
+                        self,
+                        runtime=settings.runtime,
+                        architecture=settings.architecture,
+                        version=settings.powertools_layer_version,
+                    ),
+                ),
+            )
+        defaults: dict[str, object] = {
+            "code": settings.code,
+            "handler": handler,
+            "runtime": settings.runtime,
+            "architecture": settings.architecture,
+            "memory_size": memory_size,
+            "timeout": timeout,
+            "description": description,
+            "role": self.role,
+            "log_group": self.log_group,
+            "tracing": lambda_.Tracing.ACTIVE if settings.tracing else lambda_.Tracing.DISABLED,
+            "layers": all_layers,
+            "environment": {
+                "POWERTOOLS_SERVICE_NAME": settings.service_name,
+                "POWERTOOLS_LOG_LEVEL": "INFO",
+                **settings.environment,
+                **(environment or {}),
+            },
+        }
+        props = merge_props(
+            construct_name, "function_props", lambda_.Function, defaults, settings.function_props
+        )
+        self.function = lambda_.Function(self, "Function", **props)  # type: ignore[arg-type]
+        if settings.tracing:
+            acknowledge(
+                self.role,
+                "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+                "X-Ray's PutTraceSegments and PutTelemetryRecords do not support resource-level "
+                "permissions, so active tracing needs Resource '*'; the role is otherwise scoped.",
+            )

@@ -1,0 +1,539 @@
+"""ApiService: a REST API on API Gateway with one Lambda function per route.
+
+Creates:
+
+- ``rest_api``: a regional ``aws_apigateway.RestApi`` with one stage (``stage_name``), X-Ray
+  tracing, execution logs (``INFO``, request/response bodies never logged), detailed
+  metrics, stage-wide throttling and JSON access logs in ``access_log_group``;
+- ``execution_log_group``: the ``API-Gateway-Execution-Logs_<api id>/<stage>`` log group,
+  created here so it gets a retention instead of living forever;
+- ``request_validator``: validates bodies against each route's JSON schema model and
+  requires each route's path parameters;
+- ``authorizer``: a Cognito user pool authorizer, when any route uses ``"cognito"``;
+- one ``ServiceFunction`` per route in ``functions`` (key ``"METHOD /path"``): the Lambda,
+  its own log group and its own role, which starts with no data access at all;
+- ``alarms``: API 5XX errors, API p99 latency, and errors of each function.
+
+Grant data access per route from the stack that owns the data, e.g.
+``table.grant_read_data(api.function_for("GET /accounts/{id}"))``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from aws_cdk import Duration, Fn, RemovalPolicy
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_wafv2 as wafv2
+from constructs import Construct
+
+from cdk_microservices._service_function import (
+    DEFAULT_POWERTOOLS_LAYER_VERSION,
+    DEFAULT_RUNTIME,
+    FunctionSettings,
+    ServiceFunction,
+)
+from cdk_microservices._validation import (
+    fail,
+    merge_props,
+    reject_conflicts,
+    require_choice,
+    require_duration,
+    require_pattern,
+    require_range,
+)
+from cdk_microservices.compliance import acknowledge
+
+HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
+RouteAuthorization = Literal["cognito", "iam"]
+
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+_AUTHORIZATIONS = ("cognito", "iam")
+_SERVICE_NAME = r"[a-z][a-z0-9-]{1,38}[a-z0-9]"
+_PATH = r"(/([A-Za-z0-9._-]+|\{[A-Za-z][A-Za-z0-9_]*\}))+"
+_HANDLER = r"[A-Za-z_][A-Za-z0-9_.]*\.[A-Za-z_][A-Za-z0-9_]*"
+_STAGE_NAME = r"[A-Za-z0-9_]{1,128}"
+ASSET_EXCLUDES = ("__pycache__", "*.pyc", ".pytest_cache", ".mypy_cache")
+"""Never shipped in a function's asset (and never part of its hash)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApiRoute:
+    """One route of an ApiService, served by its own Lambda function.
+
+    ``handler`` is ``module.function`` inside the service's code asset. ``request_schema``
+    is a JSON Schema (draft 4, as API Gateway uses) for the JSON body; API Gateway rejects a
+    body that does not match it with 400 before the function runs. Every ``{param}`` in
+    ``path`` becomes a required request parameter.
+    """
+
+    method: HttpMethod
+    path: str
+    handler: str
+    authorization: RouteAuthorization = "cognito"
+    authorization_scopes: Sequence[str] = ()
+    request_schema: Mapping[str, object] | None = None
+    memory_size: int = 256
+    timeout: Duration = field(default_factory=lambda: Duration.seconds(10))
+    environment: Mapping[str, str] = field(default_factory=dict)
+    description: str = ""
+
+    @property
+    def key(self) -> str:
+        """``"METHOD /path"``, the route's name in ``ApiService.functions``."""
+        return f"{self.method} {self.path}"
+
+    @property
+    def path_parameters(self) -> list[str]:
+        """Names of the ``{param}`` segments in ``path``."""
+        return re.findall(r"\{([A-Za-z][A-Za-z0-9_]*)\}", self.path)
+
+
+def load_json_schema(path: str | Path) -> dict[str, object]:
+    """Read a JSON Schema file, for ``ApiRoute.request_schema`` (and for the handler)."""
+    with Path(path).open(encoding="utf-8") as handle:
+        loaded = json.load(handle)
+    if not isinstance(loaded, dict):
+        raise ValueError(f"{path}: a JSON Schema must be a JSON object, got {type(loaded)}")
+    return loaded
+
+
+class ApiService(Construct):
+    """A REST API on API Gateway whose routes are Lambda functions.
+
+    Defaults (each can be changed by its argument):
+
+    - every route needs authorization: ``"cognito"`` (a user pool authorizer; pass
+      ``user_pool``) or ``"iam"`` (SigV4); there are no anonymous routes;
+    - request validation: bodies against ``ApiRoute.request_schema``, path parameters
+      required;
+    - stage ``v1``, regional endpoint, throttling 50 requests/s with bursts of 100
+      (``throttling_rate_limit`` / ``throttling_burst_limit``);
+    - X-Ray tracing on the stage and on every function (``tracing``);
+    - JSON access logs and ``INFO`` execution logs (``execution_logging_level``) without
+      request or response bodies, all log groups kept ``log_retention`` (default one
+      month) and removed with ``removal_policy`` (default ``RETAIN``); execution logs
+      need the account's API Gateway CloudWatch role: pass ``cloud_watch_role=True`` in
+      exactly one API per account and region, or create it once elsewhere;
+    - functions: newest Python runtime (``runtime``), arm64, 256 MB, 10 s
+      (per route), Powertools v3 from its public layer (``powertools_layer_version``;
+      ``None`` to leave it out), ``POWERTOOLS_SERVICE_NAME`` set to ``service_name``;
+    - alarms: API 5XX errors >= 1 in 5 minutes, API p99 latency > ``latency_alarm_threshold``
+      (default 3 s) for 3 of 5 minutes, and any error of each function; sent to
+      ``alarm_topic`` if given; ``alarms=False`` turns them off;
+    - a WAF web ACL is associated with the stage when ``web_acl_arn`` is given.
+
+    Escape hatches: ``rest_api_props`` overrides keyword arguments of
+    ``aws_apigateway.RestApi``, ``function_props`` those of every ``aws_lambda.Function``.
+    """
+
+    CONSTRUCT = "ApiService"
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        service_name: str,
+        code: str | Path | lambda_.Code,
+        routes: Sequence[ApiRoute],
+        user_pool: cognito.IUserPool | None = None,
+        stage_name: str = "v1",
+        throttling_rate_limit: float = 50,
+        throttling_burst_limit: int = 100,
+        execution_logging_level: Literal["INFO", "ERROR"] = "INFO",
+        tracing: bool = True,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        cloud_watch_role: bool = False,
+        runtime: lambda_.Runtime = DEFAULT_RUNTIME,
+        architecture: lambda_.Architecture = lambda_.Architecture.ARM_64,
+        powertools_layer_version: int | None = DEFAULT_POWERTOOLS_LAYER_VERSION,
+        environment: Mapping[str, str] | None = None,
+        web_acl_arn: str | None = None,
+        alarms: bool = True,
+        alarm_topic: sns.ITopic | None = None,
+        latency_alarm_threshold: Duration | None = None,
+        rest_api_props: Mapping[str, object] | None = None,
+        function_props: Mapping[str, object] | None = None,
+    ) -> None:
+        super().__init__(scope, id_)
+        name = self.CONSTRUCT
+        require_pattern(
+            name,
+            "service_name",
+            service_name,
+            _SERVICE_NAME,
+            "3-40 characters of lowercase letters, digits and '-', starting with a letter",
+        )
+        self._validate_routes(routes, user_pool)
+        require_pattern(name, "stage_name", stage_name, _STAGE_NAME, "1-128 of [A-Za-z0-9_]")
+        require_range(
+            name, "throttling_rate_limit", throttling_rate_limit, minimum=1, maximum=10000
+        )
+        require_range(
+            name, "throttling_burst_limit", throttling_burst_limit, minimum=1, maximum=5000
+        )
+        if throttling_burst_limit < throttling_rate_limit:
+            raise fail(
+                name,
+                "throttling_burst_limit",
+                f"is {throttling_burst_limit}, below throttling_rate_limit "
+                f"({throttling_rate_limit}); a burst must allow at least one second of traffic",
+            )
+        require_choice(name, "execution_logging_level", execution_logging_level, ("INFO", "ERROR"))
+        if latency_alarm_threshold is not None:
+            require_duration(
+                name,
+                "latency_alarm_threshold",
+                latency_alarm_threshold,
+                min_seconds=0,
+                max_seconds=29,
+            )
+        if not alarms:
+            reject_conflicts(
+                name,
+                "alarms",
+                {"alarm_topic": alarm_topic, "latency_alarm_threshold": latency_alarm_threshold},
+            )
+
+        self.service_name = service_name
+        self.routes: tuple[ApiRoute, ...] = tuple(routes)
+        self.access_log_group = logs.LogGroup(
+            self, "AccessLogs", retention=log_retention, removal_policy=removal_policy
+        )
+        method_logging = (
+            apigw.MethodLoggingLevel.INFO
+            if execution_logging_level == "INFO"
+            else apigw.MethodLoggingLevel.ERROR
+        )
+        api_defaults: dict[str, object] = {
+            "rest_api_name": service_name,
+            "description": f"{service_name} API ({self.node.path})",
+            "endpoint_types": [apigw.EndpointType.REGIONAL],
+            "cloud_watch_role": cloud_watch_role,
+            "deploy_options": apigw.StageOptions(
+                stage_name=stage_name,
+                tracing_enabled=tracing,
+                logging_level=method_logging,
+                data_trace_enabled=False,
+                metrics_enabled=True,
+                throttling_rate_limit=throttling_rate_limit,
+                throttling_burst_limit=throttling_burst_limit,
+                access_log_destination=apigw.LogGroupLogDestination(self.access_log_group),
+                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
+                    caller=True,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=True,
+                ),
+            ),
+        }
+        if cloud_watch_role:
+            api_defaults["cloud_watch_role_removal_policy"] = removal_policy
+        props = merge_props(name, "rest_api_props", apigw.RestApi, api_defaults, rest_api_props)
+        self.rest_api = apigw.RestApi(self, "Api", **props)  # type: ignore[arg-type]
+
+        self.execution_log_group = logs.LogGroup(
+            self,
+            "ExecutionLogs",
+            log_group_name=Fn.join(
+                "",
+                [
+                    "API-Gateway-Execution-Logs_",
+                    self.rest_api.rest_api_id,
+                    f"/{self._stage_name(props)}",
+                ],
+            ),
+            retention=log_retention,
+            removal_policy=removal_policy,
+        )
+        # API Gateway creates this group on first use; create it first so ours is the one.
+        self.rest_api.deployment_stage.node.add_dependency(self.execution_log_group)
+
+        self.request_validator = self.rest_api.add_request_validator(
+            "RequestValidator",
+            request_validator_name=f"{service_name}-body-and-parameters",
+            validate_request_body=True,
+            validate_request_parameters=True,
+        )
+        self.authorizer: apigw.CognitoUserPoolsAuthorizer | None = None
+        if user_pool is not None:
+            self.authorizer = apigw.CognitoUserPoolsAuthorizer(
+                self, "Authorizer", cognito_user_pools=[user_pool]
+            )
+
+        settings = FunctionSettings(
+            service_name=service_name,
+            code=(
+                code
+                if isinstance(code, lambda_.Code)
+                else lambda_.Code.from_asset(str(code), exclude=list(ASSET_EXCLUDES))
+            ),
+            runtime=runtime,
+            architecture=architecture,
+            log_retention=log_retention,
+            removal_policy=removal_policy,
+            tracing=tracing,
+            powertools_layer_version=powertools_layer_version,
+            environment=dict(environment or {}),
+            function_props=function_props,
+        )
+        self.functions: dict[str, lambda_.Function] = {}
+        self.service_functions: dict[str, ServiceFunction] = {}
+        for route in self.routes:
+            self._add_route(route, settings)
+
+        if web_acl_arn is not None:
+            wafv2.CfnWebACLAssociation(
+                self,
+                "WebAcl",
+                resource_arn=self.rest_api.deployment_stage.stage_arn,
+                web_acl_arn=web_acl_arn,
+            )
+
+        self.alarms: list[cloudwatch.Alarm] = []
+        if alarms:
+            self._add_alarms(alarm_topic, latency_alarm_threshold or Duration.seconds(3))
+
+    # -- construction -------------------------------------------------------------------
+
+    @staticmethod
+    def _stage_name(props: Mapping[str, object]) -> str:
+        """The stage's name as written (the deployed stage's attribute would form a cycle)."""
+        options = props.get("deploy_options")
+        name = options.stage_name if isinstance(options, apigw.StageOptions) else None
+        return name or "prod"  # RestApi's own default stage name
+
+    def _validate_routes(
+        self, routes: Sequence[ApiRoute], user_pool: cognito.IUserPool | None
+    ) -> None:
+        name = self.CONSTRUCT
+        if not routes:
+            raise fail(name, "routes", "is empty; an ApiService needs at least one ApiRoute")
+        seen: set[str] = set()
+        for index, route in enumerate(routes):
+            where = f"routes[{index}]"
+            if not isinstance(route, ApiRoute):
+                raise fail(name, where, f"must be an ApiRoute, got {type(route).__name__}")
+            require_choice(name, f"{where}.method", route.method, _METHODS)
+            require_pattern(
+                name,
+                f"{where}.path",
+                route.path,
+                _PATH,
+                "a path like '/accounts/{id}': segments of [A-Za-z0-9._-] or {param}",
+            )
+            require_pattern(name, f"{where}.handler", route.handler, _HANDLER, "'module.function'")
+            require_choice(name, f"{where}.authorization", route.authorization, _AUTHORIZATIONS)
+            require_range(
+                name, f"{where}.memory_size", route.memory_size, minimum=128, maximum=10240
+            )
+            require_duration(name, f"{where}.timeout", route.timeout, min_seconds=1, max_seconds=29)
+            if route.authorization_scopes and route.authorization != "cognito":
+                raise fail(
+                    name,
+                    f"{where}.authorization_scopes",
+                    "is only used with authorization='cognito'",
+                )
+            if route.request_schema is not None:
+                if route.method in ("GET", "DELETE"):
+                    raise fail(
+                        name,
+                        f"{where}.request_schema",
+                        f"was given for a {route.method} route, which has no body",
+                    )
+                if route.request_schema.get("type") != "object":
+                    raise fail(
+                        name,
+                        f"{where}.request_schema",
+                        'must be a JSON Schema with "type": "object"',
+                    )
+            if len(set(route.path_parameters)) != len(route.path_parameters):
+                raise fail(name, f"{where}.path", f"repeats a path parameter: {route.path!r}")
+            if route.key in seen:
+                raise fail(name, where, f"repeats the route {route.key!r}")
+            seen.add(route.key)
+            if route.authorization == "cognito" and user_pool is None:
+                raise fail(
+                    name,
+                    "user_pool",
+                    f"is missing; route {route.key!r} uses authorization='cognito'",
+                )
+
+    def _add_route(self, route: ApiRoute, settings: FunctionSettings) -> None:
+        construct_id = _route_construct_id(route)
+        service_function = ServiceFunction(
+            self,
+            construct_id,
+            settings=settings,
+            handler=route.handler,
+            memory_size=route.memory_size,
+            timeout=route.timeout,
+            description=route.description or f"{self.service_name}: {route.key}",
+            environment=route.environment,
+            construct_name=self.CONSTRUCT,
+        )
+        function = service_function.function
+        acknowledge(
+            function,
+            "Serverless::Serverless-LambdaDLQ",
+            "Invoked synchronously by API Gateway: the caller receives every failure as an "
+            "HTTP error, and a dead-letter queue only receives failed asynchronous invocations.",
+        )
+        resource = self.rest_api.root.resource_for_path(route.path)
+        request_models: dict[str, apigw.IModel] | None = None
+        if route.request_schema is not None:
+            model = self.rest_api.add_model(
+                f"{construct_id}Model",
+                content_type="application/json",
+                schema=apigw.JsonSchema(),
+            )
+            model_resource = model.node.default_child
+            assert isinstance(model_resource, apigw.CfnModel)
+            # Passed through as written: API Gateway understands JSON Schema draft 4 itself.
+            model_resource.add_property_override("Schema", dict(route.request_schema))
+            request_models = {"application/json": model}
+        if route.authorization == "cognito":
+            authorization: dict[str, object] = {
+                "authorization_type": apigw.AuthorizationType.COGNITO,
+                "authorizer": self.authorizer,
+            }
+            if route.authorization_scopes:
+                authorization["authorization_scopes"] = list(route.authorization_scopes)
+        else:
+            authorization = {"authorization_type": apigw.AuthorizationType.IAM}
+        resource.add_method(
+            route.method,
+            apigw.LambdaIntegration(function, allow_test_invoke=False),
+            request_validator=self.request_validator,
+            request_models=request_models,
+            request_parameters={
+                f"method.request.path.{parameter}": True for parameter in route.path_parameters
+            }
+            or None,
+            **authorization,  # type: ignore[arg-type]
+        )
+        self.functions[route.key] = function
+        self.service_functions[route.key] = service_function
+
+    def _add_alarms(self, alarm_topic: sns.ITopic | None, latency_threshold: Duration) -> None:
+        alarms = [
+            self.metric_server_errors().create_alarm(
+                self,
+                "ServerErrorsAlarm",
+                alarm_description=f"{self.service_name}: the API answered 5XX",
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
+            self.metric_latency_p99().create_alarm(
+                self,
+                "LatencyAlarm",
+                alarm_description=(
+                    f"{self.service_name}: p99 latency above {latency_threshold.to_seconds()} s"
+                ),
+                threshold=latency_threshold.to_milliseconds(),
+                evaluation_periods=5,
+                datapoints_to_alarm=3,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
+        ]
+        for key, service_function in self.service_functions.items():
+            alarms.append(
+                service_function.function.metric_errors(period=Duration.minutes(5)).create_alarm(
+                    service_function,
+                    "ErrorsAlarm",
+                    alarm_description=f"{self.service_name}: {key} function errors",
+                    threshold=1,
+                    evaluation_periods=1,
+                    comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                )
+            )
+        if alarm_topic is not None:
+            action = cloudwatch_actions.SnsAction(alarm_topic)
+            for alarm in alarms:
+                alarm.add_alarm_action(action)
+                alarm.add_ok_action(action)
+        self.alarms = alarms
+
+    # -- public API ---------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """The stage's invoke URL."""
+        return self.rest_api.url
+
+    def function_for(self, route_key: str) -> lambda_.Function:
+        """The function serving ``"METHOD /path"``; raises KeyError listing the routes."""
+        try:
+            return self.functions[route_key]
+        except KeyError:
+            raise KeyError(
+                f"ApiService {self.service_name!r} has no route {route_key!r}; routes are "
+                + ", ".join(sorted(self.functions))
+            ) from None
+
+    def add_environment(self, key: str, value: str) -> None:
+        """Set an environment variable on every route's function."""
+        for function in self.functions.values():
+            function.add_environment(key, value)
+
+    def grant_invoke_iam_routes(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Allow ``grantee`` to call the routes that use ``authorization="iam"``."""
+        arns = [
+            self.rest_api.arn_for_execute_api(
+                route.method, route.path, self.rest_api.deployment_stage.stage_name
+            )
+            for route in self.routes
+            if route.authorization == "iam"
+        ]
+        if not arns:
+            raise fail(
+                self.CONSTRUCT, "routes", "has no route with authorization='iam' to grant invoke on"
+            )
+        return iam.Grant.add_to_principal(
+            grantee=grantee, actions=["execute-api:Invoke"], resource_arns=arns
+        )
+
+    def metric_server_errors(self, period: Duration | None = None) -> cloudwatch.Metric:
+        """Sum of 5XX answers of the stage."""
+        return self.rest_api.metric_server_error(
+            period=period or Duration.minutes(5), statistic="Sum"
+        )
+
+    def metric_client_errors(self, period: Duration | None = None) -> cloudwatch.Metric:
+        """Sum of 4XX answers of the stage."""
+        return self.rest_api.metric_client_error(
+            period=period or Duration.minutes(5), statistic="Sum"
+        )
+
+    def metric_latency_p99(self, period: Duration | None = None) -> cloudwatch.Metric:
+        """p99 of the API's end-to-end latency, in milliseconds."""
+        return self.rest_api.metric_latency(period=period or Duration.minutes(1), statistic="p99")
+
+
+def _route_construct_id(route: ApiRoute) -> str:
+    """``GET /accounts/{id}`` -> ``GetAccountsId``: a stable, readable construct id."""
+    words = re.findall(r"[A-Za-z0-9]+", route.path)
+    return route.method.capitalize() + "".join(word[:1].upper() + word[1:] for word in words)

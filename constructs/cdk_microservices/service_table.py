@@ -1,0 +1,236 @@
+"""ServiceTable: the DynamoDB table that one service owns.
+
+Creates (unless an existing table is passed in):
+
+- ``table``: an ``aws_dynamodb.Table`` billed on demand, encrypted with a KMS key (AWS
+  managed by default, customer managed on request), with point-in-time recovery,
+  an optional TTL attribute, an optional stream, deletion protection and a removal
+  policy chosen by the caller (from the environment profile in the reference app).
+
+Only the owning service's code should ever be granted access: use the ``grant_*``
+helpers from that service's stack.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Literal
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+from cdk_microservices._validation import (
+    fail,
+    merge_props,
+    reject_conflicts,
+    require_choice,
+    require_pattern,
+)
+
+KeyType = Literal["S", "N", "B"]
+TableEncryption = Literal["aws_owned", "aws_managed", "customer_managed"]
+StreamView = Literal["NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES", "KEYS_ONLY"]
+
+_KEY_TYPES: dict[str, dynamodb.AttributeType] = {
+    "S": dynamodb.AttributeType.STRING,
+    "N": dynamodb.AttributeType.NUMBER,
+    "B": dynamodb.AttributeType.BINARY,
+}
+_ENCRYPTION: dict[str, dynamodb.TableEncryption] = {
+    "aws_owned": dynamodb.TableEncryption.DEFAULT,
+    "aws_managed": dynamodb.TableEncryption.AWS_MANAGED,
+    "customer_managed": dynamodb.TableEncryption.CUSTOMER_MANAGED,
+}
+_STREAM_VIEWS: dict[str, dynamodb.StreamViewType] = {
+    "NEW_IMAGE": dynamodb.StreamViewType.NEW_IMAGE,
+    "OLD_IMAGE": dynamodb.StreamViewType.OLD_IMAGE,
+    "NEW_AND_OLD_IMAGES": dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
+    "KEYS_ONLY": dynamodb.StreamViewType.KEYS_ONLY,
+}
+_ATTRIBUTE_NAME = r"[A-Za-z0-9_.\-]{1,255}"
+
+
+class ServiceTable(Construct):
+    """A DynamoDB table owned by exactly one service.
+
+    Defaults (each can be changed by its argument):
+
+    - partition key ``pk`` (string) and sort key ``sk`` (string): the single-table layout;
+      pass ``sort_key=""`` for a table without a sort key;
+    - on-demand billing (``PAY_PER_REQUEST``): no capacity to plan, nothing paid when idle;
+    - encryption at rest with an AWS managed KMS key (``encryption="aws_managed"``, so key
+      use shows in CloudTrail); ``"customer_managed"`` creates a key with rotation or uses
+      ``encryption_key``;
+    - point-in-time recovery on (35 days);
+    - no TTL attribute; pass ``time_to_live_attribute`` to let DynamoDB expire items;
+    - no stream; pass ``stream`` to publish item changes (e.g. for an outbox);
+    - ``removal_policy=RETAIN`` and ``deletion_protection=True``: losing a service's data
+      must be a deliberate act. The reference app's dev profile relaxes both.
+
+    Escape hatches: ``existing_table`` uses a table created elsewhere (then no other table
+    argument may be given), and ``table_props`` overrides any keyword argument of
+    ``aws_dynamodb.Table`` after the defaults above are applied.
+    """
+
+    CONSTRUCT = "ServiceTable"
+
+    table: dynamodb.ITable
+    """The table (created here, or the ``existing_table`` passed in)."""
+
+    encryption_key: kms.IKey | None
+    """The customer managed key, when ``encryption="customer_managed"``; otherwise None."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        partition_key: str | None = None,
+        partition_key_type: KeyType | None = None,
+        sort_key: str | None = None,
+        sort_key_type: KeyType | None = None,
+        time_to_live_attribute: str | None = None,
+        encryption: TableEncryption | None = None,
+        encryption_key: kms.IKey | None = None,
+        stream: StreamView | None = None,
+        point_in_time_recovery: bool | None = None,
+        removal_policy: RemovalPolicy | None = None,
+        deletion_protection: bool | None = None,
+        existing_table: dynamodb.ITable | None = None,
+        table_props: Mapping[str, object] | None = None,
+    ) -> None:
+        super().__init__(scope, id_)
+        name = self.CONSTRUCT
+        if existing_table is not None:
+            reject_conflicts(
+                name,
+                "existing_table",
+                {
+                    "partition_key": partition_key,
+                    "partition_key_type": partition_key_type,
+                    "sort_key": sort_key,
+                    "sort_key_type": sort_key_type,
+                    "time_to_live_attribute": time_to_live_attribute,
+                    "encryption": encryption,
+                    "encryption_key": encryption_key,
+                    "stream": stream,
+                    "point_in_time_recovery": point_in_time_recovery,
+                    "removal_policy": removal_policy,
+                    "deletion_protection": deletion_protection,
+                    "table_props": table_props,
+                },
+            )
+            self.table = existing_table
+            self.encryption_key = existing_table.encryption_key
+            self._created_table: dynamodb.Table | None = None
+            return
+
+        partition_key = partition_key if partition_key is not None else "pk"
+        sort_key = sort_key if sort_key is not None else "sk"
+        require_pattern(name, "partition_key", partition_key, _ATTRIBUTE_NAME, "an attribute name")
+        if sort_key:
+            require_pattern(name, "sort_key", sort_key, _ATTRIBUTE_NAME, "an attribute name")
+            if sort_key == partition_key:
+                raise fail(name, "sort_key", f"is {sort_key!r}, the same as 'partition_key'")
+        elif sort_key_type is not None:
+            raise fail(name, "sort_key_type", "was given but 'sort_key' is empty (no sort key)")
+        if time_to_live_attribute is not None:
+            require_pattern(
+                name,
+                "time_to_live_attribute",
+                time_to_live_attribute,
+                _ATTRIBUTE_NAME,
+                "an attribute name",
+            )
+        pk_type = require_choice(name, "partition_key_type", partition_key_type or "S", _KEY_TYPES)
+        sk_type = require_choice(name, "sort_key_type", sort_key_type or "S", _KEY_TYPES)
+        encryption = encryption or "aws_managed"
+        require_choice(name, "encryption", encryption, _ENCRYPTION)
+        if encryption_key is not None and encryption != "customer_managed":
+            raise fail(
+                name,
+                "encryption_key",
+                f"was given with encryption={encryption!r}; a key is only used with "
+                "encryption='customer_managed'",
+            )
+        if stream is not None:
+            require_choice(name, "stream", stream, _STREAM_VIEWS)
+        if removal_policy is not None and not isinstance(removal_policy, RemovalPolicy):
+            raise fail(name, "removal_policy", "must be an aws_cdk.RemovalPolicy")
+
+        created_key: kms.IKey | None = encryption_key
+        if encryption == "customer_managed" and created_key is None:
+            created_key = kms.Key(
+                self,
+                "Key",
+                description=f"Encrypts the DynamoDB table {self.node.path}",
+                enable_key_rotation=True,
+                removal_policy=removal_policy or RemovalPolicy.RETAIN,
+            )
+
+        defaults: dict[str, object] = {
+            "partition_key": dynamodb.Attribute(name=partition_key, type=_KEY_TYPES[pk_type]),
+            "billing_mode": dynamodb.BillingMode.PAY_PER_REQUEST,
+            "encryption": _ENCRYPTION[encryption],
+            "point_in_time_recovery_specification": dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=(
+                    True if point_in_time_recovery is None else point_in_time_recovery
+                )
+            ),
+            "removal_policy": removal_policy or RemovalPolicy.RETAIN,
+            "deletion_protection": True if deletion_protection is None else deletion_protection,
+        }
+        if sort_key:
+            defaults["sort_key"] = dynamodb.Attribute(name=sort_key, type=_KEY_TYPES[sk_type])
+        if created_key is not None:
+            defaults["encryption_key"] = created_key
+        if time_to_live_attribute:
+            defaults["time_to_live_attribute"] = time_to_live_attribute
+        if stream is not None:
+            defaults["stream"] = _STREAM_VIEWS[stream]
+
+        props = merge_props(name, "table_props", dynamodb.Table, defaults, table_props)
+        created = dynamodb.Table(self, "Table", **props)  # type: ignore[arg-type]
+        self._created_table = created
+        self.table = created
+        self.encryption_key = created_key
+
+    @property
+    def table_name(self) -> str:
+        """The table's name (a token until deploy)."""
+        return self.table.table_name
+
+    @property
+    def table_arn(self) -> str:
+        """The table's ARN (a token until deploy)."""
+        return self.table.table_arn
+
+    def grant_read_data(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Allow ``grantee`` to read items (GetItem, Query, Scan, BatchGetItem...)."""
+        return self.table.grant_read_data(grantee)
+
+    def grant_write_data(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Allow ``grantee`` to write items (PutItem, UpdateItem, DeleteItem...)."""
+        return self.table.grant_write_data(grantee)
+
+    def grant_read_write_data(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Allow ``grantee`` to read and write items."""
+        return self.table.grant_read_write_data(grantee)
+
+    def grant(self, grantee: iam.IGrantable, *actions: str) -> iam.Grant:
+        """Allow ``grantee`` exactly ``actions`` (e.g. ``"dynamodb:GetItem"``) on the table.
+
+        With a customer managed key, the key use those actions need is granted too.
+        """
+        if not actions:
+            raise fail(self.CONSTRUCT, "actions", "is empty; name at least one dynamodb: action")
+        for action in actions:
+            if not action.startswith("dynamodb:"):
+                raise fail(self.CONSTRUCT, "actions", f"has {action!r}; only dynamodb:* actions")
+        grant = self.table.grant(grantee, *actions)
+        if self.encryption_key is not None:
+            self.encryption_key.grant_encrypt_decrypt(grantee)
+        return grant

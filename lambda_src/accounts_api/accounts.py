@@ -1,0 +1,187 @@
+"""Accounts: the domain record and its DynamoDB repository (no Lambda or HTTP concerns here).
+
+Single-table layout, every attribute a string:
+
+- account:     pk=``ACCOUNT#{account_id}``, sk=``PROFILE``, type=``Account`` and the fields of
+  :class:`Account`;
+- email claim: pk=``EMAIL#{normalized email}``, sk=``EMAIL``, account_id; it makes an email
+  own at most one account, and is written in the same transaction as the account.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import uuid
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import boto3  # type: ignore[import-untyped]
+from botocore.exceptions import ClientError  # type: ignore[import-untyped]
+
+ACCOUNT_SK = "PROFILE"
+EMAIL_SK = "EMAIL"
+ITEM_TYPE = "Account"
+STATUS_OPEN = "OPEN"
+_NEW_KEY_ONLY = "attribute_not_exists(pk)"
+
+Item = dict[str, dict[str, str]]
+"""A DynamoDB item in the low-level client's format, string attributes only."""
+
+
+class EmailAlreadyRegisteredError(Exception):
+    """The email already owns an account; nothing was written."""
+
+    def __init__(self) -> None:
+        super().__init__("an account already exists for this email")
+
+
+class DynamoDBClient(Protocol):
+    """The part of a boto3 DynamoDB client the repository uses."""
+
+    def transact_write_items(self, **kwargs: Any) -> Mapping[str, Any]: ...
+
+    def get_item(self, **kwargs: Any) -> Mapping[str, Any]: ...
+
+
+def normalize_email(email: str) -> str:
+    """The form an email is stored and compared in: trimmed and lowercased."""
+    return email.strip().lower()
+
+
+def account_key(account_id: str) -> Item:
+    """Primary key of an account item."""
+    return {"pk": {"S": f"ACCOUNT#{account_id}"}, "sk": {"S": ACCOUNT_SK}}
+
+
+def email_key(email: str) -> Item:
+    """Primary key of the item that claims ``email`` (already normalized) for one account."""
+    return {"pk": {"S": f"EMAIL#{email}"}, "sk": {"S": EMAIL_SK}}
+
+
+def _utc_timestamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Account:
+    """A customer's account."""
+
+    account_id: str
+    owner_sub: str
+    owner_name: str
+    email: str
+    currency: str
+    status: str
+    opened_at: str
+
+    @classmethod
+    def open(
+        cls,
+        *,
+        owner_sub: str,
+        owner_name: str,
+        email: str,
+        currency: str,
+        now: datetime | None = None,
+    ) -> Account:
+        """A new open account with a fresh id; name trimmed, email normalized."""
+        return cls(
+            account_id=str(uuid.uuid4()),
+            owner_sub=owner_sub,
+            owner_name=owner_name.strip(),
+            email=normalize_email(email),
+            currency=currency,
+            status=STATUS_OPEN,
+            opened_at=_utc_timestamp(now or datetime.now(UTC)),
+        )
+
+    def to_json(self) -> dict[str, str]:
+        """The public representation: every field but the owner's identity."""
+        public = asdict(self)
+        del public["owner_sub"]
+        return public
+
+    def to_item(self) -> Item:
+        """The account's DynamoDB item."""
+        attributes = {name: {"S": value} for name, value in asdict(self).items()}
+        return {**account_key(self.account_id), "type": {"S": ITEM_TYPE}, **attributes}
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Mapping[str, str]]) -> Account:
+        """Read an account back from its DynamoDB item."""
+        return cls(
+            account_id=item["account_id"]["S"],
+            owner_sub=item["owner_sub"]["S"],
+            owner_name=item["owner_name"]["S"],
+            email=item["email"]["S"],
+            currency=item["currency"]["S"],
+            status=item["status"]["S"],
+            opened_at=item["opened_at"]["S"],
+        )
+
+
+class AccountRepository:
+    """Stores and reads accounts in the service's table."""
+
+    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+        self.client = client
+        self.table_name = table_name
+
+    def add(self, account: Account) -> None:
+        """Write ``account`` and claim its email, both or neither.
+
+        Raises :class:`EmailAlreadyRegisteredError` when the email is taken; any other failure
+        (including the practically impossible clash of account ids) propagates as the
+        botocore ``ClientError``.
+        """
+        email_claim: Item = {
+            **email_key(account.email),
+            "account_id": {"S": account.account_id},
+        }
+        try:
+            self.client.transact_write_items(
+                TransactItems=[
+                    {"Put": self._new_item(account.to_item())},
+                    {"Put": self._new_item(email_claim)},
+                ]
+            )
+        except ClientError as error:
+            if _cancelled_by_condition(error, index=1):
+                raise EmailAlreadyRegisteredError from error
+            raise
+
+    def get(self, account_id: str) -> Account | None:
+        """The account with this id, or None (strongly consistent: read-your-writes)."""
+        response = self.client.get_item(
+            TableName=self.table_name, Key=account_key(account_id), ConsistentRead=True
+        )
+        item = response.get("Item")
+        return None if item is None else Account.from_item(item)
+
+    def get_owned(self, account_id: str, owner_sub: str) -> Account | None:
+        """The account if ``owner_sub`` owns it; None when it is missing *or* someone else's.
+
+        The two cases are deliberately indistinguishable to callers.
+        """
+        account = self.get(account_id)
+        return account if account is not None and account.owner_sub == owner_sub else None
+
+    def _new_item(self, item: Item) -> dict[str, Any]:
+        return {"TableName": self.table_name, "Item": item, "ConditionExpression": _NEW_KEY_ONLY}
+
+
+def _cancelled_by_condition(error: ClientError, *, index: int) -> bool:
+    """Whether a cancelled transaction failed the condition of its ``index``-th action."""
+    if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+        return False
+    reasons = error.response.get("CancellationReasons") or []
+    return len(reasons) > index and reasons[index].get("Code") == "ConditionalCheckFailed"
+
+
+@functools.cache
+def repository_from_env() -> AccountRepository:
+    """The repository over the table named by ``TABLE_NAME``, created on first use."""
+    return AccountRepository(boto3.client("dynamodb"), os.environ["TABLE_NAME"])

@@ -1,0 +1,67 @@
+"""``GET /accounts/{id}``: reads one of the signed-in customer's accounts.
+
+Responses: 200 with the account; 400 when ``id`` is not a UUID; 401 without the caller's
+``sub``; 404 when the account does not exist *or* belongs to someone else (a caller never
+learns that another customer's account exists).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent, event_source
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import ClientError  # type: ignore[import-untyped]
+
+from accounts import repository_from_env
+from api_proxy import (
+    MISSING_IDENTITY,
+    BadRequestError,
+    ProxyResponse,
+    caller_sub,
+    error_response,
+    json_response,
+)
+
+logger = Logger()
+tracer = Tracer()
+
+
+def parse_account_id(raw: str | None) -> str:
+    """The canonical (lowercase, hyphenated) form of a UUID path parameter."""
+    if not raw:
+        raise BadRequestError("path parameter 'id' is required")
+    problem = BadRequestError(f"path parameter 'id' must be a UUID, got {raw[:64]!r}")
+    try:
+        account_id = str(uuid.UUID(raw))
+    except ValueError as error:
+        raise problem from error
+    if account_id != raw.lower():  # only the hyphenated form, not braces, URNs or bare hex
+        raise problem
+    return account_id
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler(capture_response=False)  # responses hold personal data
+@event_source(data_class=APIGatewayProxyEvent)
+def handler(event: APIGatewayProxyEvent, context: LambdaContext) -> ProxyResponse:
+    """Lambda entry point (``get_account.handler``)."""
+    owner_sub = caller_sub(event)
+    if owner_sub is None:
+        return error_response(401, MISSING_IDENTITY)
+    try:
+        account_id = parse_account_id(event.path_parameters.get("id"))
+    except BadRequestError as error:
+        return error_response(400, str(error))
+
+    try:
+        account = repository_from_env().get_owned(account_id, owner_sub)
+    except ClientError:
+        logger.exception("could not read the account")
+        raise
+    if account is None:
+        logger.info("account not found or not the caller's", extra={"account_id": account_id})
+        return error_response(404, f"account {account_id} not found")
+    return json_response(200, account.to_json())

@@ -1,0 +1,1 @@
+"""The reference architecture: a small payments platform built from cdk_microservices."""

@@ -1,0 +1,87 @@
+"""AccountsStack: the accounts service, which opens accounts and serves them.
+
+Composes an ``ApiService`` (``POST /accounts``, ``GET /accounts/{id}``, both behind the
+platform's Cognito user pool and WAF) over the service's own ``ServiceTable``, and grants
+each route's function exactly the table actions its handler uses.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack
+from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from cdk_microservices import ApiRoute, ApiService, ServiceTable, load_json_schema
+from stacks.config import LAMBDA_SRC, EnvironmentProfile
+
+ACCOUNTS_CODE = LAMBDA_SRC / "accounts_api"
+OPEN_ACCOUNT = "POST /accounts"
+GET_ACCOUNT = "GET /accounts/{id}"
+
+
+class AccountsStack(Stack):
+    """The accounts bounded context: its API, its functions and its table."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        profile: EnvironmentProfile,
+        user_pool: cognito.IUserPool,
+        web_acl_arn: str,
+        alarm_topic: sns.ITopic,
+        code_dir: Path = ACCOUNTS_CODE,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, id_, **kwargs)
+        self.table = ServiceTable(
+            self,
+            "AccountsTable",
+            removal_policy=profile.removal_policy,
+            deletion_protection=profile.deletion_protection,
+        )
+        self.api = ApiService(
+            self,
+            "AccountsApi",
+            service_name="accounts",
+            code=code_dir,
+            user_pool=user_pool,
+            routes=[
+                ApiRoute(
+                    method="POST",
+                    path="/accounts",
+                    handler="open_account.handler",
+                    request_schema=load_json_schema(
+                        code_dir / "schemas" / "open_account_request.json"
+                    ),
+                    description="Opens an account for the signed-in customer",
+                ),
+                ApiRoute(
+                    method="GET",
+                    path="/accounts/{id}",
+                    handler="get_account.handler",
+                    description="Reads one of the signed-in customer's accounts",
+                ),
+            ],
+            environment={"TABLE_NAME": self.table.table_name},
+            throttling_rate_limit=profile.api_throttling_rate_limit,
+            throttling_burst_limit=profile.api_throttling_burst_limit,
+            execution_logging_level="INFO"
+            if profile.api_execution_logging_level == "INFO"
+            else "ERROR",
+            log_retention=profile.log_retention,
+            removal_policy=profile.removal_policy,
+            web_acl_arn=web_acl_arn,
+            alarm_topic=alarm_topic,
+        )
+        # One transaction of two conditional puts (account + email claim); nothing else.
+        self.table.grant(self.api.function_for(OPEN_ACCOUNT), "dynamodb:PutItem")
+        self.table.grant(self.api.function_for(GET_ACCOUNT), "dynamodb:GetItem")
+
+        CfnOutput(self, "ApiUrl", value=self.api.url)
+        CfnOutput(self, "TableName", value=self.table.table_name)

@@ -1,0 +1,176 @@
+"""PlatformStack: what every service of one environment shares.
+
+Creates the Cognito user pool and web client that authenticate customers, the regional
+WAF web ACL that every public API stage is associated with, the encrypted SNS topic that
+alarms notify, and the account-level role that lets API Gateway write execution logs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_wafv2 as wafv2
+from constructs import Construct
+
+from cdk_microservices import acknowledge
+from stacks.config import EnvironmentProfile
+
+
+class PlatformStack(Stack):
+    """Shared, environment-wide resources. Services receive them as arguments."""
+
+    def __init__(
+        self, scope: Construct, id_: str, *, profile: EnvironmentProfile, **kwargs: Any
+    ) -> None:
+        super().__init__(scope, id_, **kwargs)
+        self.user_pool = self._user_pool(profile)
+        self.web_client = self.user_pool.add_client(
+            "WebClient",
+            auth_flows=cognito.AuthFlow(user_srp=True),
+            generate_secret=False,
+            prevent_user_existence_errors=True,
+            access_token_validity=Duration.hours(1),
+            id_token_validity=Duration.hours(1),
+            refresh_token_validity=Duration.days(30),
+            enable_token_revocation=True,
+        )
+        self.web_acl = self._web_acl(profile)
+        self.alarm_topic = self._alarm_topic(profile)
+        self._api_gateway_logging_role()
+
+        CfnOutput(self, "UserPoolId", value=self.user_pool.user_pool_id)
+        CfnOutput(self, "WebClientId", value=self.web_client.user_pool_client_id)
+        CfnOutput(self, "AlarmTopicArn", value=self.alarm_topic.topic_arn)
+
+    def _user_pool(self, profile: EnvironmentProfile) -> cognito.UserPool:
+        user_pool = cognito.UserPool(
+            self,
+            "UserPool",
+            user_pool_name=f"payments-{profile.name}",
+            self_sign_up_enabled=True,
+            sign_in_aliases=cognito.SignInAliases(email=True),
+            auto_verify=cognito.AutoVerifiedAttrs(email=True),
+            password_policy=cognito.PasswordPolicy(
+                min_length=12,
+                require_lowercase=True,
+                require_uppercase=True,
+                require_digits=True,
+                require_symbols=True,
+                temp_password_validity=Duration.days(3),
+            ),
+            mfa=cognito.Mfa.REQUIRED,
+            mfa_second_factor=cognito.MfaSecondFactor(otp=True, sms=False),
+            account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
+            feature_plan=(
+                cognito.FeaturePlan.PLUS
+                if profile.cognito_threat_protection
+                else cognito.FeaturePlan.ESSENTIALS
+            ),
+            standard_threat_protection_mode=(
+                cognito.StandardThreatProtectionMode.FULL_FUNCTION
+                if profile.cognito_threat_protection
+                else None
+            ),
+            deletion_protection=profile.deletion_protection,
+            removal_policy=profile.removal_policy,
+        )
+        if not profile.cognito_threat_protection:
+            reason = (
+                "Threat protection needs the Cognito Plus plan, billed per active user; this "
+                "profile (no real customers) leaves it off. The prod profile enforces it."
+            )
+            acknowledge(user_pool, "AwsSolutions::AwsSolutions-COG3", reason)
+            acknowledge(user_pool, "AwsSolutions::AwsSolutions-COG8", reason)
+        return user_pool
+
+    def _web_acl(self, profile: EnvironmentProfile) -> wafv2.CfnWebACL:
+        def visibility(metric: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
+            return wafv2.CfnWebACL.VisibilityConfigProperty(
+                cloud_watch_metrics_enabled=True,
+                metric_name=f"payments-{profile.name}-{metric}",
+                sampled_requests_enabled=True,
+            )
+
+        def managed_rule_group(priority: int, rule_group: str) -> wafv2.CfnWebACL.RuleProperty:
+            return wafv2.CfnWebACL.RuleProperty(
+                name=rule_group,
+                priority=priority,
+                override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
+                statement=wafv2.CfnWebACL.StatementProperty(
+                    managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
+                        vendor_name="AWS", name=rule_group
+                    )
+                ),
+                visibility_config=visibility(rule_group),
+            )
+
+        return wafv2.CfnWebACL(
+            self,
+            "ApiWebAcl",
+            scope="REGIONAL",
+            default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
+            visibility_config=visibility("api-web-acl"),
+            rules=[
+                managed_rule_group(0, "AWSManagedRulesCommonRuleSet"),
+                managed_rule_group(1, "AWSManagedRulesKnownBadInputsRuleSet"),
+                wafv2.CfnWebACL.RuleProperty(
+                    name="RateLimitPerIp",
+                    priority=2,
+                    action=wafv2.CfnWebACL.RuleActionProperty(block={}),
+                    statement=wafv2.CfnWebACL.StatementProperty(
+                        rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
+                            limit=1000, aggregate_key_type="IP"
+                        )
+                    ),
+                    visibility_config=visibility("rate-limit-per-ip"),
+                ),
+            ],
+        )
+
+    def _alarm_topic(self, profile: EnvironmentProfile) -> sns.Topic:
+        key = kms.Key(
+            self,
+            "AlarmTopicKey",
+            description=f"Encrypts the payments-{profile.name} alarm topic",
+            enable_key_rotation=True,
+            removal_policy=profile.removal_policy,
+        )
+        # CloudWatch alarms can publish to an encrypted topic only if they may use its key.
+        key.grant(
+            iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*"
+        )
+        return sns.Topic(
+            self,
+            "AlarmTopic",
+            display_name=f"payments {profile.name} alarms",
+            master_key=key,
+            enforce_ssl=True,
+        )
+
+    def _api_gateway_logging_role(self) -> None:
+        role = iam.Role(
+            self,
+            "ApiGatewayLoggingRole",
+            assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"),
+            description="Lets API Gateway write execution and access logs in this account/region",
+            managed_policies=[
+                iam.ManagedPolicy.from_aws_managed_policy_name(
+                    "service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+                )
+            ],
+        )
+        acknowledge(
+            role,
+            "AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
+            "service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
+            "The account-wide API Gateway logging role must write to log groups that API "
+            "Gateway names after APIs created later; AWS maintains this policy for that role.",
+        )
+        account = apigw.CfnAccount(self, "ApiGatewayAccount", cloud_watch_role_arn=role.role_arn)
+        account.node.add_dependency(role)

@@ -1,0 +1,42 @@
+"""PaymentsStage: one environment of the reference app, every stack of it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import Stage, Tags
+from constructs import Construct
+
+from stacks.accounts_stack import ACCOUNTS_CODE, AccountsStack
+from stacks.config import EnvironmentProfile
+from stacks.platform_stack import PlatformStack
+
+
+class PaymentsStage(Stage):
+    """The payments platform in one environment: ``cdk deploy '<stage id>/*'``."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        profile: EnvironmentProfile,
+        accounts_code_dir: Path = ACCOUNTS_CODE,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, id_, **kwargs)
+        Tags.of(self).add("project", "cdk-microservices-payments")
+        Tags.of(self).add("environment", profile.name)
+
+        self.platform = PlatformStack(self, "Platform", profile=profile)
+        self.accounts = AccountsStack(
+            self,
+            "Accounts",
+            profile=profile,
+            user_pool=self.platform.user_pool,
+            web_acl_arn=self.platform.web_acl.attr_arn,
+            alarm_topic=self.platform.alarm_topic,
+            code_dir=accounts_code_dir,
+        )
+        Tags.of(self.accounts).add("service", "accounts")
