@@ -172,5 +172,4 @@ class PlatformStack(Stack):
             "The account-wide API Gateway logging role must write to log groups that API "
             "Gateway names after APIs created later; AWS maintains this policy for that role.",
         )
-        account = apigw.CfnAccount(self, "ApiGatewayAccount", cloud_watch_role_arn=role.role_arn)
-        account.node.add_dependency(role)
+        apigw.CfnAccount(self, "ApiGatewayAccount", cloud_watch_role_arn=role.role_arn)

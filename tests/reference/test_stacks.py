@@ -1,0 +1,140 @@
+"""Fine-grained assertions on the reference app's stacks, in both environment profiles."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from reference_app import resources_of_type
+
+from stacks.config import DEV, PROD, EnvironmentProfile
+
+PROFILES = [DEV, PROD]
+# Pinned: a new logical ID would make CloudFormation replace the table and lose its data.
+ACCOUNTS_TABLE_LOGICAL_ID = "AccountsTable0B30E896"
+HANDLERS = {"POST /accounts": "open_account.handler", "GET /accounts/{id}": "get_account.handler"}
+
+
+def _stack(templates: dict[str, dict[str, Any]], profile: EnvironmentProfile, name: str) -> Any:
+    return templates[f"{profile.stage_id}/{name}"]
+
+
+def _function_by_route(template: dict[str, Any], route: str) -> tuple[str, Any]:
+    matches = [
+        (logical_id, resource)
+        for logical_id, resource in resources_of_type(template, "AWS::Lambda::Function")
+        if resource["Properties"]["Handler"] == HANDLERS[route]
+    ]
+    assert len(matches) == 1, f"expected one function for {route}, found {len(matches)}"
+    return matches[0]
+
+
+def _statements_of_role(template: dict[str, Any], role_logical_id: str) -> list[Any]:
+    statements = []
+    for _, policy in resources_of_type(template, "AWS::IAM::Policy"):
+        if {"Ref": role_logical_id} in policy["Properties"]["Roles"]:
+            statements.extend(policy["Properties"]["PolicyDocument"]["Statement"])
+    return statements
+
+
+def _actions(statement: dict[str, Any]) -> set[str]:
+    action = statement["Action"]
+    return {action} if isinstance(action, str) else set(action)
+
+
+@pytest.mark.parametrize("profile", PROFILES, ids=lambda profile: profile.name)
+def test_accounts_table_logical_id_is_pinned(profile: EnvironmentProfile, synthesized_app):
+    tables = dict(
+        resources_of_type(_stack(synthesized_app, profile, "Accounts"), "AWS::DynamoDB::Table")
+    )
+    assert list(tables) == [ACCOUNTS_TABLE_LOGICAL_ID]
+
+
+@pytest.mark.parametrize("profile", PROFILES, ids=lambda profile: profile.name)
+def test_accounts_table_follows_the_profile(profile: EnvironmentProfile, synthesized_app):
+    table = _stack(synthesized_app, profile, "Accounts")["Resources"][ACCOUNTS_TABLE_LOGICAL_ID]
+    expected_policy = "Retain" if profile is PROD else "Delete"
+    assert table["DeletionPolicy"] == expected_policy
+    assert table["UpdateReplacePolicy"] == expected_policy
+    properties = table["Properties"]
+    assert properties["DeletionProtectionEnabled"] is profile.deletion_protection
+    assert properties["BillingMode"] == "PAY_PER_REQUEST"
+    assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    # SSEEnabled without a key: the AWS managed KMS key (aws/dynamodb)
+    assert properties["SSESpecification"] == {"SSEEnabled": True}
+
+
+@pytest.mark.parametrize("profile", PROFILES, ids=lambda profile: profile.name)
+def test_every_log_group_keeps_the_profiles_retention(profile, synthesized_app):
+    expected_days = {DEV.name: 7, PROD.name: 365}[profile.name]
+    template = _stack(synthesized_app, profile, "Accounts")
+    log_groups = list(resources_of_type(template, "AWS::Logs::LogGroup"))
+    # access logs, execution logs, one per function
+    assert len(log_groups) == 4
+    for logical_id, log_group in log_groups:
+        assert log_group["Properties"]["RetentionInDays"] == expected_days, logical_id
+
+
+@pytest.mark.parametrize("profile", PROFILES, ids=lambda profile: profile.name)
+def test_api_stage_follows_the_profile(profile: EnvironmentProfile, synthesized_app):
+    template = _stack(synthesized_app, profile, "Accounts")
+    [(_, stage)] = resources_of_type(template, "AWS::ApiGateway::Stage")
+    [settings] = stage["Properties"]["MethodSettings"]
+    assert settings["ThrottlingRateLimit"] == profile.api_throttling_rate_limit
+    assert settings["ThrottlingBurstLimit"] == profile.api_throttling_burst_limit
+    assert settings["LoggingLevel"] == profile.api_execution_logging_level
+    assert settings["DataTraceEnabled"] is False
+    assert stage["Properties"]["TracingEnabled"] is True
+    [(_, association)] = resources_of_type(template, "AWS::WAFv2::WebACLAssociation")
+    # a cross-stack reference to the platform's web ACL
+    assert {"Fn::ImportValue", "Fn::GetStackOutput"} & association["Properties"]["WebACLArn"].keys()
+
+
+@pytest.mark.parametrize("profile", PROFILES, ids=lambda profile: profile.name)
+def test_every_accounts_method_requires_cognito(profile: EnvironmentProfile, synthesized_app):
+    template = _stack(synthesized_app, profile, "Accounts")
+    methods = {
+        (method["Properties"]["HttpMethod"], method["Properties"]["AuthorizationType"])
+        for _, method in resources_of_type(template, "AWS::ApiGateway::Method")
+    }
+    assert methods == {("POST", "COGNITO_USER_POOLS"), ("GET", "COGNITO_USER_POOLS")}
+
+
+@pytest.mark.parametrize(
+    ("route", "allowed"),
+    [("POST /accounts", {"dynamodb:PutItem"}), ("GET /accounts/{id}", {"dynamodb:GetItem"})],
+)
+@pytest.mark.parametrize("profile", PROFILES, ids=lambda profile: profile.name)
+def test_each_route_gets_only_the_table_actions_it_uses(
+    profile: EnvironmentProfile, route: str, allowed: set[str], synthesized_app
+):
+    template = _stack(synthesized_app, profile, "Accounts")
+    _, function = _function_by_route(template, route)
+    role_logical_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
+    statements = _statements_of_role(template, role_logical_id)
+    dynamodb = [s for s in statements if any(a.startswith("dynamodb:") for a in _actions(s))]
+    assert len(dynamodb) == 1
+    assert _actions(dynamodb[0]) == allowed
+    resources = dynamodb[0]["Resource"]
+    resources = resources if isinstance(resources, list) else [resources]
+    assert resources == [{"Fn::GetAtt": [ACCOUNTS_TABLE_LOGICAL_ID, "Arn"]}]
+    role = template["Resources"][role_logical_id]
+    assert "ManagedPolicyArns" not in role["Properties"]
+
+
+@pytest.mark.parametrize("profile", PROFILES, ids=lambda profile: profile.name)
+def test_user_pool_follows_the_profile(profile: EnvironmentProfile, synthesized_app):
+    template = _stack(synthesized_app, profile, "Platform")
+    [(_, pool)] = resources_of_type(template, "AWS::Cognito::UserPool")
+    properties = pool["Properties"]
+    assert properties["MfaConfiguration"] == "ON"
+    assert properties["Policies"]["PasswordPolicy"]["MinimumLength"] == 12
+    if profile.cognito_threat_protection:
+        assert properties["UserPoolTier"] == "PLUS"
+        assert properties["UserPoolAddOns"] == {"AdvancedSecurityMode": "ENFORCED"}
+    else:
+        assert properties["UserPoolTier"] == "ESSENTIALS"
+        assert "UserPoolAddOns" not in properties
+    assert properties["DeletionProtection"] == (
+        "ACTIVE" if profile.deletion_protection else "INACTIVE"
+    )

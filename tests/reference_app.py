@@ -1,0 +1,87 @@
+"""Build and read the reference app the way ``cdk synth`` does, for the test session.
+
+The CLI hands the app cdk.json's context plus a few keys of its own; a bare ``App()``
+in pytest would see neither and synthesize different templates (feature flags change
+resources). ``cli_context()`` reproduces both, so the tests check what gets deployed.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# Keys the CDK CLI adds to the app's context on `cdk synth` (path and asset metadata,
+# version reporting, and which stacks to bundle).
+CLI_CONTEXT: dict[str, Any] = {
+    "aws:cdk:enable-path-metadata": True,
+    "aws:cdk:enable-asset-metadata": True,
+    "aws:cdk:version-reporting": True,
+    "aws:cdk:bundling-stacks": ["**"],
+}
+
+_ASSET_HASH = re.compile(r"[0-9a-f]{64}")
+
+
+def cli_context() -> dict[str, Any]:
+    """cdk.json's context merged with what the CLI adds."""
+    cdk_json = json.loads((REPO_ROOT / "cdk.json").read_text(encoding="utf-8"))
+    return {**cdk_json["context"], **CLI_CONTEXT}
+
+
+def stack_templates(outdir: Path) -> dict[str, dict[str, Any]]:
+    """Every stack template of a cloud assembly (nested stages included), by display name."""
+    templates: dict[str, dict[str, Any]] = {}
+    manifest = json.loads((outdir / "manifest.json").read_text(encoding="utf-8"))
+    for artifact_id, artifact in manifest.get("artifacts", {}).items():
+        properties = artifact.get("properties", {})
+        if artifact.get("type") == "aws:cloudformation:stack":
+            template_file = outdir / properties["templateFile"]
+            name = artifact.get("displayName", artifact_id)
+            templates[name] = json.loads(template_file.read_text(encoding="utf-8"))
+        elif artifact.get("type") == "cdk:cloud-assembly":
+            templates.update(stack_templates(outdir / properties["directoryName"]))
+    return templates
+
+
+def normalize(template: dict[str, Any]) -> dict[str, Any]:
+    """A template with what legitimately changes between unrelated edits masked.
+
+    Asset hashes (they change with any edit of a handler's code) become ``<asset-hash>``;
+    the CDKMetadata resource and its condition (CDK version analytics) are dropped.
+    """
+    return _mask(without_cdk_metadata(template))
+
+
+def without_cdk_metadata(template: dict[str, Any]) -> dict[str, Any]:
+    """A copy without the CDKMetadata resource: its analytics string lists every construct
+    class in the app, validation plugins included, so it differs between a test app and
+    the CLI's app (which registers cdk-nag) and changes with every CDK upgrade."""
+    result = copy.deepcopy(template)
+    result.get("Resources", {}).pop("CDKMetadata", None)
+    result.get("Conditions", {}).pop("CDKMetadataAvailable", None)
+    if "Conditions" in result and not result["Conditions"]:
+        del result["Conditions"]
+    return result
+
+
+def _mask(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _mask(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_mask(item) for item in value]
+    if isinstance(value, str):
+        return _ASSET_HASH.sub("<asset-hash>", value)
+    return value
+
+
+def resources_of_type(template: dict[str, Any], resource_type: str) -> Iterator[tuple[str, Any]]:
+    """(logical id, resource) for every resource of ``resource_type``."""
+    for logical_id, resource in template.get("Resources", {}).items():
+        if resource["Type"] == resource_type:
+            yield logical_id, resource

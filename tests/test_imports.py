@@ -1,0 +1,40 @@
+"""The library's source root is a folder named ``constructs``: it must never shadow the
+PyPI package ``constructs`` that every CDK app imports."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import constructs
+
+import cdk_microservices
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_constructs_is_the_pypi_package() -> None:
+    origin = Path(constructs.__file__).resolve()
+    assert "site-packages" in origin.parts
+    assert not origin.is_relative_to(REPO_ROOT / "constructs")
+    assert hasattr(constructs, "Construct")
+
+
+def test_constructs_folder_is_not_a_package() -> None:
+    assert not (REPO_ROOT / "constructs" / "__init__.py").exists()
+
+
+def test_library_imports_from_its_source_root() -> None:
+    origin = Path(cdk_microservices.__file__).resolve()
+    assert origin.parent == REPO_ROOT / "constructs" / "cdk_microservices"
+
+
+def test_constructs_resolves_from_the_repo_root_too() -> None:
+    # The shell's working directory is the repo root for `cdk synth`: `python app.py`
+    # puts it first on sys.path, where the folder `constructs/` lies.
+    probe = "import constructs, sys; print(constructs.__file__)"
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    )
+    assert "site-packages" in result.stdout
