@@ -282,11 +282,7 @@ class ApiService(Construct):
 
         settings = FunctionSettings(
             service_name=service_name,
-            code=(
-                code
-                if isinstance(code, lambda_.Code)
-                else lambda_.Code.from_asset(str(code), exclude=list(ASSET_EXCLUDES))
-            ),
+            code=self._code(code),
             runtime=runtime,
             architecture=architecture,
             log_retention=log_retention,
@@ -314,6 +310,21 @@ class ApiService(Construct):
             self._add_alarms(alarm_topic, latency_alarm_threshold or Duration.seconds(3))
 
     # -- construction -------------------------------------------------------------------
+
+    def _code(self, code: str | Path | lambda_.Code) -> lambda_.Code:
+        if isinstance(code, lambda_.Code):
+            return code
+        # Resolved here: jsii's Node process would resolve a relative path against the
+        # directory it started in, not the caller's current directory.
+        folder = Path(code).resolve()
+        if not folder.is_dir():
+            raise fail(
+                self.CONSTRUCT,
+                "code",
+                f"is {str(code)!r}, which is not a directory "
+                f"({folder}); pass the handler folder or an aws_lambda.Code",
+            )
+        return lambda_.Code.from_asset(str(folder), exclude=list(ASSET_EXCLUDES))
 
     @staticmethod
     def _stage_name(props: Mapping[str, object]) -> str:
