@@ -3,6 +3,7 @@ PyPI package ``constructs`` that every CDK app imports."""
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -38,3 +39,19 @@ def test_constructs_resolves_from_the_repo_root_too() -> None:
         [sys.executable, "-c", probe], cwd=REPO_ROOT, capture_output=True, text=True, check=True
     )
     assert "site-packages" in result.stdout
+
+
+def test_library_never_imports_the_reference_app() -> None:
+    # Another CDK app must be able to use the library alone (DESIGN.md: what may import what).
+    forbidden = {"stacks", "app", "lambda_src", "container_src"}
+    library = REPO_ROOT / "constructs" / "cdk_microservices"
+    offenders = []
+    for source in library.rglob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            offenders += [f"{source.name}: {n}" for n in names if n.split(".")[0] in forbidden]
+    assert offenders == []
