@@ -71,9 +71,7 @@ class AccountsStack(Stack):
             environment={"TABLE_NAME": self.table.table_name},
             throttling_rate_limit=profile.api_throttling_rate_limit,
             throttling_burst_limit=profile.api_throttling_burst_limit,
-            execution_logging_level="INFO"
-            if profile.api_execution_logging_level == "INFO"
-            else "ERROR",
+            execution_logging_level=profile.api_execution_logging_level,
             log_retention=profile.log_retention,
             removal_policy=profile.removal_policy,
             web_acl_arn=web_acl_arn,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
+from typing import Literal
 
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_logs as logs
@@ -43,7 +44,7 @@ class EnvironmentProfile:
     api_throttling_burst_limit: int
     """Burst of requests each API stage accepts."""
 
-    api_execution_logging_level: str
+    api_execution_logging_level: Literal["INFO", "ERROR"]
     """API Gateway execution log level: ``INFO`` (more detail) or ``ERROR`` (cheaper)."""
 
     cognito_threat_protection: bool

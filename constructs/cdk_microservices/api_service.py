@@ -514,7 +514,9 @@ class ApiService(Construct):
         """Allow ``grantee`` to call the routes that use ``authorization="iam"``."""
         arns = [
             self.rest_api.arn_for_execute_api(
-                route.method, route.path, self.rest_api.deployment_stage.stage_name
+                route.method,
+                re.sub(r"\{[^}]+\}", "*", route.path),
+                self.rest_api.deployment_stage.stage_name,
             )
             for route in self.routes
             if route.authorization == "iam"

@@ -125,7 +125,6 @@ class ServiceTable(Construct):
             )
             self.table = existing_table
             self.encryption_key = existing_table.encryption_key
-            self._created_table: dynamodb.Table | None = None
             return
 
         partition_key = partition_key if partition_key is not None else "pk"
@@ -194,7 +193,6 @@ class ServiceTable(Construct):
 
         props = merge_props(name, "table_props", dynamodb.Table, defaults, table_props)
         created = dynamodb.Table(self, "Table", **props)  # type: ignore[arg-type]
-        self._created_table = created
         self.table = created
         self.encryption_key = created_key
 
