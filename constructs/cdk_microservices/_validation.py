@@ -102,7 +102,10 @@ def merge_props(
         return merged
     accepted = {
         name
-        for name, parameter in inspect.signature(target).parameters.items()
+        # jsii classes hide their signature behind the metaclass's __call__: read __init__.
+        for name, parameter in inspect.signature(
+            target.__init__ if isinstance(target, type) else target
+        ).parameters.items()
         if parameter.kind is inspect.Parameter.KEYWORD_ONLY
     }
     unknown = sorted(set(overrides) - accepted)
