@@ -104,7 +104,7 @@ def merge_props(
         name
         # jsii classes hide their signature behind the metaclass's __call__: read __init__.
         for name, parameter in inspect.signature(
-            target.__init__ if isinstance(target, type) else target
+            getattr(target, "__init__") if isinstance(target, type) else target  # noqa: B009
         ).parameters.items()
         if parameter.kind is inspect.Parameter.KEYWORD_ONLY
     }
