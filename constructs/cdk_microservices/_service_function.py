@@ -35,7 +35,8 @@ def powertools_layer_arn(
     """ARN of the public Powertools for AWS Lambda (Python) v3 layer in the stack's region."""
     stack = Stack.of(scope)
     python = runtime.name.replace(".", "")
-    arch = "arm64" if architecture == lambda_.Architecture.ARM_64 else "x86_64"
+    # jsii returns a new Architecture object per access: compare names, not objects.
+    arch = "arm64" if architecture.name == lambda_.Architecture.ARM_64.name else "x86_64"
     return (
         f"arn:{stack.partition}:lambda:{stack.region}:{POWERTOOLS_LAYER_ACCOUNT}:layer:"
         f"AWSLambdaPowertoolsPythonV3-{python}-{arch}:{version}"

@@ -340,6 +340,7 @@ class ApiService(Construct):
         if not routes:
             raise fail(name, "routes", "is empty; an ApiService needs at least one ApiRoute")
         seen: set[str] = set()
+        construct_ids: dict[str, str] = {}
         for index, route in enumerate(routes):
             where = f"routes[{index}]"
             if not isinstance(route, ApiRoute):
@@ -382,6 +383,15 @@ class ApiService(Construct):
             if route.key in seen:
                 raise fail(name, where, f"repeats the route {route.key!r}")
             seen.add(route.key)
+            construct_id = _route_construct_id(route)
+            if construct_id in construct_ids:
+                raise fail(
+                    name,
+                    where,
+                    f"{route.key!r} would share the construct id {construct_id!r} with route "
+                    f"{construct_ids[construct_id]!r}; rename one of the paths",
+                )
+            construct_ids[construct_id] = route.key
             if route.authorization == "cognito" and user_pool is None:
                 raise fail(
                     name,

@@ -1,0 +1,312 @@
+"""ApiService: every documented default, the escape hatches, and each validation error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk import App, Duration, Environment, Stack
+from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk.assertions import Match, Template
+
+from cdk_microservices import ApiRoute, ApiService, ConstructArgumentError
+
+SCHEMA = {
+    "type": "object",
+    "properties": {"name": {"type": "string"}},
+    "required": ["name"],
+}
+POST = ApiRoute(method="POST", path="/items", handler="create.handler", request_schema=SCHEMA)
+GET = ApiRoute(method="GET", path="/items/{id}", handler="read.handler")
+IAM_GET = ApiRoute(method="GET", path="/internal/{id}", handler="read.handler", authorization="iam")
+
+
+@pytest.fixture(scope="module")
+def code_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("handlers")
+    for module in ("create", "read"):
+        (folder / f"{module}.py").write_text("def handler(event, context):\n    return {}\n")
+    return folder
+
+
+def _stack() -> tuple[Stack, cognito.UserPool]:
+    app = App(builtin_cloud_formation_validation=False)
+    stack = Stack(app, "Test", env=Environment(region="us-east-1"))
+    return stack, cognito.UserPool(stack, "Users")
+
+
+def _service(code_dir: Path, **overrides: Any) -> tuple[ApiService, Stack]:
+    stack, pool = _stack()
+    kwargs: dict[str, Any] = {
+        "service_name": "items",
+        "code": code_dir,
+        "routes": [POST, GET],
+        "user_pool": pool,
+        **overrides,
+    }
+    return ApiService(stack, "Items", **kwargs), stack
+
+
+@pytest.fixture(scope="module")
+def default_service(code_dir: Path) -> tuple[ApiService, Template]:
+    service, stack = _service(code_dir)
+    return service, Template.from_stack(stack)
+
+
+def test_stage_defaults(default_service: tuple[ApiService, Template]) -> None:
+    _, template = default_service
+    template.has_resource_properties(
+        "AWS::ApiGateway::RestApi",
+        {"Name": "items", "EndpointConfiguration": {"Types": ["REGIONAL"]}},
+    )
+    template.has_resource_properties(
+        "AWS::ApiGateway::Stage",
+        {
+            "StageName": "v1",
+            "TracingEnabled": True,
+            "MethodSettings": [
+                {
+                    "HttpMethod": "*",
+                    "ResourcePath": "/*",
+                    "LoggingLevel": "INFO",
+                    "DataTraceEnabled": False,
+                    "MetricsEnabled": True,
+                    "ThrottlingRateLimit": 50,
+                    "ThrottlingBurstLimit": 100,
+                }
+            ],
+            "AccessLogSetting": {
+                "DestinationArn": Match.any_value(),
+                "Format": Match.string_like_regexp(r'^\{"requestId":'),
+            },
+        },
+    )
+    template.resource_count_is("AWS::IAM::Role", 2)  # one per route: no CloudWatch role
+
+
+def test_log_groups_have_retention_and_execution_logs_exist_first(
+    default_service: tuple[ApiService, Template],
+) -> None:
+    _, template = default_service
+    groups = template.find_resources("AWS::Logs::LogGroup")
+    assert len(groups) == 4  # access, execution, one per function
+    assert {g["Properties"]["RetentionInDays"] for g in groups.values()} == {30}
+    assert {g["DeletionPolicy"] for g in groups.values()} == {"Retain"}
+    [(execution_id, execution)] = [
+        (logical_id, group)
+        for logical_id, group in groups.items()
+        if "LogGroupName" in group["Properties"]
+    ]
+    name = execution["Properties"]["LogGroupName"]["Fn::Join"][1]
+    assert name[0] == "API-Gateway-Execution-Logs_"
+    assert name[2] == "/v1"
+    [stage] = template.find_resources("AWS::ApiGateway::Stage").values()
+    assert execution_id in stage["DependsOn"]
+
+
+def test_methods_are_authorized_validated_and_modelled(
+    default_service: tuple[ApiService, Template],
+) -> None:
+    _, template = default_service
+    template.has_resource_properties(
+        "AWS::ApiGateway::RequestValidator",
+        {"ValidateRequestBody": True, "ValidateRequestParameters": True},
+    )
+    template.resource_count_is("AWS::ApiGateway::Authorizer", 1)
+    template.has_resource_properties(
+        "AWS::ApiGateway::Method",
+        {
+            "HttpMethod": "GET",
+            "AuthorizationType": "COGNITO_USER_POOLS",
+            "AuthorizerId": Match.any_value(),
+            "RequestValidatorId": Match.any_value(),
+            "RequestParameters": {"method.request.path.id": True},
+        },
+    )
+    template.has_resource_properties(
+        "AWS::ApiGateway::Method",
+        {
+            "HttpMethod": "POST",
+            "AuthorizationType": "COGNITO_USER_POOLS",
+            "RequestModels": {"application/json": Match.any_value()},
+        },
+    )
+    template.has_resource_properties(
+        "AWS::ApiGateway::Model", {"ContentType": "application/json", "Schema": SCHEMA}
+    )
+
+
+def test_one_least_privilege_function_per_route(
+    default_service: tuple[ApiService, Template],
+) -> None:
+    service, template = default_service
+    assert sorted(service.functions) == ["GET /items/{id}", "POST /items"]
+    functions = template.find_resources("AWS::Lambda::Function")
+    assert len(functions) == 2
+    for function in functions.values():
+        properties = function["Properties"]
+        assert properties["Runtime"] == "python3.14"
+        assert properties["Architectures"] == ["arm64"]
+        assert properties["MemorySize"] == 256
+        assert properties["Timeout"] == 10
+        assert properties["TracingConfig"] == {"Mode": "Active"}
+        assert properties["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"] == "items"
+        assert "LogGroup" in properties["LoggingConfig"]
+        [layer] = properties["Layers"]
+        assert ":017000801446:layer:AWSLambdaPowertoolsPythonV3-python314-arm64:27" in str(layer)
+    for role in template.find_resources("AWS::IAM::Role").values():
+        assert "ManagedPolicyArns" not in role["Properties"]
+
+
+def test_alarms_default_on_and_follow_the_topic(code_dir: Path) -> None:
+    _, stack = _service(code_dir)
+    template = Template.from_stack(stack)
+    template.resource_count_is("AWS::CloudWatch::Alarm", 4)  # 5XX, latency, 2 functions
+    for alarm in template.find_resources("AWS::CloudWatch::Alarm").values():
+        assert "AlarmActions" not in alarm["Properties"]
+
+    stack, pool = _stack()
+    topic = sns.Topic(stack, "Alarms")
+    ApiService(
+        stack,
+        "Items",
+        service_name="items",
+        code=code_dir,
+        routes=[POST, GET],
+        user_pool=pool,
+        alarm_topic=topic,
+    )
+    alarms = Template.from_stack(stack).find_resources("AWS::CloudWatch::Alarm")
+    assert len(alarms) == 4
+    topic_ref = {"Ref": stack.get_logical_id(topic.node.default_child)}
+    for alarm in alarms.values():
+        assert alarm["Properties"]["AlarmActions"] == [topic_ref]
+        assert alarm["Properties"]["OKActions"] == [topic_ref]
+
+    _, stack = _service(code_dir, alarms=False)
+    Template.from_stack(stack).resource_count_is("AWS::CloudWatch::Alarm", 0)
+
+
+def test_iam_routes_waf_and_helpers(code_dir: Path) -> None:
+    service, stack = _service(
+        code_dir, routes=[POST, IAM_GET], web_acl_arn="arn:aws:wafv2:us-east-1:1:regional/x"
+    )
+    caller = iam.Role(stack, "Caller", assumed_by=iam.AccountRootPrincipal())
+    service.grant_invoke_iam_routes(caller)
+    service.add_environment("EXTRA", "1")
+    template = Template.from_stack(stack)
+    template.has_resource_properties(
+        "AWS::ApiGateway::Method", {"HttpMethod": "GET", "AuthorizationType": "AWS_IAM"}
+    )
+    template.resource_count_is("AWS::WAFv2::WebACLAssociation", 1)
+    policies = template.find_resources("AWS::IAM::Policy")
+    invoke = [
+        statement
+        for policy in policies.values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if statement["Action"] == "execute-api:Invoke"
+    ]
+    assert len(invoke) == 1
+    assert "/GET/internal/*" in str(invoke[0]["Resource"])
+    for function in template.find_resources("AWS::Lambda::Function").values():
+        assert function["Properties"]["Environment"]["Variables"]["EXTRA"] == "1"
+    with pytest.raises(KeyError, match="routes are GET /internal/\\{id\\}, POST /items"):
+        service.function_for("GET /nope")
+
+    cognito_only, stack = _service(code_dir)
+    with pytest.raises(ConstructArgumentError, match="no route with authorization='iam'"):
+        cognito_only.grant_invoke_iam_routes(
+            iam.Role(stack, "R", assumed_by=iam.AccountRootPrincipal())
+        )
+
+
+def test_props_overrides(code_dir: Path) -> None:
+    _, stack = _service(
+        code_dir,
+        rest_api_props={"description": "overridden"},
+        function_props={"reserved_concurrent_executions": 5},
+        code=lambda_.Code.from_asset(str(code_dir)),
+    )
+    template = Template.from_stack(stack)
+    template.has_resource_properties("AWS::ApiGateway::RestApi", {"Description": "overridden"})
+    for function in template.find_resources("AWS::Lambda::Function").values():
+        assert function["Properties"]["ReservedConcurrentExecutions"] == 5
+
+
+def _route(**changes: Any) -> ApiRoute:
+    fields: dict[str, Any] = {"method": "GET", "path": "/items/{id}", "handler": "read.handler"}
+    return ApiRoute(**{**fields, **changes})
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"routes": []}, "argument 'routes' is empty"),
+        ({"routes": ["GET /x"]}, r"argument 'routes\[0\]' must be an ApiRoute"),
+        ({"routes": [_route(method="HEAD")]}, r"'routes\[0\].method' is 'HEAD'; allowed"),
+        ({"routes": [_route(path="items")]}, r"'routes\[0\].path' is 'items'"),
+        ({"routes": [_route(path="/a//b")]}, r"'routes\[0\].path' is '/a//b'"),
+        ({"routes": [_route(handler="read")]}, r"'routes\[0\].handler'"),
+        ({"routes": [_route(authorization="none")]}, r"'routes\[0\].authorization' is 'none'"),
+        ({"routes": [_route(), _route()]}, r"'routes\[1\]' repeats the route 'GET /items/\{id\}'"),
+        ({"routes": [_route(path="/a/{id}/b/{id}")]}, "repeats a path parameter"),
+        ({"routes": [_route(request_schema=SCHEMA)]}, "for a GET route, which has no body"),
+        (
+            {"routes": [_route(method="POST", request_schema={"type": "array"})]},
+            "must be a JSON Schema with",
+        ),
+        (
+            {"routes": [_route(authorization="iam", authorization_scopes=["a"])]},
+            "authorization_scopes' is only used with authorization='cognito'",
+        ),
+        ({"routes": [_route(memory_size=64)]}, r"'routes\[0\].memory_size' is 64"),
+        ({"routes": [_route(timeout=Duration.seconds(30))]}, r"'routes\[0\].timeout' is 30"),
+        ({"service_name": "Items"}, "argument 'service_name' is 'Items'"),
+        ({"service_name": "it"}, "argument 'service_name' is 'it'"),
+        ({"stage_name": "v-1"}, "argument 'stage_name' is 'v-1'"),
+        ({"throttling_rate_limit": 0}, "argument 'throttling_rate_limit' is 0"),
+        (
+            {"throttling_rate_limit": 200, "throttling_burst_limit": 100},
+            "argument 'throttling_burst_limit' is 100, below throttling_rate_limit",
+        ),
+        ({"execution_logging_level": "DEBUG"}, "'execution_logging_level' is 'DEBUG'"),
+        (
+            {"latency_alarm_threshold": Duration.seconds(60)},
+            "'latency_alarm_threshold' is 60 seconds",
+        ),
+        ({"user_pool": None}, "argument 'user_pool' is missing; route 'POST /items'"),
+        ({"code": "/no/such/folder"}, "argument 'code' is '/no/such/folder'"),
+        ({"rest_api_props": {"nmae": "x"}}, r"'rest_api_props' has unknown key\(s\) 'nmae'"),
+        ({"function_props": {"memory": 1}}, r"'function_props' has unknown key\(s\) 'memory'"),
+    ],
+)
+def test_bad_arguments_are_rejected_by_name(
+    code_dir: Path, overrides: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ConstructArgumentError, match=message):
+        _service(code_dir, **overrides)
+
+
+def test_alarm_settings_without_alarms_are_rejected(code_dir: Path) -> None:
+    stack, pool = _stack()
+    with pytest.raises(ConstructArgumentError, match=r"'alarms' was given together with"):
+        ApiService(
+            stack,
+            "Items",
+            service_name="items",
+            code=code_dir,
+            routes=[GET],
+            user_pool=pool,
+            alarms=False,
+            alarm_topic=sns.Topic(stack, "T"),
+        )
+
+
+def test_routes_whose_construct_ids_collide_are_rejected(code_dir: Path) -> None:
+    routes = [_route(path="/a-b"), _route(path="/a/b")]
+    with pytest.raises(ConstructArgumentError, match=r"'routes\[1\]' 'GET /a/b' would share"):
+        _service(code_dir, routes=routes)
