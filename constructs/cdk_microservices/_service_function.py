@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
@@ -16,13 +17,32 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from cdk_microservices._validation import merge_props
+from cdk_microservices._validation import fail, merge_props
 from cdk_microservices.compliance import acknowledge
 
 DEFAULT_RUNTIME = lambda_.Runtime.PYTHON_3_14
 POWERTOOLS_LAYER_ACCOUNT = "017000801446"
 DEFAULT_POWERTOOLS_LAYER_VERSION = 27
 """Version of the public ``AWSLambdaPowertoolsPythonV3`` layer used unless told otherwise."""
+ASSET_EXCLUDES = ("__pycache__", "*.pyc", ".pytest_cache", ".mypy_cache")
+"""Never shipped in a function's asset (and never part of its hash)."""
+
+
+def asset_code(construct: str, code: str | Path | lambda_.Code) -> lambda_.Code:
+    """``code`` as a Lambda asset: a handler folder (checked to exist) or any ``Code``."""
+    if isinstance(code, lambda_.Code):
+        return code
+    # Resolved here: jsii's Node process would resolve a relative path against the
+    # directory it started in, not the caller's current directory.
+    folder = Path(code).resolve()
+    if not folder.is_dir():
+        raise fail(
+            construct,
+            "code",
+            f"is {str(code)!r}, which is not a directory ({folder}); pass the handler "
+            "folder or an aws_lambda.Code",
+        )
+    return lambda_.Code.from_asset(str(folder), exclude=list(ASSET_EXCLUDES))
 
 
 def powertools_layer_arn(

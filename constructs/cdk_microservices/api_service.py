@@ -44,6 +44,7 @@ from cdk_microservices._service_function import (
     DEFAULT_RUNTIME,
     FunctionSettings,
     ServiceFunction,
+    asset_code,
 )
 from cdk_microservices._validation import (
     fail,
@@ -65,8 +66,6 @@ _SERVICE_NAME = r"[a-z][a-z0-9-]{1,38}[a-z0-9]"
 _PATH = r"(/([A-Za-z0-9._-]+|\{[A-Za-z][A-Za-z0-9_]*\}))+"
 _HANDLER = r"[A-Za-z_][A-Za-z0-9_.]*\.[A-Za-z_][A-Za-z0-9_]*"
 _STAGE_NAME = r"[A-Za-z0-9_]{1,128}"
-ASSET_EXCLUDES = ("__pycache__", "*.pyc", ".pytest_cache", ".mypy_cache")
-"""Never shipped in a function's asset (and never part of its hash)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -282,7 +281,7 @@ class ApiService(Construct):
 
         settings = FunctionSettings(
             service_name=service_name,
-            code=self._code(code),
+            code=asset_code(name, code),
             runtime=runtime,
             architecture=architecture,
             log_retention=log_retention,
@@ -310,21 +309,6 @@ class ApiService(Construct):
             self._add_alarms(alarm_topic, latency_alarm_threshold or Duration.seconds(3))
 
     # -- construction -------------------------------------------------------------------
-
-    def _code(self, code: str | Path | lambda_.Code) -> lambda_.Code:
-        if isinstance(code, lambda_.Code):
-            return code
-        # Resolved here: jsii's Node process would resolve a relative path against the
-        # directory it started in, not the caller's current directory.
-        folder = Path(code).resolve()
-        if not folder.is_dir():
-            raise fail(
-                self.CONSTRUCT,
-                "code",
-                f"is {str(code)!r}, which is not a directory "
-                f"({folder}); pass the handler folder or an aws_lambda.Code",
-            )
-        return lambda_.Code.from_asset(str(folder), exclude=list(ASSET_EXCLUDES))
 
     @staticmethod
     def _stage_name(props: Mapping[str, object]) -> str:

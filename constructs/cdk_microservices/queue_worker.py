@@ -1,0 +1,355 @@
+"""QueueWorker: an SQS queue with a dead-letter queue, consumed by one Lambda function.
+
+Creates (the queues unless an existing queue is passed in):
+
+- ``dead_letter_queue``: where a message lands after ``max_receive_count`` failed
+  receives; SSE, TLS-only, kept ``dead_letter_retention`` (default 14 days, the maximum);
+- ``queue``: SSE, TLS-only, redrive to the dead-letter queue, visibility timeout derived
+  from the function's timeout (6x, plus the batching window, as AWS recommends);
+- ``function`` (a ``ServiceFunction``: own log group and role, X-Ray, Powertools layer)
+  with an SQS event source that reports partial batch failures, so one poison message
+  is retried and dead-lettered alone while the rest of its batch succeeds;
+- ``alarms``: a message in the dead-letter queue, the oldest message older than
+  ``max_message_age``, and any function error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as event_sources
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from cdk_microservices._service_function import (
+    DEFAULT_POWERTOOLS_LAYER_VERSION,
+    DEFAULT_RUNTIME,
+    FunctionSettings,
+    ServiceFunction,
+    asset_code,
+)
+from cdk_microservices._validation import (
+    fail,
+    merge_props,
+    reject_conflicts,
+    require_duration,
+    require_pattern,
+    require_range,
+)
+from cdk_microservices.compliance import acknowledge
+
+VISIBILITY_TIMEOUT_FACTOR = 6
+_SERVICE_NAME = r"[a-z][a-z0-9-]{1,38}[a-z0-9]"
+_HANDLER = r"[A-Za-z_][A-Za-z0-9_.]*\.[A-Za-z_][A-Za-z0-9_]*"
+
+
+class QueueWorker(Construct):
+    """An SQS queue and dead-letter queue with a Lambda consumer.
+
+    Defaults (each can be changed by its argument):
+
+    - function: 256 MB, 30 s timeout, newest Python runtime, arm64, X-Ray, Powertools layer;
+    - batches of up to 10 messages (``batch_size``), no batching window, no concurrency cap
+      (``max_concurrency``, 2-1000, limits how hard the worker hits what it writes to);
+    - queue visibility timeout = 6 x function timeout + batching window; an explicit
+      ``visibility_timeout`` below that is rejected (messages would be redelivered while
+      still being processed);
+    - ``max_receive_count=5`` receives before a message is dead-lettered;
+    - queue retention 4 days, dead-letter retention 14 days; the dead-letter queue must
+      keep messages longer than the queue, or a message could expire there unseen;
+    - both queues encrypted with SQS-managed keys (SNS can deliver to them) and TLS-only;
+    - alarms on a dead-lettered message, on the oldest message being older than
+      ``max_message_age`` (default 15 minutes) and on function errors; sent to
+      ``alarm_topic`` if given; ``alarms=False`` turns them off.
+
+    Escape hatches: ``existing_queue`` consumes a queue created elsewhere (its redrive and
+    encryption are then the caller's; queue arguments are rejected), ``queue_props`` and
+    ``dead_letter_queue_props`` override keyword arguments of ``aws_sqs.Queue``, and
+    ``function_props`` those of ``aws_lambda.Function``.
+    """
+
+    CONSTRUCT = "QueueWorker"
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        service_name: str,
+        code: str | Path | lambda_.Code,
+        handler: str,
+        memory_size: int = 256,
+        timeout: Duration | None = None,
+        batch_size: int = 10,
+        max_batching_window: Duration | None = None,
+        max_concurrency: int | None = None,
+        visibility_timeout: Duration | None = None,
+        max_receive_count: int | None = None,
+        retention_period: Duration | None = None,
+        dead_letter_retention_period: Duration | None = None,
+        environment: Mapping[str, str] | None = None,
+        tracing: bool = True,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        runtime: lambda_.Runtime = DEFAULT_RUNTIME,
+        architecture: lambda_.Architecture = lambda_.Architecture.ARM_64,
+        powertools_layer_version: int | None = DEFAULT_POWERTOOLS_LAYER_VERSION,
+        alarms: bool = True,
+        alarm_topic: sns.ITopic | None = None,
+        max_message_age: Duration | None = None,
+        existing_queue: sqs.IQueue | None = None,
+        queue_props: Mapping[str, object] | None = None,
+        dead_letter_queue_props: Mapping[str, object] | None = None,
+        function_props: Mapping[str, object] | None = None,
+    ) -> None:
+        super().__init__(scope, id_)
+        name = self.CONSTRUCT
+        timeout = timeout or Duration.seconds(30)
+        require_pattern(
+            name,
+            "service_name",
+            service_name,
+            _SERVICE_NAME,
+            "3-40 characters of lowercase letters, digits and '-', starting with a letter",
+        )
+        require_pattern(name, "handler", handler, _HANDLER, "'module.function'")
+        require_range(name, "memory_size", memory_size, minimum=128, maximum=10240)
+        require_duration(name, "timeout", timeout, min_seconds=1, max_seconds=900)
+        require_range(name, "batch_size", batch_size, minimum=1, maximum=10000)
+        if max_batching_window is not None:
+            require_duration(
+                name, "max_batching_window", max_batching_window, min_seconds=0, max_seconds=300
+            )
+        if batch_size > 10 and max_batching_window is None:
+            raise fail(
+                name, "batch_size", f"is {batch_size}; above 10 SQS needs a max_batching_window"
+            )
+        if max_concurrency is not None:
+            require_range(name, "max_concurrency", max_concurrency, minimum=2, maximum=1000)
+        if not alarms:
+            reject_conflicts(
+                name, "alarms", {"alarm_topic": alarm_topic, "max_message_age": max_message_age}
+            )
+        if max_message_age is not None:
+            require_duration(
+                name, "max_message_age", max_message_age, min_seconds=60, max_seconds=1209600
+            )
+
+        self.service_name = service_name
+        self.dead_letter_queue: sqs.Queue | None = None
+        if existing_queue is not None:
+            reject_conflicts(
+                name,
+                "existing_queue",
+                {
+                    "visibility_timeout": visibility_timeout,
+                    "max_receive_count": max_receive_count,
+                    "retention_period": retention_period,
+                    "dead_letter_retention_period": dead_letter_retention_period,
+                    "queue_props": queue_props,
+                    "dead_letter_queue_props": dead_letter_queue_props,
+                },
+            )
+            self.queue: sqs.IQueue = existing_queue
+        else:
+            self.queue = self._create_queues(
+                timeout=timeout,
+                max_batching_window=max_batching_window,
+                visibility_timeout=visibility_timeout,
+                max_receive_count=5 if max_receive_count is None else max_receive_count,
+                retention_period=retention_period or Duration.days(4),
+                dead_letter_retention_period=dead_letter_retention_period or Duration.days(14),
+                removal_policy=removal_policy,
+                queue_props=queue_props,
+                dead_letter_queue_props=dead_letter_queue_props,
+            )
+
+        settings = FunctionSettings(
+            service_name=service_name,
+            code=asset_code(name, code),
+            runtime=runtime,
+            architecture=architecture,
+            log_retention=log_retention,
+            removal_policy=removal_policy,
+            tracing=tracing,
+            powertools_layer_version=powertools_layer_version,
+            environment=dict(environment or {}),
+            function_props=function_props,
+        )
+        self.service_function = ServiceFunction(
+            self,
+            "Consumer",
+            settings=settings,
+            handler=handler,
+            memory_size=memory_size,
+            timeout=timeout,
+            description=f"{service_name}: consumes {self.node.path}",
+            construct_name=name,
+        )
+        self.function: lambda_.Function = self.service_function.function
+        acknowledge(
+            self.function,
+            "Serverless::Serverless-LambdaDLQ",
+            "Invoked by an SQS event source mapping: failed messages are redriven to the "
+            "queue's own dead-letter queue; a function DLQ only serves asynchronous invokes.",
+        )
+        acknowledge(
+            self.function,
+            "Serverless::Serverless-LambdaEventSourceMappingDestination",
+            "SQS event source mappings have no on-failure destination; a message that keeps "
+            "failing is moved by the queue's redrive policy to its dead-letter queue.",
+        )
+        self.function.add_event_source(
+            event_sources.SqsEventSource(
+                self.queue,
+                batch_size=batch_size,
+                max_batching_window=max_batching_window,
+                max_concurrency=max_concurrency,
+                report_batch_item_failures=True,
+            )
+        )
+
+        self.alarms: list[cloudwatch.Alarm] = []
+        if alarms:
+            self._add_alarms(alarm_topic, max_message_age or Duration.minutes(15))
+
+    def _create_queues(
+        self,
+        *,
+        timeout: Duration,
+        max_batching_window: Duration | None,
+        visibility_timeout: Duration | None,
+        max_receive_count: int,
+        retention_period: Duration,
+        dead_letter_retention_period: Duration,
+        removal_policy: RemovalPolicy,
+        queue_props: Mapping[str, object] | None,
+        dead_letter_queue_props: Mapping[str, object] | None,
+    ) -> sqs.Queue:
+        name = self.CONSTRUCT
+        require_range(name, "max_receive_count", max_receive_count, minimum=1, maximum=1000)
+        window = max_batching_window.to_seconds() if max_batching_window else 0
+        minimum_visibility = VISIBILITY_TIMEOUT_FACTOR * timeout.to_seconds() + window
+        if visibility_timeout is None:
+            visibility_timeout = Duration.seconds(minimum_visibility)
+        elif visibility_timeout.to_seconds() < minimum_visibility:
+            raise fail(
+                name,
+                "visibility_timeout",
+                f"is {visibility_timeout.to_seconds()} seconds; it must be at least "
+                f"{minimum_visibility} seconds ({VISIBILITY_TIMEOUT_FACTOR} x timeout "
+                f"{timeout.to_seconds()} s + batching window {window} s), or messages are "
+                "delivered again while still being processed",
+            )
+        require_duration(
+            name, "visibility_timeout", visibility_timeout, min_seconds=0, max_seconds=43200
+        )
+        for argument, period in (
+            ("retention_period", retention_period),
+            ("dead_letter_retention_period", dead_letter_retention_period),
+        ):
+            require_duration(name, argument, period, min_seconds=60, max_seconds=1209600)
+        if dead_letter_retention_period.to_seconds() <= retention_period.to_seconds():
+            raise fail(
+                name,
+                "dead_letter_retention_period",
+                f"is {dead_letter_retention_period.to_seconds()} seconds, not longer than "
+                f"retention_period ({retention_period.to_seconds()} s); a dead-lettered "
+                "message keeps its original age and would expire before anyone sees it",
+            )
+
+        dlq_defaults: dict[str, object] = {
+            "encryption": sqs.QueueEncryption.SQS_MANAGED,
+            "enforce_ssl": True,
+            "retention_period": dead_letter_retention_period,
+            "removal_policy": removal_policy,
+        }
+        self.dead_letter_queue = sqs.Queue(
+            self,
+            "DeadLetterQueue",
+            **merge_props(  # type: ignore[arg-type]
+                name, "dead_letter_queue_props", sqs.Queue, dlq_defaults, dead_letter_queue_props
+            ),
+        )
+        acknowledge(
+            self.dead_letter_queue,
+            "Serverless::Serverless-SQSRedrivePolicy",
+            "This is the dead-letter queue: messages end here, are alarmed on, and are "
+            "inspected or redriven to the source queue by an operator.",
+        )
+        queue_defaults: dict[str, object] = {
+            "encryption": sqs.QueueEncryption.SQS_MANAGED,
+            "enforce_ssl": True,
+            "retention_period": retention_period,
+            "visibility_timeout": visibility_timeout,
+            "removal_policy": removal_policy,
+            "dead_letter_queue": sqs.DeadLetterQueue(
+                queue=self.dead_letter_queue, max_receive_count=max_receive_count
+            ),
+        }
+        return sqs.Queue(
+            self,
+            "Queue",
+            **merge_props(name, "queue_props", sqs.Queue, queue_defaults, queue_props),  # type: ignore[arg-type]
+        )
+
+    def _add_alarms(self, alarm_topic: sns.ITopic | None, max_message_age: Duration) -> None:
+        at_least = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
+        alarms = [
+            self.queue.metric_approximate_age_of_oldest_message(
+                period=Duration.minutes(1), statistic="Maximum"
+            ).create_alarm(
+                self,
+                "OldestMessageAgeAlarm",
+                alarm_description=(
+                    f"{self.service_name}: a message waited over "
+                    f"{max_message_age.to_seconds()} s in the queue"
+                ),
+                threshold=max_message_age.to_seconds(),
+                evaluation_periods=5,
+                datapoints_to_alarm=3,
+                comparison_operator=at_least,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
+            self.function.metric_errors(period=Duration.minutes(5)).create_alarm(
+                self,
+                "ConsumerErrorsAlarm",
+                alarm_description=f"{self.service_name}: the queue consumer failed",
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=at_least,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
+        ]
+        if self.dead_letter_queue is not None:
+            alarms.append(
+                self.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                    period=Duration.minutes(1), statistic="Maximum"
+                ).create_alarm(
+                    self,
+                    "DeadLetterAlarm",
+                    alarm_description=f"{self.service_name}: a message was dead-lettered",
+                    threshold=1,
+                    evaluation_periods=1,
+                    comparison_operator=at_least,
+                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                )
+            )
+        if alarm_topic is not None:
+            action = cloudwatch_actions.SnsAction(alarm_topic)
+            for alarm in alarms:
+                alarm.add_alarm_action(action)
+                alarm.add_ok_action(action)
+        self.alarms = alarms
+
+    def grant_send_messages(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Allow ``grantee`` to send messages to the queue."""
+        return self.queue.grant_send_messages(grantee)
