@@ -8,13 +8,17 @@ Import the patterns from here::
 from cdk_microservices._validation import ConstructArgumentError
 from cdk_microservices.api_service import ApiRoute, ApiService, load_json_schema
 from cdk_microservices.compliance import acknowledge
+from cdk_microservices.event_bus import EVENT_TYPE_ATTRIBUTE, EventBus, EventContract
 from cdk_microservices.queue_worker import QueueWorker
 from cdk_microservices.service_table import ServiceTable
 
 __all__ = [
+    "EVENT_TYPE_ATTRIBUTE",
     "ApiRoute",
     "ApiService",
     "ConstructArgumentError",
+    "EventBus",
+    "EventContract",
     "QueueWorker",
     "ServiceTable",
     "acknowledge",

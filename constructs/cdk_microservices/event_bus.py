@@ -1,0 +1,185 @@
+"""EventBus: one SNS topic for one domain's events, with a registry of event contracts.
+
+Creates (unless an existing topic is passed in):
+
+- ``topic``: an SNS topic encrypted with ``master_key`` (a rotating customer managed key
+  created here unless one is given; SNS's AWS managed key cannot be used by the services
+  that subscribe), with a topic policy that denies any request not sent over TLS;
+- ``master_key``: that key.
+
+``contracts`` declares every event type the domain publishes: a name, a version and a
+JSON Schema, usually read with ``EventContract.from_file`` from ``contracts/events/``.
+``subscribe(worker, event_types=[...])`` delivers only those types to a ``QueueWorker``'s
+queue (raw delivery, filter policy on the ``event_type`` message attribute); naming a
+type the bus does not declare is an error at synth.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from constructs import Construct
+
+from cdk_microservices._validation import fail, merge_props, reject_conflicts, require_pattern
+from cdk_microservices.queue_worker import QueueWorker
+
+EVENT_TYPE_ATTRIBUTE = "event_type"
+"""Message attribute every publisher sets to the event's name; subscriptions filter on it."""
+
+_EVENT_NAME = r"[A-Z][A-Za-z0-9]{1,63}"
+_CONTRACT_FILE = re.compile(r"(?P<name>[A-Z][A-Za-z0-9]{1,63})\.v(?P<version>[1-9][0-9]*)\.json")
+_DOMAIN = r"[a-z][a-z0-9-]{1,38}[a-z0-9]"
+
+
+@dataclass(frozen=True, kw_only=True)
+class EventContract:
+    """One event type: its name, its version and the JSON Schema of its payload."""
+
+    name: str
+    version: int
+    schema: Mapping[str, object]
+
+    @property
+    def key(self) -> str:
+        """``Name.vN``, as in the contract's file name."""
+        return f"{self.name}.v{self.version}"
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> EventContract:
+        """Read ``<Name>.v<N>.json`` (a JSON Schema); the file name gives name and version."""
+        file = Path(path)
+        match = _CONTRACT_FILE.fullmatch(file.name)
+        if match is None:
+            raise ValueError(
+                f"{file}: an event contract file is named '<EventName>.v<version>.json', "
+                "e.g. 'AccountOpened.v1.json'"
+            )
+        schema = json.loads(file.read_text(encoding="utf-8"))
+        if not isinstance(schema, dict) or schema.get("type") != "object":
+            raise ValueError(f'{file}: an event contract is a JSON Schema with "type": "object"')
+        return cls(name=match["name"], version=int(match["version"]), schema=schema)
+
+
+class EventBus(Construct):
+    """The SNS topic one domain publishes its events to, and its contract registry.
+
+    Defaults: topic encrypted with a customer managed key with rotation (``master_key``
+    to bring your own), TLS-only topic policy, key kept on stack deletion unless
+    ``removal_policy`` says otherwise. Escape hatches: ``existing_topic`` (then no key or
+    topic argument may be given) and ``topic_props`` (keyword arguments of
+    ``aws_sns.Topic``).
+    """
+
+    CONSTRUCT = "EventBus"
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        domain: str,
+        contracts: Sequence[EventContract],
+        master_key: kms.IKey | None = None,
+        removal_policy: RemovalPolicy | None = None,
+        existing_topic: sns.ITopic | None = None,
+        topic_props: Mapping[str, object] | None = None,
+    ) -> None:
+        super().__init__(scope, id_)
+        name = self.CONSTRUCT
+        require_pattern(name, "domain", domain, _DOMAIN, "3-40 of lowercase letters, digits, '-'")
+        self.domain = domain
+        self.contracts: dict[str, EventContract] = {}
+        for index, contract in enumerate(contracts):
+            if not isinstance(contract, EventContract):
+                raise fail(name, f"contracts[{index}]", "must be an EventContract")
+            require_pattern(
+                name, f"contracts[{index}].name", contract.name, _EVENT_NAME, "PascalCase"
+            )
+            if contract.name in self.contracts:
+                raise fail(
+                    name,
+                    f"contracts[{index}]",
+                    f"declares {contract.name!r} twice; one version per event type per bus",
+                )
+            self.contracts[contract.name] = contract
+        if not self.contracts:
+            raise fail(name, "contracts", "is empty; declare the event types this bus carries")
+
+        if existing_topic is not None:
+            reject_conflicts(
+                name,
+                "existing_topic",
+                {
+                    "master_key": master_key,
+                    "removal_policy": removal_policy,
+                    "topic_props": topic_props,
+                },
+            )
+            self.topic: sns.ITopic = existing_topic
+            self.master_key: kms.IKey | None = None
+            return
+
+        self.master_key = master_key or kms.Key(
+            self,
+            "Key",
+            description=f"Encrypts the {domain} event topic",
+            enable_key_rotation=True,
+            removal_policy=removal_policy or RemovalPolicy.RETAIN,
+        )
+        defaults: dict[str, object] = {
+            "display_name": f"{domain} events",
+            "master_key": self.master_key,
+            "enforce_ssl": True,
+        }
+        props = merge_props(name, "topic_props", sns.Topic, defaults, topic_props)
+        self.topic = sns.Topic(self, "Topic", **props)  # type: ignore[arg-type]
+
+    @property
+    def event_types(self) -> list[str]:
+        """Names of the declared event types."""
+        return sorted(self.contracts)
+
+    def contract(self, event_type: str) -> EventContract:
+        """The declared contract of ``event_type``; raises listing the declared ones."""
+        if event_type not in self.contracts:
+            raise fail(
+                self.CONSTRUCT,
+                "event_types",
+                f"names {event_type!r}, which the {self.domain!r} bus does not declare; "
+                f"declared: {', '.join(self.event_types)}",
+            )
+        return self.contracts[event_type]
+
+    def grant_publish(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Allow ``grantee`` to publish to the topic (and to use its key)."""
+        return self.topic.grant_publish(grantee)
+
+    def subscribe(self, worker: QueueWorker, *, event_types: Sequence[str]) -> None:
+        """Deliver events of ``event_types`` to ``worker``'s queue, raw, filtered by type.
+
+        Messages SNS cannot deliver go to the worker's dead-letter queue, when it has one.
+        """
+        if isinstance(event_types, str) or not event_types:
+            raise fail(self.CONSTRUCT, "event_types", "must be a non-empty list of event names")
+        names = [self.contract(event_type).name for event_type in event_types]
+        self.topic.add_subscription(
+            subscriptions.SqsSubscription(
+                worker.queue,
+                raw_message_delivery=True,
+                filter_policy={
+                    EVENT_TYPE_ATTRIBUTE: sns.SubscriptionFilter.string_filter(
+                        allowlist=sorted(set(names))
+                    )
+                },
+                dead_letter_queue=worker.dead_letter_queue,
+            )
+        )
