@@ -1,0 +1,65 @@
+"""Event contracts under contracts/events/ load as EventContracts and validate as promised."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import fastjsonschema
+import pytest
+
+from cdk_microservices import EventContract
+
+CONTRACTS = sorted((Path(__file__).resolve().parent.parent / "contracts" / "events").glob("*.json"))
+SAMPLES = {
+    "AccountOpened": {
+        "account_id": str(uuid.uuid4()),
+        "currency": "EUR",
+        "opened_at": "2026-11-22T10:00:00.123Z",
+    },
+    "TransferCompleted": {
+        "transfer_id": str(uuid.uuid4()),
+        "from_account_id": str(uuid.uuid4()),
+        "to_account_id": str(uuid.uuid4()),
+        "amount_minor": 1250,
+        "currency": "EUR",
+        "completed_at": "2026-11-22T10:00:00Z",
+    },
+}
+
+
+def _event(contract: EventContract) -> dict[str, object]:
+    return {
+        "event_id": str(uuid.uuid4()),
+        "event_type": contract.name,
+        "event_version": contract.version,
+        "occurred_at": "2026-11-22T10:00:00Z",
+        "data": dict(SAMPLES[contract.name]),
+    }
+
+
+def test_the_declared_contracts_exist() -> None:
+    assert [path.name for path in CONTRACTS] == [
+        "AccountOpened.v1.json",
+        "TransferCompleted.v1.json",
+    ]
+
+
+@pytest.mark.parametrize("path", CONTRACTS, ids=lambda path: path.name)
+def test_contract_accepts_a_valid_event_and_rejects_bad_ones(path: Path) -> None:
+    contract = EventContract.from_file(path)
+    validate = fastjsonschema.compile(json.loads(path.read_text(encoding="utf-8")))
+    good = _event(contract)
+    validate(good)
+
+    wrong_type = {**good, "event_type": "Other"}
+    unknown_field = {**good, "extra": 1}
+    missing_data_field = {
+        **good,
+        "data": {k: v for k, v in SAMPLES[contract.name].items() if k != "currency"},
+    }
+    bad_id = {**good, "event_id": "not-a-uuid"}
+    for bad in (wrong_type, unknown_field, missing_data_field, bad_id):
+        with pytest.raises(fastjsonschema.JsonSchemaValueException):
+            validate(bad)
