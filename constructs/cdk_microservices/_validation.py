@@ -13,6 +13,9 @@ from collections.abc import Callable, Collection, Mapping
 
 from aws_cdk import Duration, Token
 
+SERVICE_NAME_PATTERN = r"[a-z][a-z0-9-]{1,38}[a-z0-9]"
+HANDLER_PATTERN = r"[A-Za-z_][A-Za-z0-9_.]*\.[A-Za-z_][A-Za-z0-9_]*"
+
 
 class ConstructArgumentError(ValueError):
     """A construct was given an argument it cannot accept."""
@@ -36,6 +39,22 @@ def require_pattern(construct: str, argument: str, value: str, pattern: str, mea
     if not isinstance(value, str) or re.fullmatch(pattern, value) is None:
         raise fail(construct, argument, f"is {value!r}; it must be {meaning}")
     return value
+
+
+def require_service_name(construct: str, value: str, argument: str = "service_name") -> str:
+    """A service name as used in resource names, logs and metrics: lowercase kebab-case."""
+    return require_pattern(
+        construct,
+        argument,
+        value,
+        SERVICE_NAME_PATTERN,
+        "3-40 characters of lowercase letters, digits and '-', starting with a letter",
+    )
+
+
+def require_handler(construct: str, argument: str, value: str) -> str:
+    """A Lambda handler string, ``module.function``."""
+    return require_pattern(construct, argument, value, HANDLER_PATTERN, "'module.function'")
 
 
 def require_range(

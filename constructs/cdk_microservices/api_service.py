@@ -30,7 +30,6 @@ from typing import Literal
 from aws_cdk import Duration, Fn, RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -39,6 +38,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
+from cdk_microservices._alarms import function_errors_alarm, notify
 from cdk_microservices._service_function import (
     DEFAULT_POWERTOOLS_LAYER_VERSION,
     DEFAULT_RUNTIME,
@@ -52,8 +52,10 @@ from cdk_microservices._validation import (
     reject_conflicts,
     require_choice,
     require_duration,
+    require_handler,
     require_pattern,
     require_range,
+    require_service_name,
 )
 from cdk_microservices.compliance import acknowledge
 
@@ -62,9 +64,7 @@ RouteAuthorization = Literal["cognito", "iam"]
 
 _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 _AUTHORIZATIONS = ("cognito", "iam")
-_SERVICE_NAME = r"[a-z][a-z0-9-]{1,38}[a-z0-9]"
 _PATH = r"(/([A-Za-z0-9._-]+|\{[A-Za-z][A-Za-z0-9_]*\}))+"
-_HANDLER = r"[A-Za-z_][A-Za-z0-9_.]*\.[A-Za-z_][A-Za-z0-9_]*"
 _STAGE_NAME = r"[A-Za-z0-9_]{1,128}"
 
 
@@ -170,13 +170,7 @@ class ApiService(Construct):
     ) -> None:
         super().__init__(scope, id_)
         name = self.CONSTRUCT
-        require_pattern(
-            name,
-            "service_name",
-            service_name,
-            _SERVICE_NAME,
-            "3-40 characters of lowercase letters, digits and '-', starting with a letter",
-        )
+        require_service_name(name, service_name)
         self._validate_routes(routes, user_pool)
         require_pattern(name, "stage_name", stage_name, _STAGE_NAME, "1-128 of [A-Za-z0-9_]")
         require_range(
@@ -337,7 +331,7 @@ class ApiService(Construct):
                 _PATH,
                 "a path like '/accounts/{id}': segments of [A-Za-z0-9._-] or {param}",
             )
-            require_pattern(name, f"{where}.handler", route.handler, _HANDLER, "'module.function'")
+            require_handler(name, f"{where}.handler", route.handler)
             require_choice(name, f"{where}.authorization", route.authorization, _AUTHORIZATIONS)
             require_range(
                 name, f"{where}.memory_size", route.memory_size, minimum=128, maximum=10240
@@ -465,21 +459,14 @@ class ApiService(Construct):
         ]
         for key, service_function in self.service_functions.items():
             alarms.append(
-                service_function.function.metric_errors(period=Duration.minutes(5)).create_alarm(
+                function_errors_alarm(
                     service_function,
                     "ErrorsAlarm",
-                    alarm_description=f"{self.service_name}: {key} function errors",
-                    threshold=1,
-                    evaluation_periods=1,
-                    comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                    function=service_function.function,
+                    description=f"{self.service_name}: {key} function errors",
                 )
             )
-        if alarm_topic is not None:
-            action = cloudwatch_actions.SnsAction(alarm_topic)
-            for alarm in alarms:
-                alarm.add_alarm_action(action)
-                alarm.add_ok_action(action)
+        notify(alarms, alarm_topic)
         self.alarms = alarms
 
     # -- public API ---------------------------------------------------------------------

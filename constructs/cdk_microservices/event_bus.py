@@ -29,7 +29,13 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
-from cdk_microservices._validation import fail, merge_props, reject_conflicts, require_pattern
+from cdk_microservices._validation import (
+    fail,
+    merge_props,
+    reject_conflicts,
+    require_pattern,
+    require_service_name,
+)
 from cdk_microservices.queue_worker import QueueWorker
 
 EVENT_TYPE_ATTRIBUTE = "event_type"
@@ -37,7 +43,6 @@ EVENT_TYPE_ATTRIBUTE = "event_type"
 
 _EVENT_NAME = r"[A-Z][A-Za-z0-9]{1,63}"
 _CONTRACT_FILE = re.compile(r"(?P<name>[A-Z][A-Za-z0-9]{1,63})\.v(?P<version>[1-9][0-9]*)\.json")
-_DOMAIN = r"[a-z][a-z0-9-]{1,38}[a-z0-9]"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -95,7 +100,7 @@ class EventBus(Construct):
     ) -> None:
         super().__init__(scope, id_)
         name = self.CONSTRUCT
-        require_pattern(name, "domain", domain, _DOMAIN, "3-40 of lowercase letters, digits, '-'")
+        require_service_name(name, domain, "domain")
         self.domain = domain
         self.contracts: dict[str, EventContract] = {}
         for index, contract in enumerate(contracts):

@@ -20,7 +20,6 @@ from pathlib import Path
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
@@ -29,6 +28,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from cdk_microservices._alarms import function_errors_alarm, notify
 from cdk_microservices._service_function import (
     DEFAULT_POWERTOOLS_LAYER_VERSION,
     DEFAULT_RUNTIME,
@@ -41,14 +41,13 @@ from cdk_microservices._validation import (
     merge_props,
     reject_conflicts,
     require_duration,
-    require_pattern,
+    require_handler,
     require_range,
+    require_service_name,
 )
 from cdk_microservices.compliance import acknowledge
 
 VISIBILITY_TIMEOUT_FACTOR = 6
-_SERVICE_NAME = r"[a-z][a-z0-9-]{1,38}[a-z0-9]"
-_HANDLER = r"[A-Za-z_][A-Za-z0-9_.]*\.[A-Za-z_][A-Za-z0-9_]*"
 
 
 class QueueWorker(Construct):
@@ -113,14 +112,8 @@ class QueueWorker(Construct):
         super().__init__(scope, id_)
         name = self.CONSTRUCT
         timeout = timeout or Duration.seconds(30)
-        require_pattern(
-            name,
-            "service_name",
-            service_name,
-            _SERVICE_NAME,
-            "3-40 characters of lowercase letters, digits and '-', starting with a letter",
-        )
-        require_pattern(name, "handler", handler, _HANDLER, "'module.function'")
+        require_service_name(name, service_name)
+        require_handler(name, "handler", handler)
         require_range(name, "memory_size", memory_size, minimum=128, maximum=10240)
         require_duration(name, "timeout", timeout, min_seconds=1, max_seconds=900)
         require_range(name, "batch_size", batch_size, minimum=1, maximum=10000)
@@ -319,14 +312,11 @@ class QueueWorker(Construct):
                 comparison_operator=at_least,
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             ),
-            self.function.metric_errors(period=Duration.minutes(5)).create_alarm(
+            function_errors_alarm(
                 self,
                 "ConsumerErrorsAlarm",
-                alarm_description=f"{self.service_name}: the queue consumer failed",
-                threshold=1,
-                evaluation_periods=1,
-                comparison_operator=at_least,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                function=self.function,
+                description=f"{self.service_name}: the queue consumer failed",
             ),
         ]
         if self.dead_letter_queue is not None:
@@ -343,11 +333,7 @@ class QueueWorker(Construct):
                     treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
                 )
             )
-        if alarm_topic is not None:
-            action = cloudwatch_actions.SnsAction(alarm_topic)
-            for alarm in alarms:
-                alarm.add_alarm_action(action)
-                alarm.add_ok_action(action)
+        notify(alarms, alarm_topic)
         self.alarms = alarms
 
     def grant_send_messages(self, grantee: iam.IGrantable) -> iam.Grant:

@@ -25,14 +25,6 @@ GET = ApiRoute(method="GET", path="/items/{id}", handler="read.handler")
 IAM_GET = ApiRoute(method="GET", path="/internal/{id}", handler="read.handler", authorization="iam")
 
 
-@pytest.fixture(scope="module")
-def code_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("handlers")
-    for module in ("create", "read"):
-        (folder / f"{module}.py").write_text("def handler(event, context):\n    return {}\n")
-    return folder
-
-
 def _stack() -> tuple[Stack, cognito.UserPool]:
     app = App(builtin_cloud_formation_validation=False)
     stack = Stack(app, "Test", env=Environment(region="us-east-1"))

@@ -18,13 +18,6 @@ OPENED = EventContract(name="AccountOpened", version=1, schema={"type": "object"
 CLOSED = EventContract(name="AccountClosed", version=2, schema={"type": "object"})
 
 
-@pytest.fixture(scope="module")
-def code_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("worker")
-    (folder / "consumer.py").write_text("def handler(event, context):\n    return {}\n")
-    return folder
-
-
 def _stack(app: App | None = None) -> Stack:
     app = app or App(builtin_cloud_formation_validation=False)
     return Stack(app, "Test", env=Environment(region="us-east-1"))

@@ -15,13 +15,6 @@ from cdk_microservices import ConstructArgumentError, QueueWorker
 from stacks.compliance import add_compliance_checks
 
 
-@pytest.fixture(scope="module")
-def code_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("worker")
-    (folder / "consumer.py").write_text("def handler(event, context):\n    return {}\n")
-    return folder
-
-
 def _stack(app: App | None = None) -> Stack:
     app = app or App(builtin_cloud_formation_validation=False)
     return Stack(app, "Test", env=Environment(region="us-east-1"))
