@@ -11,6 +11,7 @@ from cdk_microservices.compliance import acknowledge
 from cdk_microservices.event_bus import EVENT_TYPE_ATTRIBUTE, EventBus, EventContract
 from cdk_microservices.queue_worker import QueueWorker
 from cdk_microservices.service_table import ServiceTable
+from cdk_microservices.table_event_publisher import TableEventPublisher
 
 __all__ = [
     "EVENT_TYPE_ATTRIBUTE",
@@ -21,6 +22,7 @@ __all__ = [
     "EventContract",
     "QueueWorker",
     "ServiceTable",
+    "TableEventPublisher",
     "acknowledge",
     "load_json_schema",
 ]

@@ -45,6 +45,22 @@ def asset_code(construct: str, code: str | Path | lambda_.Code) -> lambda_.Code:
     return lambda_.Code.from_asset(str(folder), exclude=list(ASSET_EXCLUDES))
 
 
+def checked_layers(
+    construct: str, layers: Sequence[lambda_.ILayerVersion]
+) -> tuple[lambda_.ILayerVersion, ...]:
+    """``layers`` as a tuple, each checked to be a Lambda layer version."""
+    if isinstance(layers, str) or not isinstance(layers, Sequence):
+        raise fail(construct, "layers", "must be a list of aws_lambda.ILayerVersion")
+    for index, layer in enumerate(layers):
+        if not hasattr(layer, "layer_version_arn"):  # jsii interfaces defy isinstance
+            raise fail(
+                construct,
+                f"layers[{index}]",
+                f"must be an aws_lambda.ILayerVersion, got {type(layer).__name__}",
+            )
+    return tuple(layers)
+
+
 def powertools_layer_arn(
     scope: Construct,
     *,
@@ -77,6 +93,7 @@ class FunctionSettings:
     powertools_layer_version: int | None
     environment: Mapping[str, str]
     function_props: Mapping[str, object] | None
+    layers: Sequence[lambda_.ILayerVersion] = ()
 
 
 class ServiceFunction(Construct):
@@ -95,6 +112,7 @@ class ServiceFunction(Construct):
         environment: Mapping[str, str] | None = None,
         layers: Sequence[lambda_.ILayerVersion] = (),
         construct_name: str,
+        unscoped_reason: str | None = None,
     ) -> None:
         super().__init__(scope, id_)
         self.log_group = logs.LogGroup(
@@ -111,7 +129,7 @@ class ServiceFunction(Construct):
         )
         self.log_group.grant_write(self.role)
 
-        all_layers = list(layers)
+        all_layers = [*settings.layers, *layers]
         if settings.powertools_layer_version is not None:
             all_layers.insert(
                 0,
@@ -145,14 +163,34 @@ class ServiceFunction(Construct):
                 **(environment or {}),
             },
         }
-        props = merge_props(
-            construct_name, "function_props", lambda_.Function, defaults, settings.function_props
-        )
+        overrides = dict(settings.function_props or {})
+        extra_environment = overrides.get("environment")
+        if extra_environment is not None:
+            # Added to the environment above (its keys win), not a replacement that would
+            # silently drop POWERTOOLS_SERVICE_NAME and the pattern's own variables.
+            if not isinstance(extra_environment, Mapping):
+                raise fail(
+                    construct_name,
+                    "function_props",
+                    f"has environment {extra_environment!r}; it must be a mapping of names "
+                    "to values",
+                )
+            base_environment = defaults["environment"]
+            assert isinstance(base_environment, dict)
+            overrides["environment"] = {**base_environment, **extra_environment}
+        props = merge_props(construct_name, "function_props", lambda_.Function, defaults, overrides)
         self.function = lambda_.Function(self, "Function", **props)  # type: ignore[arg-type]
+        unscoped = []
         if settings.tracing:
+            unscoped.append(
+                "X-Ray's PutTraceSegments and PutTelemetryRecords do not support resource-level "
+                "permissions, so active tracing needs Resource '*'."
+            )
+        if unscoped_reason:
+            unscoped.append(unscoped_reason)
+        if unscoped:
             acknowledge(
                 self.role,
                 "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
-                "X-Ray's PutTraceSegments and PutTelemetryRecords do not support resource-level "
-                "permissions, so active tracing needs Resource '*'; the role is otherwise scoped.",
+                " ".join([*unscoped, "The role is otherwise scoped."]),
             )

@@ -69,21 +69,46 @@ def require_range(
 
 
 def require_duration(
-    construct: str, argument: str, value: Duration, *, min_seconds: int, max_seconds: int
+    construct: str,
+    argument: str,
+    value: Duration,
+    *,
+    min_seconds: float,
+    max_seconds: float,
+    exclusive_minimum: bool = False,
+    whole_seconds: bool = False,
 ) -> Duration:
-    """Return ``value`` if it is a concrete Duration within the allowed number of seconds."""
+    """Return ``value`` if it is a Duration within the allowed number of seconds.
+
+    ``exclusive_minimum`` makes ``min_seconds`` itself not allowed (a "more than" bound);
+    ``whole_seconds`` rejects fractions of a second, for settings AWS takes in seconds.
+    A token (resolved only at deploy) passes unchecked.
+    """
     if not isinstance(value, Duration):
         raise fail(construct, argument, f"must be an aws_cdk.Duration, got {type(value).__name__}")
     if Token.is_unresolved(value.to_string()):
         return value
-    seconds = value.to_seconds()
-    if not min_seconds <= seconds <= max_seconds:
-        raise fail(
-            construct,
-            argument,
-            f"is {seconds} seconds; allowed range is {min_seconds}..{max_seconds} seconds",
+    # Not to_seconds(): jsii raises on a duration that is not a whole number of seconds.
+    seconds = value.to_milliseconds(integral=False) / 1000
+    shown = format_number(seconds)
+    if whole_seconds and not seconds.is_integer():
+        raise fail(construct, argument, f"is {shown} seconds; it must be a whole number of seconds")
+    too_small = seconds <= min_seconds if exclusive_minimum else seconds < min_seconds
+    if too_small or seconds > max_seconds:
+        allowed = (
+            f"it must be more than {format_number(min_seconds)} and at most "
+            f"{format_number(max_seconds)} seconds"
+            if exclusive_minimum
+            else f"allowed range is {format_number(min_seconds)}..{format_number(max_seconds)} "
+            "seconds"
         )
+        raise fail(construct, argument, f"is {shown} seconds; {allowed}")
     return value
+
+
+def format_number(value: float) -> str:
+    """``value`` as written by a person: ``3`` (not ``3.0``), ``1.5``, ``0.25``."""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
 def reject_conflicts(construct: str, existing_argument: str, given: Mapping[str, object]) -> None:

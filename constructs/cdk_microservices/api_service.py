@@ -45,9 +45,11 @@ from cdk_microservices._service_function import (
     FunctionSettings,
     ServiceFunction,
     asset_code,
+    checked_layers,
 )
 from cdk_microservices._validation import (
     fail,
+    format_number,
     merge_props,
     reject_conflicts,
     require_choice,
@@ -128,14 +130,16 @@ class ApiService(Construct):
       exactly one API per account and region, or create it once elsewhere;
     - functions: newest Python runtime (``runtime``), arm64, 256 MB, 10 s
       (per route), Powertools v3 from its public layer (``powertools_layer_version``;
-      ``None`` to leave it out), ``POWERTOOLS_SERVICE_NAME`` set to ``service_name``;
+      ``None`` to leave it out) followed by your ``layers`` (shared code, data files),
+      ``POWERTOOLS_SERVICE_NAME`` set to ``service_name``;
     - alarms: API 5XX errors >= 1 in 5 minutes, API p99 latency > ``latency_alarm_threshold``
       (default 3 s) for 3 of 5 minutes, and any error of each function; sent to
       ``alarm_topic`` if given; ``alarms=False`` turns them off;
     - a WAF web ACL is associated with the stage when ``web_acl_arn`` is given.
 
     Escape hatches: ``rest_api_props`` overrides keyword arguments of
-    ``aws_apigateway.RestApi``, ``function_props`` those of every ``aws_lambda.Function``.
+    ``aws_apigateway.RestApi``, ``function_props`` those of every ``aws_lambda.Function``
+    (an ``environment`` there is added to the functions' variables, its keys winning).
     """
 
     CONSTRUCT = "ApiService"
@@ -160,6 +164,7 @@ class ApiService(Construct):
         runtime: lambda_.Runtime = DEFAULT_RUNTIME,
         architecture: lambda_.Architecture = lambda_.Architecture.ARM_64,
         powertools_layer_version: int | None = DEFAULT_POWERTOOLS_LAYER_VERSION,
+        layers: Sequence[lambda_.ILayerVersion] = (),
         environment: Mapping[str, str] | None = None,
         web_acl_arn: str | None = None,
         alarms: bool = True,
@@ -193,6 +198,7 @@ class ApiService(Construct):
                 "latency_alarm_threshold",
                 latency_alarm_threshold,
                 min_seconds=0,
+                exclusive_minimum=True,
                 max_seconds=29,
             )
         if not alarms:
@@ -284,6 +290,7 @@ class ApiService(Construct):
             powertools_layer_version=powertools_layer_version,
             environment=dict(environment or {}),
             function_props=function_props,
+            layers=checked_layers(name, layers),
         )
         self.functions: dict[str, lambda_.Function] = {}
         self.service_functions: dict[str, ServiceFunction] = {}
@@ -336,7 +343,15 @@ class ApiService(Construct):
             require_range(
                 name, f"{where}.memory_size", route.memory_size, minimum=128, maximum=10240
             )
-            require_duration(name, f"{where}.timeout", route.timeout, min_seconds=1, max_seconds=29)
+            # Lambda takes its timeout in whole seconds.
+            require_duration(
+                name,
+                f"{where}.timeout",
+                route.timeout,
+                min_seconds=1,
+                max_seconds=29,
+                whole_seconds=True,
+            )
             if route.authorization_scopes and route.authorization != "cognito":
                 raise fail(
                     name,
@@ -434,6 +449,8 @@ class ApiService(Construct):
         self.service_functions[route.key] = service_function
 
     def _add_alarms(self, alarm_topic: sns.ITopic | None, latency_threshold: Duration) -> None:
+        # The metric is in milliseconds; a threshold such as 1.5 s is fine (no to_seconds()).
+        threshold_ms = latency_threshold.to_milliseconds(integral=False)
         alarms = [
             self.metric_server_errors().create_alarm(
                 self,
@@ -448,9 +465,9 @@ class ApiService(Construct):
                 self,
                 "LatencyAlarm",
                 alarm_description=(
-                    f"{self.service_name}: p99 latency above {latency_threshold.to_seconds()} s"
+                    f"{self.service_name}: p99 latency above {format_number(threshold_ms / 1000)} s"
                 ),
-                threshold=latency_threshold.to_milliseconds(),
+                threshold=threshold_ms,
                 evaluation_periods=5,
                 datapoints_to_alarm=3,
                 comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,

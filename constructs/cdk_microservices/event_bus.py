@@ -165,8 +165,21 @@ class EventBus(Construct):
         return self.contracts[event_type]
 
     def grant_publish(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Allow ``grantee`` to publish to the topic (and to use its key)."""
-        return self.topic.grant_publish(grantee)
+        """Allow ``grantee`` to publish to the topic and to use the bus's key for that.
+
+        Only ``kms:GenerateDataKey`` and ``kms:Decrypt`` on the key, the two calls SNS
+        makes for a publisher (``Topic.grant_publish`` would grant ``GenerateDataKey*``).
+        For an ``existing_topic`` the grant is ``Topic.grant_publish``'s.
+        """
+        if self.master_key is None:
+            return self.topic.grant_publish(grantee)
+        self.master_key.grant(grantee, "kms:Decrypt", "kms:GenerateDataKey")
+        return iam.Grant.add_to_principal_or_resource(
+            grantee=grantee,
+            actions=["sns:Publish"],
+            resource_arns=[self.topic.topic_arn],
+            resource=self.topic,
+        )
 
     def subscribe(self, worker: QueueWorker, *, event_types: Sequence[str]) -> None:
         """Deliver events of ``event_types`` to ``worker``'s queue, raw, filtered by type.

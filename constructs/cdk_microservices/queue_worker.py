@@ -15,7 +15,7 @@ Creates (the queues unless an existing queue is passed in):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from aws_cdk import Duration, RemovalPolicy
@@ -35,6 +35,7 @@ from cdk_microservices._service_function import (
     FunctionSettings,
     ServiceFunction,
     asset_code,
+    checked_layers,
 )
 from cdk_microservices._validation import (
     fail,
@@ -55,7 +56,8 @@ class QueueWorker(Construct):
 
     Defaults (each can be changed by its argument):
 
-    - function: 256 MB, 30 s timeout, newest Python runtime, arm64, X-Ray, Powertools layer;
+    - function: 256 MB, 30 s timeout, newest Python runtime, arm64, X-Ray, Powertools layer
+      followed by your ``layers``;
     - batches of up to 10 messages (``batch_size``), no batching window, no concurrency cap
       (``max_concurrency``, 2-1000, limits how hard the worker hits what it writes to);
     - queue visibility timeout = 6 x function timeout + batching window; an explicit
@@ -101,6 +103,7 @@ class QueueWorker(Construct):
         runtime: lambda_.Runtime = DEFAULT_RUNTIME,
         architecture: lambda_.Architecture = lambda_.Architecture.ARM_64,
         powertools_layer_version: int | None = DEFAULT_POWERTOOLS_LAYER_VERSION,
+        layers: Sequence[lambda_.ILayerVersion] = (),
         alarms: bool = True,
         alarm_topic: sns.ITopic | None = None,
         max_message_age: Duration | None = None,
@@ -115,11 +118,18 @@ class QueueWorker(Construct):
         require_service_name(name, service_name)
         require_handler(name, "handler", handler)
         require_range(name, "memory_size", memory_size, minimum=128, maximum=10240)
-        require_duration(name, "timeout", timeout, min_seconds=1, max_seconds=900)
+        require_duration(
+            name, "timeout", timeout, min_seconds=1, max_seconds=900, whole_seconds=True
+        )
         require_range(name, "batch_size", batch_size, minimum=1, maximum=10000)
         if max_batching_window is not None:
             require_duration(
-                name, "max_batching_window", max_batching_window, min_seconds=0, max_seconds=300
+                name,
+                "max_batching_window",
+                max_batching_window,
+                min_seconds=0,
+                max_seconds=300,
+                whole_seconds=True,
             )
         if batch_size > 10 and max_batching_window is None:
             raise fail(
@@ -133,7 +143,12 @@ class QueueWorker(Construct):
             )
         if max_message_age is not None:
             require_duration(
-                name, "max_message_age", max_message_age, min_seconds=60, max_seconds=1209600
+                name,
+                "max_message_age",
+                max_message_age,
+                min_seconds=60,
+                max_seconds=1209600,
+                whole_seconds=True,
             )
 
         self.service_name = service_name
@@ -176,6 +191,7 @@ class QueueWorker(Construct):
             powertools_layer_version=powertools_layer_version,
             environment=dict(environment or {}),
             function_props=function_props,
+            layers=checked_layers(name, layers),
         )
         self.service_function = ServiceFunction(
             self,
@@ -231,6 +247,15 @@ class QueueWorker(Construct):
         require_range(name, "max_receive_count", max_receive_count, minimum=1, maximum=1000)
         window = max_batching_window.to_seconds() if max_batching_window else 0
         minimum_visibility = VISIBILITY_TIMEOUT_FACTOR * timeout.to_seconds() + window
+        if visibility_timeout is not None:
+            require_duration(
+                name,
+                "visibility_timeout",
+                visibility_timeout,
+                min_seconds=0,
+                max_seconds=43200,
+                whole_seconds=True,
+            )
         if visibility_timeout is None:
             visibility_timeout = Duration.seconds(minimum_visibility)
         elif visibility_timeout.to_seconds() < minimum_visibility:
@@ -242,14 +267,13 @@ class QueueWorker(Construct):
                 f"{timeout.to_seconds()} s + batching window {window} s), or messages are "
                 "delivered again while still being processed",
             )
-        require_duration(
-            name, "visibility_timeout", visibility_timeout, min_seconds=0, max_seconds=43200
-        )
         for argument, period in (
             ("retention_period", retention_period),
             ("dead_letter_retention_period", dead_letter_retention_period),
         ):
-            require_duration(name, argument, period, min_seconds=60, max_seconds=1209600)
+            require_duration(
+                name, argument, period, min_seconds=60, max_seconds=1209600, whole_seconds=True
+            )
         if dead_letter_retention_period.to_seconds() <= retention_period.to_seconds():
             raise fail(
                 name,

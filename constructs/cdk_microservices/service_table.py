@@ -62,7 +62,8 @@ class ServiceTable(Construct):
       pass ``sort_key=""`` for a table without a sort key;
     - on-demand billing (``PAY_PER_REQUEST``): no capacity to plan, nothing paid when idle;
     - encryption at rest with an AWS managed KMS key (``encryption="aws_managed"``, so key
-      use shows in CloudTrail); ``"customer_managed"`` creates a key with rotation or uses
+      use shows in CloudTrail); ``"customer_managed"`` creates a key with rotation, kept or
+      removed with the table (``removal_policy``, or ``table_props``' one), or uses
       ``encryption_key``;
     - point-in-time recovery on (35 days);
     - no TTL attribute; pass ``time_to_live_attribute`` to let DynamoDB expire items;
@@ -159,6 +160,17 @@ class ServiceTable(Construct):
             require_choice(name, "stream", stream, _STREAM_VIEWS)
         if removal_policy is not None and not isinstance(removal_policy, RemovalPolicy):
             raise fail(name, "removal_policy", "must be an aws_cdk.RemovalPolicy")
+        # What the table is removed with: table_props wins over the argument, as in the merge.
+        effective_removal_policy = removal_policy or RemovalPolicy.RETAIN
+        override = (table_props or {}).get("removal_policy")
+        if override is not None:
+            if not isinstance(override, RemovalPolicy):
+                raise fail(
+                    name,
+                    "table_props",
+                    f"has removal_policy {override!r}; it must be an aws_cdk.RemovalPolicy",
+                )
+            effective_removal_policy = override
 
         created_key: kms.IKey | None = encryption_key
         if encryption == "customer_managed" and created_key is None:
@@ -167,7 +179,8 @@ class ServiceTable(Construct):
                 "Key",
                 description=f"Encrypts the DynamoDB table {self.node.path}",
                 enable_key_rotation=True,
-                removal_policy=removal_policy or RemovalPolicy.RETAIN,
+                # The key follows the table: a retained table whose key is gone is unreadable.
+                removal_policy=effective_removal_policy,
             )
 
         defaults: dict[str, object] = {

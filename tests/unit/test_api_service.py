@@ -6,10 +6,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_cdk import App, Duration, Environment, Stack
+from aws_cdk import App, Duration, Environment, RemovalPolicy, Stack
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk.assertions import Match, Template
 
@@ -20,7 +21,13 @@ SCHEMA = {
     "properties": {"name": {"type": "string"}},
     "required": ["name"],
 }
-POST = ApiRoute(method="POST", path="/items", handler="create.handler", request_schema=SCHEMA)
+POST = ApiRoute(
+    method="POST",
+    path="/items",
+    handler="create.handler",
+    request_schema=SCHEMA,
+    authorization_scopes=("items/write",),
+)
 GET = ApiRoute(method="GET", path="/items/{id}", handler="read.handler")
 IAM_GET = ApiRoute(method="GET", path="/internal/{id}", handler="read.handler", authorization="iam")
 
@@ -124,6 +131,7 @@ def test_methods_are_authorized_validated_and_modelled(
         {
             "HttpMethod": "POST",
             "AuthorizationType": "COGNITO_USER_POOLS",
+            "AuthorizationScopes": ["items/write"],
             "RequestModels": {"application/json": Match.any_value()},
         },
     )
@@ -152,6 +160,25 @@ def test_one_least_privilege_function_per_route(
         assert ":017000801446:layer:AWSLambdaPowertoolsPythonV3-python314-arm64:27" in str(layer)
     for role in template.find_resources("AWS::IAM::Role").values():
         assert "ManagedPolicyArns" not in role["Properties"]
+    for policy in template.find_resources("AWS::IAM::Policy").values():  # no data access
+        assert [s["Action"] for s in policy["Properties"]["PolicyDocument"]["Statement"]] == [
+            ["logs:CreateLogStream", "logs:PutLogEvents"],
+            ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+        ]
+    for key, function in service.functions.items():  # each method proxies to its own function
+        function_id = Stack.of(service).get_logical_id(function.node.default_child)  # type: ignore[arg-type]
+        template.has_resource_properties(
+            "AWS::ApiGateway::Method",
+            {
+                "HttpMethod": key.split(" ")[0],
+                "Integration": {
+                    "Type": "AWS_PROXY",
+                    "Uri": {
+                        "Fn::Join": ["", Match.array_with([{"Fn::GetAtt": [function_id, "Arn"]}])]
+                    },
+                },
+            },
+        )
 
 
 def test_alarms_default_on_and_follow_the_topic(code_dir: Path) -> None:
@@ -181,6 +208,35 @@ def test_alarms_default_on_and_follow_the_topic(code_dir: Path) -> None:
 
     _, stack = _service(code_dir, alarms=False)
     Template.from_stack(stack).resource_count_is("AWS::CloudWatch::Alarm", 0)
+
+
+@pytest.mark.parametrize(
+    ("threshold", "shown", "milliseconds"),
+    [
+        (None, "3 s", 3000),
+        (Duration.seconds(5), "5 s", 5000),
+        (Duration.millis(1500), "1.5 s", 1500),
+        (Duration.millis(250), "0.25 s", 250),
+    ],
+)
+def test_latency_alarm_threshold(
+    code_dir: Path, threshold: Duration | None, shown: str, milliseconds: int
+) -> None:
+    overrides = {} if threshold is None else {"latency_alarm_threshold": threshold}
+    _, stack = _service(code_dir, **overrides)
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "AlarmDescription": f"items: p99 latency above {shown}",
+            "MetricName": "Latency",
+            "ExtendedStatistic": "p99",
+            "Period": 60,
+            "Threshold": milliseconds,
+            "EvaluationPeriods": 5,
+            "DatapointsToAlarm": 3,
+            "ComparisonOperator": "GreaterThanThreshold",
+        },
+    )
 
 
 def test_iam_routes_waf_and_helpers(code_dir: Path) -> None:
@@ -216,17 +272,113 @@ def test_iam_routes_waf_and_helpers(code_dir: Path) -> None:
         )
 
 
+def test_arguments_reach_the_stage_logs_and_functions(code_dir: Path) -> None:
+    route = ApiRoute(
+        method="PUT",
+        path="/items/{id}",
+        handler="create.handler",
+        authorization="iam",
+        memory_size=1024,
+        timeout=Duration.seconds(20),
+        environment={"SETTING": "route"},
+        description="Replaces an item",
+    )
+    service, stack = _service(
+        code_dir,
+        routes=[route],
+        user_pool=None,  # IAM routes only: no user pool needed, no authorizer
+        stage_name="live",
+        throttling_rate_limit=10,
+        throttling_burst_limit=20,
+        execution_logging_level="ERROR",
+        tracing=False,
+        log_retention=logs.RetentionDays.ONE_WEEK,
+        removal_policy=RemovalPolicy.DESTROY,
+        cloud_watch_role=True,
+        runtime=lambda_.Runtime.PYTHON_3_13,
+        architecture=lambda_.Architecture.X86_64,
+        powertools_layer_version=3,
+        environment={"SETTING": "service", "SHARED": "yes"},
+    )
+    template = Template.from_stack(stack)
+    assert service.authorizer is None
+    template.resource_count_is("AWS::ApiGateway::Authorizer", 0)
+    template.has_resource_properties(
+        "AWS::ApiGateway::Stage",
+        {
+            "StageName": "live",
+            "TracingEnabled": False,
+            "MethodSettings": [
+                Match.object_like(
+                    {"LoggingLevel": "ERROR", "ThrottlingRateLimit": 10, "ThrottlingBurstLimit": 20}
+                )
+            ],
+        },
+    )
+    template.has_resource("AWS::ApiGateway::Account", {"DeletionPolicy": "Delete"})
+    groups = template.find_resources("AWS::Logs::LogGroup")
+    assert len(groups) == 3  # access, execution, function
+    assert {g["Properties"]["RetentionInDays"] for g in groups.values()} == {7}
+    assert {g["DeletionPolicy"] for g in groups.values()} == {"Delete"}
+    [execution_name] = [
+        g["Properties"]["LogGroupName"]["Fn::Join"][1]
+        for g in groups.values()
+        if "LogGroupName" in g["Properties"]
+    ]
+    assert execution_name[2] == "/live"
+    [function] = template.find_resources("AWS::Lambda::Function").values()
+    properties = function["Properties"]
+    assert properties["Runtime"] == "python3.13"
+    assert properties["Architectures"] == ["x86_64"]
+    assert properties["MemorySize"] == 1024
+    assert properties["Timeout"] == 20
+    assert properties["Description"] == "Replaces an item"
+    assert "TracingConfig" not in properties
+    [layer] = properties["Layers"]
+    assert ":layer:AWSLambdaPowertoolsPythonV3-python313-x86_64:3" in str(layer)
+    assert properties["Environment"]["Variables"] == {
+        "POWERTOOLS_SERVICE_NAME": "items",
+        "POWERTOOLS_LOG_LEVEL": "INFO",
+        "SETTING": "route",  # the route's value wins over the service's
+        "SHARED": "yes",
+    }
+    [policy] = template.find_resources("AWS::IAM::Policy").values()  # no X-Ray without tracing
+    assert [s["Action"] for s in policy["Properties"]["PolicyDocument"]["Statement"]] == [
+        ["logs:CreateLogStream", "logs:PutLogEvents"]
+    ]
+
+
 def test_props_overrides(code_dir: Path) -> None:
     _, stack = _service(
         code_dir,
         rest_api_props={"description": "overridden"},
-        function_props={"reserved_concurrent_executions": 5},
+        function_props={"reserved_concurrent_executions": 5, "memory_size": 512},
         code=lambda_.Code.from_asset(str(code_dir)),
+        powertools_layer_version=None,
     )
     template = Template.from_stack(stack)
     template.has_resource_properties("AWS::ApiGateway::RestApi", {"Description": "overridden"})
     for function in template.find_resources("AWS::Lambda::Function").values():
         assert function["Properties"]["ReservedConcurrentExecutions"] == 5
+        assert function["Properties"]["MemorySize"] == 512  # over the construct's default
+        assert "Layers" not in function["Properties"]
+
+
+def test_function_props_environment_adds_to_the_defaults(code_dir: Path) -> None:
+    _, stack = _service(
+        code_dir,
+        routes=[_route(environment={"ROUTE": "route", "SHARED": "route"})],
+        environment={"SERVICE": "service", "SHARED": "service"},
+        function_props={"environment": {"POWERTOOLS_LOG_LEVEL": "DEBUG", "SHARED": "props"}},
+    )
+    [function] = Template.from_stack(stack).find_resources("AWS::Lambda::Function").values()
+    assert function["Properties"]["Environment"]["Variables"] == {
+        "POWERTOOLS_SERVICE_NAME": "items",
+        "POWERTOOLS_LOG_LEVEL": "DEBUG",  # function_props wins
+        "SERVICE": "service",
+        "ROUTE": "route",
+        "SHARED": "props",
+    }
 
 
 def _route(**changes: Any) -> ApiRoute:
@@ -255,12 +407,24 @@ def _route(**changes: Any) -> ApiRoute:
             {"routes": [_route(authorization="iam", authorization_scopes=["a"])]},
             "authorization_scopes' is only used with authorization='cognito'",
         ),
+        ({"routes": [_route(path="/items/")]}, r"'routes\[0\].path' is '/items/'"),
         ({"routes": [_route(memory_size=64)]}, r"'routes\[0\].memory_size' is 64"),
+        ({"routes": [_route(memory_size=10241)]}, r"'routes\[0\].memory_size' is 10241"),
         ({"routes": [_route(timeout=Duration.seconds(30))]}, r"'routes\[0\].timeout' is 30"),
+        (
+            {"routes": [_route(timeout=10)]},
+            r"'routes\[0\].timeout' must be an aws_cdk.Duration, got int",
+        ),
+        (
+            {"routes": [_route(timeout=Duration.millis(1500))]},
+            r"'routes\[0\].timeout' is 1.5 seconds; it must be a whole number of seconds",
+        ),
         ({"service_name": "Items"}, "argument 'service_name' is 'Items'"),
         ({"service_name": "it"}, "argument 'service_name' is 'it'"),
         ({"stage_name": "v-1"}, "argument 'stage_name' is 'v-1'"),
         ({"throttling_rate_limit": 0}, "argument 'throttling_rate_limit' is 0"),
+        ({"throttling_rate_limit": True}, "'throttling_rate_limit' must be a number, got bool"),
+        ({"throttling_burst_limit": 5001}, "'throttling_burst_limit' is 5001; allowed range"),
         (
             {"throttling_rate_limit": 200, "throttling_burst_limit": 100},
             "argument 'throttling_burst_limit' is 100, below throttling_rate_limit",
@@ -269,6 +433,14 @@ def _route(**changes: Any) -> ApiRoute:
         (
             {"latency_alarm_threshold": Duration.seconds(60)},
             "'latency_alarm_threshold' is 60 seconds",
+        ),
+        (
+            {"latency_alarm_threshold": Duration.seconds(0)},
+            "'latency_alarm_threshold' is 0 seconds; it must be more than 0",
+        ),
+        (
+            {"alarms": False, "latency_alarm_threshold": Duration.seconds(2)},
+            "'alarms' was given together with 'latency_alarm_threshold'",
         ),
         ({"user_pool": None}, "argument 'user_pool' is missing; route 'POST /items'"),
         ({"code": "/no/such/folder"}, "argument 'code' is '/no/such/folder'"),

@@ -61,7 +61,9 @@ def test_topic_is_encrypted_tls_only_and_subscription_is_filtered(code_dir: Path
     ]
     actions = {json.dumps(statement["Action"]) for statement in statements}
     assert '"sns:Publish"' in actions
-    assert any("kms:GenerateDataKey*" in action for action in actions)
+    # Exactly the two key calls SNS makes for a publisher; no GenerateDataKey* wildcard.
+    assert json.dumps(["kms:Decrypt", "kms:GenerateDataKey"]) in actions
+    assert not any("*" in action for action in actions)
 
 
 def test_subscribing_to_an_undeclared_event_fails_at_synth(code_dir: Path) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from aws_cdk import App, Duration, Environment, Stack
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Match, Template
@@ -134,6 +135,11 @@ def test_no_open_cdk_nag_findings_in_a_bare_stack(code_dir: Path, tmp_path: Path
         ({"batch_size": 50}, "'batch_size' is 50; above 10 SQS needs a max_batching_window"),
         ({"max_concurrency": 1}, "'max_concurrency' is 1"),
         ({"timeout": Duration.minutes(16)}, "'timeout' is 960 seconds"),
+        ({"timeout": Duration.millis(1500)}, "'timeout' is 1.5 seconds; it must be a whole"),
+        (
+            {"visibility_timeout": Duration.millis(200500)},
+            "'visibility_timeout' is 200.5 seconds; it must be a whole",
+        ),
         ({"handler": "consumer"}, "'handler' is 'consumer'"),
         ({"service_name": "Statements"}, "'service_name' is 'Statements'"),
         ({"alarms": False, "max_message_age": Duration.minutes(5)}, "'alarms' was given together"),
@@ -155,3 +161,17 @@ def test_existing_queue_conflicts_with_queue_arguments(code_dir: Path) -> None:
     queue = sqs.Queue(stack, "Existing")
     with pytest.raises(ConstructArgumentError, match=r"'existing_queue'.*'max_receive_count'"):
         _worker(code_dir, stack, existing_queue=queue, max_receive_count=3)
+
+
+def test_layers_come_after_powertools_and_bad_ones_are_rejected(code_dir: Path) -> None:
+    stack = _stack()
+    shared = lambda_.LayerVersion(stack, "Shared", code=lambda_.Code.from_asset(str(code_dir)))
+    _worker(code_dir, stack, layers=[shared])
+    [function] = Template.from_stack(stack).find_resources("AWS::Lambda::Function").values()
+    powertools, own = function["Properties"]["Layers"]
+    assert "AWSLambdaPowertoolsPythonV3" in str(powertools)
+    assert own["Ref"].startswith("Shared")
+    with pytest.raises(ConstructArgumentError, match="'layers' must be a list"):
+        _worker(code_dir, _stack(), layers=shared)
+    with pytest.raises(ConstructArgumentError, match=r"'layers\[0\]' must be an aws_lambda"):
+        _worker(code_dir, _stack(), layers=["arn:aws:lambda:us-east-1:1:layer:x:1"])

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 from aws_cdk import App, Environment, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk.assertions import Match, Template
 
 from cdk_microservices import ConstructArgumentError, ServiceTable
@@ -31,6 +33,7 @@ def default_template() -> Template:
 
 def test_defaults(default_template: Template) -> None:
     default_template.resource_count_is("AWS::DynamoDB::Table", 1)
+    default_template.resource_count_is("AWS::KMS::Key", 0)
     default_template.has_resource(
         "AWS::DynamoDB::Table",
         {
@@ -46,7 +49,8 @@ def test_defaults(default_template: Template) -> None:
                     {"AttributeName": "pk", "AttributeType": "S"},
                     {"AttributeName": "sk", "AttributeType": "S"},
                 ],
-                "SSESpecification": {"SSEEnabled": True},
+                # Exactly this: KMS with the AWS managed key, not a customer managed one.
+                "SSESpecification": Match.object_equals({"SSEEnabled": True}),
                 "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
                 "DeletionProtectionEnabled": True,
                 "TimeToLiveSpecification": Match.absent(),
@@ -81,6 +85,25 @@ def test_relaxed_profile_ttl_and_stream() -> None:
     )
 
 
+def test_aws_owned_encryption_key_types_and_recovery_off() -> None:
+    _template(
+        encryption="aws_owned",
+        point_in_time_recovery=False,
+        partition_key_type="B",
+        sort_key_type="N",
+    ).has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "SSESpecification": Match.object_equals({"SSEEnabled": False}),
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": False},
+            "AttributeDefinitions": [
+                {"AttributeName": "pk", "AttributeType": "B"},
+                {"AttributeName": "sk", "AttributeType": "N"},
+            ],
+        },
+    )
+
+
 def test_customer_managed_key_rotates_and_grant_covers_it() -> None:
     stack = _stack()
     table = ServiceTable(stack, "Table", encryption="customer_managed")
@@ -105,6 +128,45 @@ def test_customer_managed_key_rotates_and_grant_covers_it() -> None:
     assert any(isinstance(a, list) and "kms:Decrypt" in a for a in actions)
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "policy"),
+    [
+        ({}, "Retain"),
+        ({"removal_policy": RemovalPolicy.DESTROY}, "Delete"),
+        ({"table_props": {"removal_policy": RemovalPolicy.DESTROY}}, "Delete"),
+        (
+            {
+                "removal_policy": RemovalPolicy.DESTROY,
+                "table_props": {"removal_policy": RemovalPolicy.RETAIN},
+            },
+            "Retain",
+        ),
+    ],
+)
+def test_customer_managed_key_follows_the_table_removal_policy(
+    kwargs: dict[str, Any], policy: str
+) -> None:
+    template = _template(encryption="customer_managed", **kwargs)
+    for resource_type in ("AWS::DynamoDB::Table", "AWS::KMS::Key"):
+        template.has_resource(
+            resource_type, {"DeletionPolicy": policy, "UpdateReplacePolicy": policy}
+        )
+
+
+def test_customer_managed_with_a_given_key_uses_it() -> None:
+    stack = _stack()
+    key = kms.Key(stack, "OwnKey")
+    table = ServiceTable(stack, "Table", encryption="customer_managed", encryption_key=key)
+    template = Template.from_stack(stack)
+    template.resource_count_is("AWS::KMS::Key", 1)  # only the caller's
+    assert table.encryption_key is key
+    key_id = stack.get_logical_id(key.node.default_child)  # type: ignore[arg-type]
+    template.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {"SSESpecification": {"KMSMasterKeyId": {"Fn::GetAtt": [key_id, "Arn"]}}},
+    )
+
+
 def test_grant_gives_exactly_the_named_actions() -> None:
     stack = _stack()
     table = ServiceTable(stack, "Table")
@@ -126,14 +188,54 @@ def test_grant_gives_exactly_the_named_actions() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("helper", "reads", "writes"),
+    [
+        ("grant_read_data", True, False),
+        ("grant_write_data", False, True),
+        ("grant_read_write_data", True, True),
+    ],
+)
+def test_grant_data_helpers(helper: str, reads: bool, writes: bool) -> None:
+    stack = _stack()
+    table = ServiceTable(stack, "Table")
+    role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+    getattr(table, helper)(role)
+    [policy] = Template.from_stack(stack).find_resources("AWS::IAM::Policy").values()
+    actions = {
+        action
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        for action in statement["Action"]
+    }
+    assert ("dynamodb:GetItem" in actions) is reads
+    assert ("dynamodb:PutItem" in actions) is writes
+
+
 def test_table_props_override_and_existing_table() -> None:
     _template(
-        table_props={"table_class": dynamodb.TableClass.STANDARD_INFREQUENT_ACCESS}
-    ).has_resource_properties("AWS::DynamoDB::Table", {"TableClass": "STANDARD_INFREQUENT_ACCESS"})
+        table_props={
+            "table_class": dynamodb.TableClass.STANDARD_INFREQUENT_ACCESS,
+            "billing_mode": dynamodb.BillingMode.PROVISIONED,
+            "read_capacity": 3,
+            "write_capacity": 2,
+        }
+    ).has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "TableClass": "STANDARD_INFREQUENT_ACCESS",
+            "BillingMode": Match.absent(),  # PROVISIONED, CloudFormation's default
+            "ProvisionedThroughput": {"ReadCapacityUnits": 3, "WriteCapacityUnits": 2},
+        },
+    )
     stack = _stack()
-    existing = dynamodb.Table.from_table_name(stack, "Existing", "legacy-table")
+    key = kms.Key(stack, "Key")
+    existing = dynamodb.Table.from_table_attributes(
+        stack, "Existing", table_name="legacy-table", encryption_key=key
+    )
     table = ServiceTable(stack, "Table", existing_table=existing)
     assert table.table is existing
+    assert table.encryption_key is key
+    assert stack.resolve(table.table_name) == "legacy-table"
     Template.from_stack(stack).resource_count_is("AWS::DynamoDB::Table", 0)
 
 
@@ -147,7 +249,21 @@ def test_table_props_override_and_existing_table() -> None:
         ({"encryption": "none"}, "argument 'encryption' is 'none'; allowed values"),
         ({"stream": "ALL"}, "argument 'stream' is 'ALL'; allowed values"),
         ({"time_to_live_attribute": ""}, "argument 'time_to_live_attribute'"),
-        ({"table_props": {"billing_mod": 1}}, "'table_props' has unknown key\\(s\\) 'billing_mod'"),
+        ({"sort_key": "bad/key"}, "argument 'sort_key' is 'bad/key'"),
+        ({"sort_key_type": "s"}, "argument 'sort_key_type' is 's'; allowed values"),
+        (
+            {"removal_policy": "destroy"},
+            "argument 'removal_policy' must be an aws_cdk.RemovalPolicy",
+        ),
+        (
+            {"table_props": {"removal_policy": "destroy"}},
+            "argument 'table_props' has removal_policy 'destroy'; it must be an aws_cdk.Remo",
+        ),
+        (
+            {"table_props": {"billing_mod": 1}},
+            "'table_props' has unknown key\\(s\\) 'billing_mod'; accepted keys are the keyword "
+            "arguments of Table: ",
+        ),
     ],
 )
 def test_bad_arguments_are_rejected_by_name(kwargs: dict[str, Any], message: str) -> None:
@@ -156,19 +272,32 @@ def test_bad_arguments_are_rejected_by_name(kwargs: dict[str, Any], message: str
 
 
 def test_encryption_key_needs_customer_managed() -> None:
-    from aws_cdk import aws_kms as kms
-
     stack = _stack()
     key = kms.Key(stack, "Key")
     with pytest.raises(ConstructArgumentError, match="argument 'encryption_key'"):
         ServiceTable(stack, "Table", encryption_key=key)
 
 
-def test_existing_table_conflicts_with_configuration() -> None:
+def test_existing_table_conflicts_with_every_table_argument() -> None:
     stack = _stack()
     existing = dynamodb.Table.from_table_name(stack, "Existing", "legacy-table")
-    with pytest.raises(ConstructArgumentError, match=r"'existing_table'.*'stream'"):
-        ServiceTable(stack, "Table", existing_table=existing, stream="NEW_IMAGE")
+    configuration: dict[str, Any] = {
+        "partition_key": "id",
+        "partition_key_type": "N",
+        "sort_key": "",
+        "sort_key_type": "S",
+        "time_to_live_attribute": "ttl",
+        "encryption": "customer_managed",
+        "encryption_key": kms.Key(stack, "Key"),
+        "stream": "NEW_IMAGE",
+        "point_in_time_recovery": False,
+        "removal_policy": RemovalPolicy.DESTROY,
+        "deletion_protection": False,
+        "table_props": {"table_class": dynamodb.TableClass.STANDARD},
+    }
+    named = ", ".join(repr(argument) for argument in sorted(configuration))
+    with pytest.raises(ConstructArgumentError, match=re.escape(f"together with {named};")):
+        ServiceTable(stack, "Table", existing_table=existing, **configuration)
 
 
 def test_grant_rejects_empty_and_foreign_actions() -> None:
@@ -179,3 +308,6 @@ def test_grant_rejects_empty_and_foreign_actions() -> None:
         table.grant(role)
     with pytest.raises(ConstructArgumentError, match="'s3:GetObject'"):
         table.grant(role, "s3:GetObject")
+    with pytest.raises(ConstructArgumentError, match="has 'GetItem'"):
+        table.grant(role, "dynamodb:GetItem", "GetItem")
+    assert role.node.try_find_child("DefaultPolicy") is None  # nothing was granted
