@@ -16,7 +16,10 @@ export CDK_CLI_NOTICES := false
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 CDK_OUT := cdk.out
-LAMBDA_DIRS := $(wildcard lambda_src/*/)
+# Each function folder is its own code root; lambda_src/shared/ is the shared layer, whose
+# package (lambda_src/shared/python) every function sees on its path, as on Lambda.
+SHARED_LAYER := lambda_src/shared/python
+LAMBDA_DIRS := $(filter-out lambda_src/shared/,$(wildcard lambda_src/*/))
 
 .PHONY: help setup synth test lint typecheck pytest cfn-lint clean
 
@@ -51,9 +54,10 @@ lint: setup
 
 typecheck: setup
 	mypy
+	MYPYPATH=$(SHARED_LAYER) mypy --strict --explicit-package-bases $(SHARED_LAYER)
 	@for dir in $(LAMBDA_DIRS); do \
 		echo "mypy $$dir"; \
-		MYPYPATH=$$dir mypy --strict --explicit-package-bases $$dir || exit 1; \
+		MYPYPATH=$$dir:$(SHARED_LAYER) mypy --strict --explicit-package-bases $$dir || exit 1; \
 	done
 
 pytest: setup

@@ -15,6 +15,7 @@ CONTRACTS = sorted((Path(__file__).resolve().parent.parent / "contracts" / "even
 SAMPLES = {
     "AccountOpened": {
         "account_id": str(uuid.uuid4()),
+        "owner_sub": "6f1c2a3e-1111-4c2b-9d8e-0a1b2c3d4e5f",
         "currency": "EUR",
         "opened_at": "2026-11-22T10:00:00.123Z",
     },

@@ -7,8 +7,6 @@ learns that another customer's account exists).
 
 from __future__ import annotations
 
-import uuid
-
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent, event_source
@@ -16,31 +14,18 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
 from accounts import repository_from_env
-from api_proxy import (
+from payments_shared.api_proxy import (
     MISSING_IDENTITY,
     BadRequestError,
     ProxyResponse,
     caller_sub,
     error_response,
     json_response,
+    parse_uuid,
 )
 
 logger = Logger()
 tracer = Tracer()
-
-
-def parse_account_id(raw: str | None) -> str:
-    """The canonical (lowercase, hyphenated) form of a UUID path parameter."""
-    if not raw:
-        raise BadRequestError("path parameter 'id' is required")
-    problem = BadRequestError(f"path parameter 'id' must be a UUID, got {raw[:64]!r}")
-    try:
-        account_id = str(uuid.UUID(raw))
-    except ValueError as error:
-        raise problem from error
-    if account_id != raw.lower():  # only the hyphenated form, not braces, URNs or bare hex
-        raise problem
-    return account_id
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
@@ -52,7 +37,7 @@ def handler(event: APIGatewayProxyEvent, context: LambdaContext) -> ProxyRespons
     if owner_sub is None:
         return error_response(401, MISSING_IDENTITY)
     try:
-        account_id = parse_account_id(event.path_parameters.get("id"))
+        account_id = parse_uuid(event.path_parameters.get("id"), "id")
     except BadRequestError as error:
         return error_response(400, str(error))
 

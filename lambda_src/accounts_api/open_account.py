@@ -20,7 +20,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
 from accounts import Account, EmailAlreadyRegisteredError, repository_from_env
-from api_proxy import (
+from payments_shared.api_proxy import (
     MISSING_IDENTITY,
     BadRequestError,
     ProxyResponse,

@@ -25,28 +25,13 @@ from moto import mock_aws
 
 CODE_DIR = Path(__file__).resolve().parents[3] / "lambda_src" / "accounts_api"
 EVENTS_DIR = Path(__file__).parent / "events"
-MODULES = ("accounts", "api_proxy", "open_account", "get_account")
+MODULES = ("accounts", "open_account", "get_account", "publish_events")
 TABLE_NAME = "accounts-test"
 REGION = "us-east-1"
 
 OWNER_SUB = "6f1c2a3e-1111-4c2b-9d8e-0a1b2c3d4e5f"  # the sub in the sample events
 OTHER_SUB = "9a8b7c6d-2222-4e3f-8a9b-1c2d3e4f5a6b"
 VALID_BODY = {"owner_name": "Alice Example", "email": "Alice@Example.com", "currency": "EUR"}
-
-
-@dataclass(frozen=True)
-class LambdaContext:
-    """The attributes of the Lambda context that Powertools reads."""
-
-    function_name: str = "accounts-test-function"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = (
-        "arn:aws:lambda:us-east-1:123456789012:function:accounts-test-function"
-    )
-    aws_request_id: str = "5f3c1d2e-0000-4a1b-8c2d-3e4f5a6b7c8d"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 10_000
 
 
 @dataclass(frozen=True)
@@ -81,11 +66,6 @@ def as_caller(event: dict[str, Any], sub: str | None, *, authorizer: bool) -> di
 
 
 @pytest.fixture
-def lambda_context() -> LambdaContext:
-    return LambdaContext()
-
-
-@pytest.fixture
 def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Environment of the functions, with fake credentials that can reach nothing real."""
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ENDPOINT_URL"):
@@ -95,6 +75,7 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     monkeypatch.setenv("AWS_REGION", REGION)
     monkeypatch.setenv("TABLE_NAME", TABLE_NAME)
+    monkeypatch.setenv("EVENT_TOPIC_ARN", f"arn:aws:sns:{REGION}:123456789012:accounts-events")
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "1")
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "accounts")
 
@@ -155,7 +136,7 @@ def handlers(aws_env: None, dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> I
 
 
 @pytest.fixture
-def open_account(handlers: Any, lambda_context: LambdaContext) -> Callable[..., Response]:
+def open_account(handlers: Any, lambda_context: Any) -> Callable[..., Response]:
     """Call ``POST /accounts`` with a JSON ``body`` (or a ``raw`` body string) as ``sub``.
 
     ``encode_base64`` sends the body base64-encoded, as API Gateway does for binary media
@@ -183,7 +164,7 @@ def open_account(handlers: Any, lambda_context: LambdaContext) -> Callable[..., 
 
 
 @pytest.fixture
-def get_account(handlers: Any, lambda_context: LambdaContext) -> Callable[..., Response]:
+def get_account(handlers: Any, lambda_context: Any) -> Callable[..., Response]:
     """Call ``GET /accounts/{id}`` as ``sub`` (``account_id=None``: no path parameters)."""
 
     def call(

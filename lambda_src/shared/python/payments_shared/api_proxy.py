@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -45,3 +46,17 @@ def request_body(event: APIGatewayProxyEvent) -> str | None:
         return event.decoded_body
     except ValueError as error:  # bad base64 or not UTF-8
         raise BadRequestError("request body could not be decoded as UTF-8 text") from error
+
+
+def parse_uuid(raw: str | None, name: str) -> str:
+    """The canonical (lowercase, hyphenated) form of the UUID path parameter ``name``."""
+    if not raw:
+        raise BadRequestError(f"path parameter {name!r} is required")
+    problem = BadRequestError(f"path parameter {name!r} must be a UUID, got {raw[:64]!r}")
+    try:
+        value = str(uuid.UUID(raw))
+    except ValueError as error:
+        raise problem from error
+    if value != raw.lower():  # only the hyphenated form, not braces, URNs or bare hex
+        raise problem
+    return value
