@@ -1,0 +1,91 @@
+"""``GET /accounts/{id}/statement``: the signed-in customer's statement of one account.
+
+Query parameters: ``limit`` (entries per page, an integer from 1 to 100, default 25) and
+``cursor`` (the ``next_cursor`` of the previous page). Entries come newest first.
+
+Responses: 200 with the statement; 400 for an ``id`` that is not a UUID, a bad ``limit`` or a
+cursor this service did not issue; 401 without the caller's ``sub``; 404 when the statement
+does not exist, has no owner yet (its ``AccountOpened`` is not applied yet) *or* belongs to
+someone else (a caller never learns that another customer's account exists).
+"""
+
+from __future__ import annotations
+
+import re
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent, event_source
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import ClientError  # type: ignore[import-untyped]
+
+from payments_shared.api_proxy import (
+    MISSING_IDENTITY,
+    BadRequestError,
+    ProxyResponse,
+    caller_sub,
+    error_response,
+    json_response,
+    parse_uuid,
+)
+from statements import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    InvalidCursorError,
+    decode_cursor,
+    repository_from_env,
+)
+
+_DIGITS = re.compile(r"[0-9]{1,4}")
+
+logger = Logger()
+tracer = Tracer()
+
+
+def parse_limit(raw: str | None) -> int:
+    """The page size: ``limit`` as plain decimal digits from 1 to 100, or the default."""
+    if raw is None:
+        return DEFAULT_PAGE_SIZE
+    if _DIGITS.fullmatch(raw) and 1 <= int(raw) <= MAX_PAGE_SIZE:
+        return int(raw)
+    raise BadRequestError(
+        f"query parameter 'limit' must be an integer from 1 to {MAX_PAGE_SIZE}, got {raw[:64]!r}"
+    )
+
+
+def parse_cursor(raw: str | None) -> str | None:
+    """The entry sort key a ``cursor`` continues after, or None for the first page."""
+    if raw is None:
+        return None
+    try:
+        return decode_cursor(raw)
+    except InvalidCursorError as error:
+        raise BadRequestError(str(error)) from error
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler(capture_response=False)  # responses hold personal data
+@event_source(data_class=APIGatewayProxyEvent)
+def handler(event: APIGatewayProxyEvent, context: LambdaContext) -> ProxyResponse:
+    """Lambda entry point (``get_statement.handler``)."""
+    owner_sub = caller_sub(event)
+    if owner_sub is None:
+        return error_response(401, MISSING_IDENTITY)
+    query = event.query_string_parameters
+    try:
+        account_id = parse_uuid(event.path_parameters.get("id"), "id")
+        limit = parse_limit(query.get("limit"))
+        after = parse_cursor(query.get("cursor"))
+    except BadRequestError as error:
+        logger.info("rejected request", extra={"reason": str(error)})
+        return error_response(400, str(error))
+
+    try:
+        page = repository_from_env().get_owned(account_id, owner_sub, limit=limit, after=after)
+    except ClientError:
+        logger.exception("could not read the statement")
+        raise
+    if page is None:
+        logger.info("statement not found or not the caller's", extra={"account_id": account_id})
+        return error_response(404, f"statement for account {account_id} not found")
+    return json_response(200, page.to_json())
