@@ -1,8 +1,10 @@
-"""AccountsStack: the accounts service, which opens accounts and serves them.
+"""AccountsStack: the accounts service, which opens accounts, serves them and announces them.
 
 Composes an ``ApiService`` (``POST /accounts``, ``GET /accounts/{id}``, both behind the
-platform's Cognito user pool and WAF) over the service's own ``ServiceTable``, and grants
-each route's function exactly the table actions its handler uses.
+platform's Cognito user pool and WAF) over the service's own ``ServiceTable``, grants each
+route's function exactly the table actions its handler uses, and publishes
+``AccountOpened`` to the accounts event bus from the table's stream
+(``TableEventPublisher``), so no opened account goes unannounced.
 """
 
 from __future__ import annotations
@@ -12,15 +14,30 @@ from typing import Any
 
 from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from cdk_microservices import ApiRoute, ApiService, ServiceTable, load_json_schema
+from cdk_microservices import (
+    ApiRoute,
+    ApiService,
+    EventBus,
+    ServiceTable,
+    TableEventPublisher,
+    load_json_schema,
+)
 from stacks.config import LAMBDA_SRC, EnvironmentProfile
+from stacks.runtime_layers import RuntimeLayers
 
 ACCOUNTS_CODE = LAMBDA_SRC / "accounts_api"
 OPEN_ACCOUNT = "POST /accounts"
 GET_ACCOUNT = "GET /accounts/{id}"
+ACCOUNT_INSERTS = {
+    "eventName": lambda_.FilterRule.is_equal("INSERT"),
+    # ``type`` of an account item, as written by lambda_src/accounts_api/accounts.py
+    "dynamodb": {"NewImage": {"type": {"S": lambda_.FilterRule.is_equal("Account")}}},
+}
+"""Stream filter: only new account items (not email claims) reach the publisher."""
 
 
 class AccountsStack(Stack):
@@ -35,13 +52,16 @@ class AccountsStack(Stack):
         user_pool: cognito.IUserPool,
         web_acl_arn: str,
         alarm_topic: sns.ITopic,
+        account_events: EventBus,
         code_dir: Path = ACCOUNTS_CODE,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
+        runtime_layers = RuntimeLayers(self, "RuntimeLayers")
         self.table = ServiceTable(
             self,
             "AccountsTable",
+            stream="NEW_IMAGE",
             removal_policy=profile.removal_policy,
             deletion_protection=profile.deletion_protection,
         )
@@ -69,6 +89,7 @@ class AccountsStack(Stack):
                 ),
             ],
             environment={"TABLE_NAME": self.table.table_name},
+            layers=runtime_layers.layers,
             throttling_rate_limit=profile.api_throttling_rate_limit,
             throttling_burst_limit=profile.api_throttling_burst_limit,
             execution_logging_level=profile.api_execution_logging_level,
@@ -80,6 +101,22 @@ class AccountsStack(Stack):
         # One transaction of two conditional puts (account + email claim); nothing else.
         self.table.grant(self.api.function_for(OPEN_ACCOUNT), "dynamodb:PutItem")
         self.table.grant(self.api.function_for(GET_ACCOUNT), "dynamodb:GetItem")
+
+        self.publisher = TableEventPublisher(
+            self,
+            "AccountEventsPublisher",
+            service_name="accounts",
+            table=self.table,
+            bus=account_events,
+            event_types=["AccountOpened"],
+            code=code_dir,
+            handler="publish_events.handler",
+            filters=[ACCOUNT_INSERTS],
+            layers=runtime_layers.layers,
+            log_retention=profile.log_retention,
+            removal_policy=profile.removal_policy,
+            alarm_topic=alarm_topic,
+        )
 
         CfnOutput(self, "ApiUrl", value=self.api.url)
         CfnOutput(self, "TableName", value=self.table.table_name)

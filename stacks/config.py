@@ -16,6 +16,7 @@ from aws_cdk import aws_logs as logs
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LAMBDA_SRC = REPO_ROOT / "lambda_src"
+EVENT_CONTRACTS = REPO_ROOT / "contracts" / "events"
 DEFAULT_REGION = "us-east-1"
 
 

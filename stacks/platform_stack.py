@@ -18,8 +18,8 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
-from cdk_microservices import acknowledge
-from stacks.config import EnvironmentProfile
+from cdk_microservices import EventBus, EventContract, acknowledge
+from stacks.config import EVENT_CONTRACTS, EnvironmentProfile
 
 
 class PlatformStack(Stack):
@@ -43,10 +43,28 @@ class PlatformStack(Stack):
         self.web_acl = self._web_acl(profile)
         self.alarm_topic = self._alarm_topic(profile)
         self._api_gateway_logging_role()
+        # One bus per publishing domain. They live here, not in the publishers' stacks, so
+        # a subscriber can be deployed before (or without) the service that publishes.
+        self.account_events = EventBus(
+            self,
+            "AccountEvents",
+            domain="accounts",
+            contracts=[EventContract.from_file(EVENT_CONTRACTS / "AccountOpened.v1.json")],
+            removal_policy=profile.removal_policy,
+        )
+        self.transfer_events = EventBus(
+            self,
+            "TransferEvents",
+            domain="transfers",
+            contracts=[EventContract.from_file(EVENT_CONTRACTS / "TransferCompleted.v1.json")],
+            removal_policy=profile.removal_policy,
+        )
 
         CfnOutput(self, "UserPoolId", value=self.user_pool.user_pool_id)
         CfnOutput(self, "WebClientId", value=self.web_client.user_pool_client_id)
         CfnOutput(self, "AlarmTopicArn", value=self.alarm_topic.topic_arn)
+        CfnOutput(self, "AccountEventsTopicArn", value=self.account_events.topic.topic_arn)
+        CfnOutput(self, "TransferEventsTopicArn", value=self.transfer_events.topic.topic_arn)
 
     def _user_pool(self, profile: EnvironmentProfile) -> cognito.UserPool:
         user_pool = cognito.UserPool(

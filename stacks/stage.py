@@ -11,6 +11,7 @@ from constructs import Construct
 from stacks.accounts_stack import ACCOUNTS_CODE, AccountsStack
 from stacks.config import EnvironmentProfile
 from stacks.platform_stack import PlatformStack
+from stacks.statements_stack import STATEMENTS_CODE, StatementsStack
 
 
 class PaymentsStage(Stage):
@@ -23,6 +24,7 @@ class PaymentsStage(Stage):
         *,
         profile: EnvironmentProfile,
         accounts_code_dir: Path = ACCOUNTS_CODE,
+        statements_code_dir: Path = STATEMENTS_CODE,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
@@ -37,6 +39,19 @@ class PaymentsStage(Stage):
             user_pool=self.platform.user_pool,
             web_acl_arn=self.platform.web_acl.attr_arn,
             alarm_topic=self.platform.alarm_topic,
+            account_events=self.platform.account_events,
             code_dir=accounts_code_dir,
         )
         Tags.of(self.accounts).add("service", "accounts")
+        self.statements = StatementsStack(
+            self,
+            "Statements",
+            profile=profile,
+            user_pool=self.platform.user_pool,
+            web_acl_arn=self.platform.web_acl.attr_arn,
+            alarm_topic=self.platform.alarm_topic,
+            account_events=self.platform.account_events,
+            transfer_events=self.platform.transfer_events,
+            code_dir=statements_code_dir,
+        )
+        Tags.of(self.statements).add("service", "statements")

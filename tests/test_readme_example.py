@@ -1,7 +1,8 @@
-"""The README's library example runs as written, in a fresh app, and does what it says."""
+"""The README's library examples run as written, in a fresh app, and do what they say."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -10,28 +11,36 @@ from aws_cdk import Stack
 from aws_cdk.assertions import Template
 
 README = Path(__file__).resolve().parent.parent / "README.md"
-MARKER = "<!-- example: api-service"
 
 
-def _example_source() -> str:
+def _example_source(name: str) -> str:
     text = README.read_text(encoding="utf-8")
-    match = re.search(re.escape(MARKER) + r".*?-->\s*```python\n(.*?)```", text, re.DOTALL)
-    assert match, "README.md lost its api-service example block"
+    marker = f"<!-- example: {name} "
+    match = re.search(re.escape(marker) + r".*?-->\s*```python\n(.*?)```", text, re.DOTALL)
+    assert match, f"README.md lost its {name} example block"
     return match.group(1)
 
 
-def test_readme_example_synthesizes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    code = tmp_path / "lambda" / "orders"
-    code.mkdir(parents=True)
-    for module in ("create_order", "get_order"):
-        (code / f"{module}.py").write_text("def handler(event, context):\n    return {}\n")
-    monkeypatch.chdir(tmp_path)
+def _run_example(name: str) -> Stack:
     namespace: dict[str, object] = {"__name__": "readme_example"}
-
-    exec(compile(_example_source(), str(README), "exec"), namespace)
-
+    exec(compile(_example_source(name), str(README), "exec"), namespace)
     stack = namespace["stack"]
     assert isinstance(stack, Stack)
+    return stack
+
+
+def _handlers(folder: Path, *modules: str) -> None:
+    folder.mkdir(parents=True)
+    for module in modules:
+        (folder / f"{module}.py").write_text("def handler(event, context):\n    return {}\n")
+
+
+def test_readme_example_synthesizes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _handlers(tmp_path / "lambda" / "orders", "create_order", "get_order")
+    monkeypatch.chdir(tmp_path)
+
+    stack = _run_example("api-service")
+
     template = Template.from_stack(stack).to_json()
     types = [resource["Type"] for resource in template["Resources"].values()]
     assert types.count("AWS::Lambda::Function") == 2
@@ -44,3 +53,31 @@ def test_readme_example_synthesizes(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         "AttributeName": "expires_at",
         "Enabled": True,
     }
+
+
+def test_readme_events_example_synthesizes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _handlers(tmp_path / "lambda" / "orders", "publish_events")
+    _handlers(tmp_path / "lambda" / "shipping", "apply_events")
+    contracts = tmp_path / "contracts" / "events"
+    contracts.mkdir(parents=True)
+    (contracts / "OrderPlaced.v1.json").write_text(
+        json.dumps({"type": "object", "required": ["event_id", "event_type", "data"]})
+    )
+    monkeypatch.chdir(tmp_path)
+
+    template = Template.from_stack(_run_example("events")).to_json()
+    resources = template["Resources"].values()
+
+    [subscription] = [r["Properties"] for r in resources if r["Type"] == "AWS::SNS::Subscription"]
+    assert subscription["FilterPolicy"] == {"event_type": ["OrderPlaced"]}
+    assert subscription["RawMessageDelivery"] is True
+    mappings = [
+        r["Properties"] for r in resources if r["Type"] == "AWS::Lambda::EventSourceMapping"
+    ]
+    stream = next(m for m in mappings if "StartingPosition" in m)
+    assert stream["EventSourceArn"]["Fn::GetAtt"][1] == "StreamArn"
+    assert stream["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    queue = next(m for m in mappings if "StartingPosition" not in m)
+    assert queue["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    [table] = [r["Properties"] for r in resources if r["Type"] == "AWS::DynamoDB::Table"]
+    assert table["StreamSpecification"] == {"StreamViewType": "NEW_IMAGE"}

@@ -49,8 +49,10 @@ def test_cli_writes_every_stage(cli_outdir: Path) -> None:
     assert sorted(stack_templates(cli_outdir)) == [
         "Dev/Accounts",
         "Dev/Platform",
+        "Dev/Statements",
         "Prod/Accounts",
         "Prod/Platform",
+        "Prod/Statements",
     ]
 
 

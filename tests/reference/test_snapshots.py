@@ -20,7 +20,11 @@ from syrupy.extensions.json import JSONSnapshotExtension
 from stacks.config import DEV, LAMBDA_SRC
 from stacks.stage import PaymentsStage
 
-STACKS = ["Dev/Platform", "Dev/Accounts", "Prod/Platform", "Prod/Accounts"]
+STACKS = [
+    f"{stage}/{stack}"
+    for stage in ("Dev", "Prod")
+    for stack in ("Platform", "Accounts", "Statements")
+]
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from reference_app import resources_of_type
 from stacks.config import DEV, PROD, EnvironmentProfile
 
 PROFILES = [DEV, PROD]
+SERVICE_STACKS = ["Accounts", "Statements"]
 # Pinned: a new logical ID would make CloudFormation replace the table and lose its data.
 ACCOUNTS_TABLE_LOGICAL_ID = "AccountsTable0B30E896"
 HANDLERS = {"POST /accounts": "open_account.handler", "GET /accounts/{id}": "get_account.handler"}
@@ -64,15 +65,20 @@ def test_accounts_table_follows_the_profile(profile: EnvironmentProfile, synthes
     assert properties["SSESpecification"] == {"SSEEnabled": True}
 
 
+@pytest.mark.parametrize("service", SERVICE_STACKS)
 @pytest.mark.parametrize("profile", PROFILES, ids=lambda profile: profile.name)
-def test_every_log_group_keeps_the_profiles_retention(profile, synthesized_app):
+def test_every_log_group_keeps_the_profiles_retention(profile, service, synthesized_app):
     expected_days = {DEV.name: 7, PROD.name: 365}[profile.name]
-    template = _stack(synthesized_app, profile, "Accounts")
-    log_groups = list(resources_of_type(template, "AWS::Logs::LogGroup"))
-    # access logs, execution logs, one per function
-    assert len(log_groups) == 4
-    for logical_id, log_group in log_groups:
+    template = _stack(synthesized_app, profile, service)
+    log_groups = dict(resources_of_type(template, "AWS::Logs::LogGroup"))
+    functions = list(resources_of_type(template, "AWS::Lambda::Function"))
+    # the API's access and execution logs, and one per function
+    assert len(log_groups) == 2 + len(functions)
+    for logical_id, log_group in log_groups.items():
         assert log_group["Properties"]["RetentionInDays"] == expected_days, logical_id
+    for logical_id, function in functions:
+        target = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+        assert target in log_groups, f"{logical_id} logs to {target}, not its own log group"
 
 
 @pytest.mark.parametrize("profile", PROFILES, ids=lambda profile: profile.name)

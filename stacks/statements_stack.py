@@ -1,0 +1,100 @@
+"""StatementsStack: the statements service, a read model of every account's statement.
+
+Composes a ``QueueWorker`` subscribed to ``AccountOpened`` (accounts bus) and
+``TransferCompleted`` (transfers bus), which applies each event once to the service's own
+``ServiceTable``, and an ``ApiService`` serving ``GET /accounts/{id}/statement`` behind the
+platform's Cognito user pool and WAF. The statement is eventually consistent: a slow or
+failed statements service never blocks the services that publish.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack
+from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from cdk_microservices import ApiRoute, ApiService, EventBus, QueueWorker, ServiceTable
+from stacks.config import LAMBDA_SRC, EnvironmentProfile
+from stacks.runtime_layers import RuntimeLayers
+
+STATEMENTS_CODE = LAMBDA_SRC / "statements"
+GET_STATEMENT = "GET /accounts/{id}/statement"
+
+
+class StatementsStack(Stack):
+    """The statements bounded context: its queue worker, its API and its table."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        profile: EnvironmentProfile,
+        user_pool: cognito.IUserPool,
+        web_acl_arn: str,
+        alarm_topic: sns.ITopic,
+        account_events: EventBus,
+        transfer_events: EventBus,
+        code_dir: Path = STATEMENTS_CODE,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, id_, **kwargs)
+        runtime_layers = RuntimeLayers(self, "RuntimeLayers")
+        self.table = ServiceTable(
+            self,
+            "StatementsTable",
+            removal_policy=profile.removal_policy,
+            deletion_protection=profile.deletion_protection,
+        )
+        self.worker = QueueWorker(
+            self,
+            "StatementsWorker",
+            service_name="statements",
+            code=code_dir,
+            handler="apply_events.handler",
+            environment={"TABLE_NAME": self.table.table_name},
+            layers=runtime_layers.layers,
+            # Bounds the write rate on the table when a backlog drains.
+            max_concurrency=10,
+            log_retention=profile.log_retention,
+            removal_policy=profile.removal_policy,
+            alarm_topic=alarm_topic,
+        )
+        account_events.subscribe(self.worker, event_types=["AccountOpened"])
+        transfer_events.subscribe(self.worker, event_types=["TransferCompleted"])
+        # Each event is one transaction of conditional puts (entries) and updates (headers).
+        self.table.grant(self.worker.function, "dynamodb:PutItem", "dynamodb:UpdateItem")
+
+        self.api = ApiService(
+            self,
+            "StatementsApi",
+            service_name="statements",
+            code=code_dir,
+            user_pool=user_pool,
+            routes=[
+                ApiRoute(
+                    method="GET",
+                    path="/accounts/{id}/statement",
+                    handler="get_statement.handler",
+                    description="Reads the statement of one of the signed-in customer's accounts",
+                ),
+            ],
+            environment={"TABLE_NAME": self.table.table_name},
+            layers=runtime_layers.layers,
+            throttling_rate_limit=profile.api_throttling_rate_limit,
+            throttling_burst_limit=profile.api_throttling_burst_limit,
+            execution_logging_level=profile.api_execution_logging_level,
+            log_retention=profile.log_retention,
+            removal_policy=profile.removal_policy,
+            web_acl_arn=web_acl_arn,
+            alarm_topic=alarm_topic,
+        )
+        self.table.grant(self.api.function_for(GET_STATEMENT), "dynamodb:GetItem", "dynamodb:Query")
+
+        CfnOutput(self, "ApiUrl", value=self.api.url)
+        CfnOutput(self, "TableName", value=self.table.table_name)
+        CfnOutput(self, "QueueUrl", value=self.worker.queue.queue_url)

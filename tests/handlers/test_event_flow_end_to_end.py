@@ -1,0 +1,342 @@
+"""The whole event flow in moto, through the real handlers, wired as the stacks wire them.
+
+``POST /accounts`` writes the account -> the table's stream -> ``publish_events`` puts
+``AccountOpened`` on the accounts topic -> the statements queue (raw delivery, filter on
+``event_type``) -> ``apply_events`` -> ``GET /accounts/{id}/statement``. The transfers
+service does not exist yet, so the test publishes its ``TransferCompleted`` the way it
+will: a valid envelope on the transfers topic with the ``event_type`` attribute.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import json
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType, SimpleNamespace
+from typing import Any
+
+import boto3
+import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+from moto import mock_aws
+
+ROOT = Path(__file__).resolve().parents[2]
+ACCOUNTS_CODE = ROOT / "lambda_src" / "accounts_api"
+STATEMENTS_CODE = ROOT / "lambda_src" / "statements"
+HANDLER_MODULES = ("publish_events", "open_account", "apply_events", "get_statement")
+HERE = Path(__file__).resolve().parent
+REGION = "us-east-1"
+ACCOUNTS_TABLE = "accounts"
+STATEMENTS_TABLE = "statements"
+MAX_RECEIVE_COUNT = 2
+ALICE = "6f1c2a3e-1111-4c2b-9d8e-0a1b2c3d4e5f"
+BOB = "9a8b7c6d-2222-4e3f-8a9b-1c2d3e4f5a6b"
+
+
+def _sample(path: str) -> dict[str, Any]:
+    return copy.deepcopy(json.loads((HERE / path).read_text(encoding="utf-8")))
+
+
+def _table(client: Any, name: str, *, stream: bool) -> dict[str, Any]:
+    extra = {"StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}}
+    return client.create_table(
+        TableName=name,
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+        **(extra if stream else {}),
+    )["TableDescription"]
+
+
+class Platform:
+    """The AWS side of the flow, as PlatformStack, AccountsStack and StatementsStack build it."""
+
+    def __init__(self) -> None:
+        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        self.sns = boto3.client("sns", region_name=REGION)
+        self.sqs = boto3.client("sqs", region_name=REGION)
+        # moto routes DynamoDB Streams only on the classic endpoint name.
+        self.streams = boto3.client(
+            "dynamodbstreams",
+            region_name=REGION,
+            endpoint_url=f"https://streams.dynamodb.{REGION}.amazonaws.com",
+        )
+        self.stream_arn = _table(dynamodb, ACCOUNTS_TABLE, stream=True)["LatestStreamArn"]
+        _table(dynamodb, STATEMENTS_TABLE, stream=False)
+        self.account_events = self.sns.create_topic(Name="accounts-events")["TopicArn"]
+        self.transfer_events = self.sns.create_topic(Name="transfers-events")["TopicArn"]
+
+        self.dead_letter_url = self.sqs.create_queue(QueueName="statements-dlq")["QueueUrl"]
+        self.queue_url = self.sqs.create_queue(
+            QueueName="statements",
+            Attributes={
+                "RedrivePolicy": json.dumps(
+                    {
+                        "deadLetterTargetArn": self._arn(self.dead_letter_url),
+                        "maxReceiveCount": MAX_RECEIVE_COUNT,
+                    }
+                )
+            },
+        )["QueueUrl"]
+        self.queue_arn = self._arn(self.queue_url)
+        for topic, event_type in (
+            (self.account_events, "AccountOpened"),
+            (self.transfer_events, "TransferCompleted"),
+        ):
+            self.sns.subscribe(
+                TopicArn=topic,
+                Protocol="sqs",
+                Endpoint=self.queue_arn,
+                Attributes={
+                    "RawMessageDelivery": "true",
+                    "FilterPolicy": json.dumps({"event_type": [event_type]}),
+                },
+            )
+        self._shard_iterators: dict[str, str] = {}
+
+    def _arn(self, queue_url: str) -> str:
+        attributes = self.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
+        return str(attributes["Attributes"]["QueueArn"])
+
+    def new_stream_records(self) -> dict[str, Any]:
+        """The stream records written since the last call, as a Lambda stream event."""
+        records = []
+        shards = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]
+        for shard in shards["Shards"]:
+            shard_id = shard["ShardId"]
+            iterator = (
+                self._shard_iterators.get(shard_id)
+                or self.streams.get_shard_iterator(
+                    StreamArn=self.stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
+                )["ShardIterator"]
+            )
+            response = self.streams.get_records(ShardIterator=iterator)
+            self._shard_iterators[shard_id] = response["NextShardIterator"]
+            for record in response["Records"]:
+                created = record["dynamodb"]["ApproximateCreationDateTime"]
+                record["dynamodb"]["ApproximateCreationDateTime"] = int(created.timestamp())
+                records.append({**record, "eventSourceARN": self.stream_arn})
+        return {"Records": records}
+
+    def receive(self, *, queue_url: str | None = None) -> list[dict[str, Any]]:
+        """Every message now visible on the queue; they stay in flight until deleted."""
+        messages: list[dict[str, Any]] = []
+        while batch := self.sqs.receive_message(
+            QueueUrl=queue_url or self.queue_url,
+            MaxNumberOfMessages=10,
+            MessageAttributeNames=["All"],
+            AttributeNames=["All"],
+        ).get("Messages"):
+            messages.extend(batch)
+        return messages
+
+    def as_lambda_event(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
+        """What the SQS event source mapping hands the consumer for these messages."""
+        return {
+            "Records": [
+                {
+                    "messageId": message["MessageId"],
+                    "receiptHandle": message["ReceiptHandle"],
+                    "body": message["Body"],
+                    "attributes": message.get("Attributes", {}),
+                    "messageAttributes": {
+                        name: {
+                            "stringValue": value.get("StringValue"),
+                            "stringListValues": [],
+                            "binaryListValues": [],
+                            "dataType": value["DataType"],
+                        }
+                        for name, value in message.get("MessageAttributes", {}).items()
+                    },
+                    "md5OfBody": message["MD5OfBody"],
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": self.queue_arn,
+                    "awsRegion": REGION,
+                }
+                for message in messages
+            ]
+        }
+
+    def settle(self, messages: list[dict[str, Any]], failed: set[str]) -> None:
+        """What the event source mapping does after a batch: delete the messages that
+        succeeded; the failed ones become visible again (their visibility timeout passes)."""
+        for message in messages:
+            handle = message["ReceiptHandle"]
+            if message["MessageId"] in failed:
+                self.sqs.change_message_visibility(
+                    QueueUrl=self.queue_url, ReceiptHandle=handle, VisibilityTimeout=0
+                )
+            else:
+                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=handle)
+
+    def consume(self, handler: Callable[..., Any], context: Any) -> tuple[list[Any], set[str]]:
+        """Run one batch of everything visible through ``handler``; (messages, failed ids)."""
+        messages = self.receive()
+        try:
+            response = handler(self.as_lambda_event(messages), context)
+            failed = {failure["itemIdentifier"] for failure in response["batchItemFailures"]}
+        except BatchProcessingError:  # every record failed: the whole batch is retried
+            failed = {message["MessageId"] for message in messages}
+        self.settle(messages, failed)
+        return messages, failed
+
+
+def _from(folders: tuple[Path, ...], module: ModuleType) -> bool:
+    file = getattr(module, "__file__", None)
+    return file is not None and any(Path(file).resolve().is_relative_to(f) for f in folders)
+
+
+@pytest.fixture
+def flow(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Platform, SimpleNamespace]]:
+    """The platform in moto and the handler modules of both services."""
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "1")
+    folders = (ACCOUNTS_CODE, STATEMENTS_CODE)
+    loaded = {"accounts", "statements", *HANDLER_MODULES}
+    displaced = {name: sys.modules.pop(name) for name in loaded if name in sys.modules}
+    for folder in folders:
+        monkeypatch.syspath_prepend(str(folder))
+    with mock_aws():
+        platform = Platform()
+        monkeypatch.setenv("EVENT_TOPIC_ARN", platform.account_events)
+        try:
+            modules = {name: importlib.import_module(name) for name in HANDLER_MODULES}
+            yield platform, SimpleNamespace(**modules)
+        finally:
+            for name, module in list(sys.modules.items()):
+                if _from(folders, module):
+                    del sys.modules[name]
+            sys.modules.update(displaced)
+
+
+def _open_account(handlers: Any, context: Any, monkeypatch: Any, sub: str, email: str) -> str:
+    monkeypatch.setenv("TABLE_NAME", ACCOUNTS_TABLE)
+    event = _sample("accounts_api/events/open_account.json")
+    event["requestContext"]["authorizer"]["claims"]["sub"] = sub
+    event["body"] = json.dumps({"owner_name": "Customer", "email": email, "currency": "EUR"})
+    response = handlers.open_account.handler(event, context)
+    assert response["statusCode"] == 201, response
+    return str(json.loads(response["body"])["account_id"])
+
+
+def _statement(handlers: Any, context: Any, account_id: str, sub: str) -> dict[str, Any]:
+    event = _sample("statements/events/get_statement.json")
+    event["requestContext"]["authorizer"]["claims"]["sub"] = sub
+    event["pathParameters"] = {"id": account_id}
+    event["path"] = f"/accounts/{account_id}/statement"
+    event["queryStringParameters"] = None
+    response = handlers.get_statement.handler(event, context)
+    return {"status": response["statusCode"], **json.loads(response["body"])}
+
+
+def _transfer_completed(source: str, target: str, amount_minor: int) -> dict[str, Any]:
+    return {
+        "event_id": str(uuid.uuid4()),
+        "event_type": "TransferCompleted",
+        "event_version": 1,
+        "occurred_at": "2099-01-01T10:00:00Z",
+        "data": {
+            "transfer_id": str(uuid.uuid4()),
+            "from_account_id": source,
+            "to_account_id": target,
+            "amount_minor": amount_minor,
+            "currency": "EUR",
+            "completed_at": "2099-01-01T10:00:00Z",
+        },
+    }
+
+
+def _publish_raw(platform: Platform, topic: str, body: str, event_type: str) -> None:
+    platform.sns.publish(
+        TopicArn=topic,
+        Message=body,
+        MessageAttributes={"event_type": {"DataType": "String", "StringValue": event_type}},
+    )
+
+
+def test_an_opened_account_and_a_transfer_reach_the_statements(
+    flow: tuple[Platform, Any], lambda_context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    platform, handlers = flow
+    alice = _open_account(handlers, lambda_context, monkeypatch, ALICE, "alice@example.com")
+    bob = _open_account(handlers, lambda_context, monkeypatch, BOB, "bob@example.com")
+
+    stream_event = platform.new_stream_records()
+    assert len(stream_event["Records"]) == 4  # two accounts, two email claims
+    assert handlers.publish_events.handler(stream_event, lambda_context) == {
+        "batchItemFailures": []
+    }
+    # What the transfers service will publish, and something the filter must keep out.
+    from payments_shared.events import ContractRegistry, publish
+
+    transfer = ContractRegistry.from_env().validate(_transfer_completed(alice, bob, 2500))
+    publish(platform.sns, platform.transfer_events, transfer)
+    _publish_raw(
+        platform, platform.account_events, '{"event_type": "AccountClosed"}', "AccountClosed"
+    )
+
+    messages = platform.receive()
+    assert sorted(m["MessageAttributes"]["event_type"]["StringValue"] for m in messages) == [
+        "AccountOpened",
+        "AccountOpened",
+        "TransferCompleted",
+    ]
+    monkeypatch.setenv("TABLE_NAME", STATEMENTS_TABLE)
+    batch = platform.as_lambda_event(messages)
+    assert handlers.apply_events.handler(batch, lambda_context) == {"batchItemFailures": []}
+    # SQS delivers at least once: the same batch again changes nothing.
+    assert handlers.apply_events.handler(batch, lambda_context) == {"batchItemFailures": []}
+    platform.settle(messages, failed=set())
+    assert platform.receive() == []
+
+    alice_statement = _statement(handlers, lambda_context, alice, ALICE)
+    assert alice_statement["status"] == 200
+    assert alice_statement["balance_minor"] == -2500
+    assert [(e["kind"], e["amount_minor"]) for e in alice_statement["entries"]] == [
+        ("debit", 2500),
+        ("opened", 0),
+    ]
+    assert alice_statement["entries"][0]["counterparty_account_id"] == bob
+    bob_statement = _statement(handlers, lambda_context, bob, BOB)
+    assert bob_statement["balance_minor"] == 2500
+    assert [e["kind"] for e in bob_statement["entries"]] == ["credit", "opened"]
+    # One customer never sees another's statement.
+    assert _statement(handlers, lambda_context, alice, BOB)["status"] == 404
+
+
+def test_a_poison_message_fails_alone_and_ends_in_the_dead_letter_queue(
+    flow: tuple[Platform, Any], lambda_context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    platform, handlers = flow
+    alice = _open_account(handlers, lambda_context, monkeypatch, ALICE, "alice@example.com")
+    handlers.publish_events.handler(platform.new_stream_records(), lambda_context)
+    poison = _transfer_completed(alice, str(uuid.uuid4()), 0)  # amount_minor must be >= 1
+    _publish_raw(platform, platform.transfer_events, json.dumps(poison), "TransferCompleted")
+    monkeypatch.setenv("TABLE_NAME", STATEMENTS_TABLE)
+
+    for attempt in range(MAX_RECEIVE_COUNT):
+        messages, failed = platform.consume(handlers.apply_events.handler, lambda_context)
+        assert len(messages) == (2 if attempt == 0 else 1)  # AccountOpened applied at once
+        [poison_message] = [m for m in messages if m["MessageId"] in failed]
+        assert json.loads(poison_message["Body"]) == poison
+
+    assert platform.receive() == []  # received too often: SQS moved it on
+    [dead_lettered] = platform.receive(queue_url=platform.dead_letter_url)
+    assert json.loads(dead_lettered["Body"]) == poison
+    statement = _statement(handlers, lambda_context, alice, ALICE)
+    assert statement["balance_minor"] == 0
+    assert [e["kind"] for e in statement["entries"]] == ["opened"]
