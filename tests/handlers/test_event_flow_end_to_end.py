@@ -9,19 +9,23 @@ will: a valid envelope on the transfers topic with the ``event_type`` attribute.
 
 from __future__ import annotations
 
-import copy
-import importlib
 import json
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import ModuleType, SimpleNamespace
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+from handler_support import (
+    REGION,
+    create_service_table,
+    fake_aws_environment,
+    import_handlers,
+    load_json,
+)
 from moto import mock_aws
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,7 +33,6 @@ ACCOUNTS_CODE = ROOT / "lambda_src" / "accounts_api"
 STATEMENTS_CODE = ROOT / "lambda_src" / "statements"
 HANDLER_MODULES = ("publish_events", "open_account", "apply_events", "get_statement")
 HERE = Path(__file__).resolve().parent
-REGION = "us-east-1"
 ACCOUNTS_TABLE = "accounts"
 STATEMENTS_TABLE = "statements"
 MAX_RECEIVE_COUNT = 2
@@ -38,24 +41,7 @@ BOB = "9a8b7c6d-2222-4e3f-8a9b-1c2d3e4f5a6b"
 
 
 def _sample(path: str) -> dict[str, Any]:
-    return copy.deepcopy(json.loads((HERE / path).read_text(encoding="utf-8")))
-
-
-def _table(client: Any, name: str, *, stream: bool) -> dict[str, Any]:
-    extra = {"StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}}
-    return client.create_table(
-        TableName=name,
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        KeySchema=[
-            {"AttributeName": "pk", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-        **(extra if stream else {}),
-    )["TableDescription"]
+    return load_json(HERE / path)
 
 
 class Platform:
@@ -71,8 +57,10 @@ class Platform:
             region_name=REGION,
             endpoint_url=f"https://streams.dynamodb.{REGION}.amazonaws.com",
         )
-        self.stream_arn = _table(dynamodb, ACCOUNTS_TABLE, stream=True)["LatestStreamArn"]
-        _table(dynamodb, STATEMENTS_TABLE, stream=False)
+        self.stream_arn = create_service_table(dynamodb, ACCOUNTS_TABLE, stream=True)[
+            "LatestStreamArn"
+        ]
+        create_service_table(dynamodb, STATEMENTS_TABLE)
         self.account_events = self.sns.create_topic(Name="accounts-events")["TopicArn"]
         self.transfer_events = self.sns.create_topic(Name="transfers-events")["TopicArn"]
 
@@ -191,36 +179,16 @@ class Platform:
         return messages, failed
 
 
-def _from(folders: tuple[Path, ...], module: ModuleType) -> bool:
-    file = getattr(module, "__file__", None)
-    return file is not None and any(Path(file).resolve().is_relative_to(f) for f in folders)
-
-
 @pytest.fixture
 def flow(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Platform, SimpleNamespace]]:
     """The platform in moto and the handler modules of both services."""
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "1")
-    folders = (ACCOUNTS_CODE, STATEMENTS_CODE)
-    loaded = {"accounts", "statements", *HANDLER_MODULES}
-    displaced = {name: sys.modules.pop(name) for name in loaded if name in sys.modules}
-    for folder in folders:
-        monkeypatch.syspath_prepend(str(folder))
+    fake_aws_environment(monkeypatch)
     with mock_aws():
         platform = Platform()
         monkeypatch.setenv("EVENT_TOPIC_ARN", platform.account_events)
-        try:
-            modules = {name: importlib.import_module(name) for name in HANDLER_MODULES}
-            yield platform, SimpleNamespace(**modules)
-        finally:
-            for name, module in list(sys.modules.items()):
-                if _from(folders, module):
-                    del sys.modules[name]
-            sys.modules.update(displaced)
+        folders = [ACCOUNTS_CODE, STATEMENTS_CODE]
+        with import_handlers(monkeypatch, folders, HANDLER_MODULES) as handlers:
+            yield platform, handlers
 
 
 def _open_account(handlers: Any, context: Any, monkeypatch: Any, sub: str, email: str) -> str:

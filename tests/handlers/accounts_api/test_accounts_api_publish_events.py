@@ -12,46 +12,20 @@ from pathlib import Path
 import boto3
 import fastjsonschema
 import pytest
+from handler_support import REGION, load_json, subscribed_queue
 
-REGION = "us-east-1"
 HERE = Path(__file__).resolve().parent
 CONTRACT = HERE.parents[2] / "contracts" / "events" / "AccountOpened.v1.json"
 ACCOUNT_OPENED_SCHEMA = fastjsonschema.compile(json.loads(CONTRACT.read_text(encoding="utf-8")))
-STREAM_EVENT = json.loads((HERE / "events" / "account_stream_insert.json").read_text("utf-8"))
+STREAM_EVENT = load_json(HERE / "events" / "account_stream_insert.json")
 
 
 @pytest.fixture
 def event_queue(dynamodb):
-    """An SQS queue subscribed to the accounts topic as the statements queue is: raw
-    delivery, ``AccountOpened`` only. Returns a function that drains it."""
-    sns = boto3.client("sns", region_name=REGION)
-    sqs = boto3.client("sqs", region_name=REGION)
-    topic_arn = sns.create_topic(Name="accounts-events")["TopicArn"]
-    queue_url = sqs.create_queue(QueueName="subscriber")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
-    sns.subscribe(
-        TopicArn=topic_arn,
-        Protocol="sqs",
-        Endpoint=queue_arn,
-        Attributes={
-            "RawMessageDelivery": "true",
-            "FilterPolicy": json.dumps({"event_type": ["AccountOpened"]}),
-        },
-    )
-
-    def drain():
-        messages = []
-        while batch := sqs.receive_message(
-            QueueUrl=queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
-        ).get("Messages"):
-            for message in batch:
-                messages.append(message)
-                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-        return messages
-
-    return drain
+    """A queue subscribed to the accounts topic as the statements queue is: raw delivery,
+    ``AccountOpened`` only. Returns a function that drains it."""
+    topic_arn = boto3.client("sns", region_name=REGION).create_topic(Name="accounts-events")
+    return subscribed_queue(topic_arn["TopicArn"], ["AccountOpened"], queue_name="subscriber")
 
 
 def _record(item, sequence_number, event_name="INSERT"):

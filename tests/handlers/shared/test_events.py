@@ -8,9 +8,9 @@ import shutil
 
 import boto3
 import pytest
+from handler_support import REGION, fake_aws_environment, subscribed_queue
 from moto import mock_aws
 
-REGION = "us-east-1"
 ACCOUNT_ID = "0b5c1e52-9a3f-4d47-8f2e-6f4c1d2b3a90"
 OTHER_ACCOUNT_ID = "7d2e4f61-3c5b-4a8e-9f1d-2b3c4d5e6f70"
 
@@ -259,11 +259,7 @@ def test_a_folder_without_contracts_is_an_error(events, tmp_path):
 @pytest.fixture
 def aws(monkeypatch):
     """moto, with fake credentials that can reach nothing real."""
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    fake_aws_environment(monkeypatch)
     with mock_aws():
         yield
 
@@ -272,32 +268,8 @@ def aws(monkeypatch):
 def bus(aws):
     """A topic with one queue subscribed raw, filtered on ``event_type`` = AccountOpened."""
     sns = boto3.client("sns", region_name=REGION)
-    sqs = boto3.client("sqs", region_name=REGION)
     topic_arn = sns.create_topic(Name="accounts-events")["TopicArn"]
-    queue_url = sqs.create_queue(QueueName="statements-events")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
-    sns.subscribe(
-        TopicArn=topic_arn,
-        Protocol="sqs",
-        Endpoint=queue_arn,
-        Attributes={
-            "RawMessageDelivery": "true",
-            "FilterPolicy": json.dumps({"event_type": ["AccountOpened"]}),
-        },
-    )
-
-    def receive():
-        messages = []
-        while batch := sqs.receive_message(
-            QueueUrl=queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
-        ).get("Messages", []):
-            messages.extend(batch)
-            for message in batch:
-                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-        return messages
-
+    receive = subscribed_queue(topic_arn, ["AccountOpened"], queue_name="statements-events")
     return sns, topic_arn, receive
 
 

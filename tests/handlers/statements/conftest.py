@@ -12,28 +12,34 @@ delivery leaves them) by ``sqs_record`` and fed to ``apply_events.handler`` by `
 from __future__ import annotations
 
 import base64
-import copy
 import hashlib
-import importlib
 import json
 import struct
-import sys
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType, SimpleNamespace
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
 import pytest
+from handler_support import (
+    REGION,
+    Response,
+    as_caller,
+    create_service_table,
+    decode,
+    fake_aws_environment,
+    import_handlers,
+    load_json,
+    sorted_items,
+)
 from moto import mock_aws
 
 CODE_DIR = Path(__file__).resolve().parents[3] / "lambda_src" / "statements"
 EVENTS_DIR = Path(__file__).parent / "events"
 MODULES = ("statements", "apply_events", "get_statement")
 TABLE_NAME = "statements-test"
-REGION = "us-east-1"
 
 # The ids of the sample events.
 OWNER_SUB = "6f1c2a3e-1111-4c2b-9d8e-0a1b2c3d4e5f"  # owns ACCOUNT_A, calls in get_statement.json
@@ -46,35 +52,9 @@ AUTO = object()
 """``sqs_record(event_type=AUTO)``: the attribute names the envelope's type, as published."""
 
 
-@dataclass(frozen=True)
-class Response:
-    """A proxy integration response, decoded."""
-
-    status: int
-    headers: dict[str, str]
-    body: dict[str, Any]
-
-
-def decode(raw: dict[str, Any]) -> Response:
-    assert set(raw) >= {"statusCode", "body"}, raw
-    assert isinstance(raw["body"], str), "proxy integration bodies must be strings"
-    return Response(raw["statusCode"], raw.get("headers") or {}, json.loads(raw["body"]))
-
-
 def load_event(name: str) -> dict[str, Any]:
     """A fresh copy of a sample event from ``events/``."""
-    return copy.deepcopy(json.loads((EVENTS_DIR / f"{name}.json").read_text(encoding="utf-8")))
-
-
-def as_caller(event: dict[str, Any], sub: str | None, *, authorizer: bool) -> dict[str, Any]:
-    """``event`` from ``sub`` (None: claims without ``sub``; ``authorizer=False``: no claims)."""
-    if not authorizer:
-        del event["requestContext"]["authorizer"]
-    elif sub is None:
-        del event["requestContext"]["authorizer"]["claims"]["sub"]
-    else:
-        event["requestContext"]["authorizer"]["claims"]["sub"] = sub
-    return event
+    return load_json(EVENTS_DIR / f"{name}.json")
 
 
 def _md5_of_attributes(attributes: Mapping[str, Mapping[str, Any]]) -> str:
@@ -198,29 +178,10 @@ def auto() -> object:
 @pytest.fixture
 def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Environment of the functions, with fake credentials that can reach nothing real."""
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_REGION", REGION)
-    monkeypatch.setenv("TABLE_NAME", TABLE_NAME)
-    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "1")
-    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "statements")
-
-
-def _create_table(client: Any) -> None:
-    client.create_table(
-        TableName=TABLE_NAME,
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        KeySchema=[
-            {"AttributeName": "pk", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
+    fake_aws_environment(
+        monkeypatch,
+        TABLE_NAME=TABLE_NAME,
+        POWERTOOLS_SERVICE_NAME="statements",
     )
 
 
@@ -229,19 +190,14 @@ def dynamodb(aws_env: None) -> Iterator[Any]:
     """A moto DynamoDB client, with the service's table (pk/sk strings, on demand)."""
     with mock_aws():
         client = boto3.client("dynamodb", region_name=REGION)
-        _create_table(client)
+        create_service_table(client, TABLE_NAME)
         yield client
 
 
 @pytest.fixture
 def table_items(dynamodb: Any) -> Callable[[], list[dict[str, Any]]]:
     """Every item in the table, sorted by key."""
-
-    def scan() -> list[dict[str, Any]]:
-        items = dynamodb.scan(TableName=TABLE_NAME, ConsistentRead=True)["Items"]
-        return sorted(items, key=lambda item: (item["pk"]["S"], item["sk"]["S"]))
-
-    return scan
+    return lambda: sorted_items(dynamodb, TABLE_NAME)
 
 
 @pytest.fixture
@@ -250,33 +206,16 @@ def reset_table(dynamodb: Any) -> Callable[[], None]:
 
     def reset() -> None:
         dynamodb.delete_table(TableName=TABLE_NAME)
-        _create_table(dynamodb)
+        create_service_table(dynamodb, TABLE_NAME)
 
     return reset
-
-
-def _from_code_dir(module: ModuleType) -> bool:
-    file = getattr(module, "__file__", None)
-    return file is not None and Path(file).resolve().is_relative_to(CODE_DIR)
 
 
 @pytest.fixture
 def handlers(aws_env: None, dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """The handler modules, freshly imported after the environment and moto are set up."""
-    displaced = {name: sys.modules.pop(name) for name in MODULES if name in sys.modules}
-    # No __pycache__ in the asset folder: it would ship in the Lambda zip and change its hash.
-    monkeypatch.setattr(sys, "dont_write_bytecode", True)
-    monkeypatch.syspath_prepend(str(CODE_DIR))
-    try:
-        modules = {name: importlib.import_module(name) for name in MODULES}
-        for module in modules.values():
-            assert _from_code_dir(module), f"{module.__name__} came from {module.__file__}"
-        yield SimpleNamespace(**modules)
-    finally:
-        for name, module in list(sys.modules.items()):
-            if _from_code_dir(module):
-                del sys.modules[name]
-        sys.modules.update(displaced)
+    with import_handlers(monkeypatch, [CODE_DIR], MODULES) as modules:
+        yield modules
 
 
 @pytest.fixture

@@ -1,0 +1,162 @@
+"""Plumbing every handler test shares: fake AWS settings, service tables, fresh handler
+modules, and API Gateway proxy events and responses.
+
+Handler modules are top-level modules (``accounts``, ``statements``...), as on Lambda, and
+two function folders could hold modules of the same name; ``import_handlers`` imports
+them freshly with their folders first on ``sys.path``, then removes them again and puts
+back whatever they displaced: nothing leaks into other tests, whatever their order.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import json
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType, SimpleNamespace
+from typing import Any
+
+import boto3
+import pytest
+
+REGION = "us-east-1"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Response:
+    """A proxy integration response, decoded."""
+
+    status: int
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+
+def decode(raw: dict[str, Any]) -> Response:
+    """Check ``raw`` is a proxy integration response and decode its JSON body."""
+    assert set(raw) >= {"statusCode", "body"}, raw
+    assert isinstance(raw["body"], str), "proxy integration bodies must be strings"
+    return Response(raw["statusCode"], raw.get("headers") or {}, json.loads(raw["body"]))
+
+
+def load_json(path: Path) -> dict[str, Any]:
+    """A fresh copy of a sample event."""
+    return copy.deepcopy(json.loads(path.read_text(encoding="utf-8")))
+
+
+def as_caller(event: dict[str, Any], sub: str | None, *, authorizer: bool) -> dict[str, Any]:
+    """``event`` from ``sub`` (None: claims without ``sub``; ``authorizer=False``: no claims)."""
+    if not authorizer:
+        del event["requestContext"]["authorizer"]
+    elif sub is None:
+        del event["requestContext"]["authorizer"]["claims"]["sub"]
+    else:
+        event["requestContext"]["authorizer"]["claims"]["sub"] = sub
+    return event
+
+
+def fake_aws_environment(monkeypatch: pytest.MonkeyPatch, **variables: str) -> None:
+    """Fake credentials that can reach nothing real, no tracing, and ``variables``."""
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_REGION", REGION)
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "1")
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+
+
+def create_service_table(client: Any, name: str, *, stream: bool = False) -> dict[str, Any]:
+    """A table shaped like ``ServiceTable``'s default: pk/sk strings, on demand."""
+    extra: dict[str, Any] = (
+        {"StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}}
+        if stream
+        else {}
+    )
+    description: dict[str, Any] = client.create_table(
+        TableName=name,
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+        **extra,
+    )["TableDescription"]
+    return description
+
+
+def sorted_items(client: Any, table_name: str) -> list[dict[str, Any]]:
+    """Every item of the table, sorted by key."""
+    items = client.scan(TableName=table_name, ConsistentRead=True)["Items"]
+    return sorted(items, key=lambda item: (item["pk"]["S"], item["sk"]["S"]))
+
+
+def _from(folders: Sequence[Path], module: ModuleType) -> bool:
+    file = getattr(module, "__file__", None)
+    return file is not None and any(Path(file).resolve().is_relative_to(f) for f in folders)
+
+
+@contextmanager
+def import_handlers(
+    monkeypatch: pytest.MonkeyPatch, folders: Sequence[Path], modules: Sequence[str]
+) -> Iterator[SimpleNamespace]:
+    """``modules`` imported afresh from ``folders``; removed again on exit."""
+    displaced = {name: sys.modules.pop(name) for name in modules if name in sys.modules}
+    # No __pycache__ in the asset folders: it would ship in the Lambda zip.
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    for folder in folders:
+        monkeypatch.syspath_prepend(str(folder))
+    try:
+        imported = {name: importlib.import_module(name) for name in modules}
+        for module in imported.values():
+            assert _from(folders, module), f"{module.__name__} came from {module.__file__}"
+        yield SimpleNamespace(**imported)
+    finally:
+        for name, module in list(sys.modules.items()):
+            if _from(folders, module):
+                del sys.modules[name]
+        sys.modules.update(displaced)
+
+
+def subscribed_queue(
+    topic_arn: str, event_types: Sequence[str], *, queue_name: str
+) -> Callable[[], list[dict[str, Any]]]:
+    """A queue subscribed to ``topic_arn`` as ``EventBus.subscribe`` does it (raw delivery,
+    filter on ``event_type``); returns a function that drains it (receives and deletes)."""
+    sns = boto3.client("sns", region_name=REGION)
+    sqs = boto3.client("sqs", region_name=REGION)
+    queue_url = sqs.create_queue(QueueName=queue_name)["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    sns.subscribe(
+        TopicArn=topic_arn,
+        Protocol="sqs",
+        Endpoint=queue_arn,
+        Attributes={
+            "RawMessageDelivery": "true",
+            "FilterPolicy": json.dumps({"event_type": list(event_types)}),
+        },
+    )
+
+    def drain() -> list[dict[str, Any]]:
+        messages: list[dict[str, Any]] = []
+        while batch := sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+        ).get("Messages"):
+            messages.extend(batch)
+            for message in batch:
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return messages
+
+    return drain
