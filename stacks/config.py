@@ -51,6 +51,12 @@ class EnvironmentProfile:
     cognito_threat_protection: bool
     """Cognito threat protection (Plus feature plan, billed per active user)."""
 
+    availability_zones: int
+    """How many Availability Zones the VPC spans (its subnets, NAT gateways, databases)."""
+
+    nat_gateways: int
+    """NAT gateways for the private subnets' egress: one per AZ, or fewer to save cost."""
+
 
 DEV = EnvironmentProfile(
     name="dev",
@@ -62,6 +68,10 @@ DEV = EnvironmentProfile(
     api_throttling_burst_limit=40,
     api_execution_logging_level="INFO",
     cognito_threat_protection=False,
+    availability_zones=2,
+    # One NAT gateway for both AZs: the cheapest layout that still gives tasks egress
+    # while the databases stay in isolated subnets.
+    nat_gateways=1,
 )
 
 PROD = EnvironmentProfile(
@@ -74,6 +84,8 @@ PROD = EnvironmentProfile(
     api_throttling_burst_limit=400,
     api_execution_logging_level="ERROR",
     cognito_threat_protection=True,
+    availability_zones=3,
+    nat_gateways=3,
 )
 
 PROFILES: MappingProxyType[str, EnvironmentProfile] = MappingProxyType(

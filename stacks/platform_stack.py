@@ -2,7 +2,11 @@
 
 Creates the Cognito user pool and web client that authenticate customers, the regional
 WAF web ACL that every public API stage is associated with, the encrypted SNS topic that
-alarms notify, and the account-level role that lets API Gateway write execution logs.
+alarms notify, the account-level role that lets API Gateway write execution logs, one
+event bus per publishing domain, and the network the container services and databases
+run in: a VPC (public, private-with-egress and isolated subnets in the profile's number of
+AZs, the profile's number of NAT gateways, flow logs, S3 and DynamoDB gateway endpoints)
+and an ECS cluster with Container Insights and a Service Connect namespace.
 """
 
 from __future__ import annotations
@@ -12,14 +16,20 @@ from typing import Any
 from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
 from cdk_microservices import EventBus, EventContract, acknowledge
 from stacks.config import EVENT_CONTRACTS, EnvironmentProfile
+
+SERVICE_NAMESPACE = "payments.internal"
+"""Cloud Map namespace the services are reachable in through Service Connect."""
 
 
 class PlatformStack(Stack):
@@ -43,6 +53,17 @@ class PlatformStack(Stack):
         self.web_acl = self._web_acl(profile)
         self.alarm_topic = self._alarm_topic(profile)
         self._api_gateway_logging_role()
+        self.vpc = self._vpc(profile)
+        self.cluster = ecs.Cluster(
+            self,
+            "Cluster",
+            vpc=self.vpc,
+            container_insights_v2=ecs.ContainerInsights.ENABLED,
+        )
+        # Service Connect: services reach each other as http://<name>.payments.internal.
+        self.cluster.add_default_cloud_map_namespace(
+            name=SERVICE_NAMESPACE, use_for_service_connect=True
+        )
         # One bus per publishing domain. They live here, not in the publishers' stacks, so
         # a subscriber can be deployed before (or without) the service that publishes.
         self.account_events = EventBus(
@@ -150,6 +171,53 @@ class PlatformStack(Stack):
                 ),
             ],
         )
+
+    def _vpc(self, profile: EnvironmentProfile) -> ec2.Vpc:
+        """Public, private (egress through NAT) and isolated (databases) subnets per AZ.
+
+        The AZs are named, not looked up: synth needs no AWS account, and an
+        account-agnostic stack would otherwise get only two.
+        """
+        flow_logs = logs.LogGroup(
+            self,
+            "VpcFlowLogs",
+            retention=profile.log_retention,
+            removal_policy=profile.removal_policy,
+        )
+        vpc = ec2.Vpc(
+            self,
+            "Vpc",
+            ip_addresses=ec2.IpAddresses.cidr("10.0.0.0/16"),
+            availability_zones=[
+                f"{self.region}{zone}" for zone in "abcdef"[: profile.availability_zones]
+            ],
+            nat_gateways=profile.nat_gateways,
+            subnet_configuration=[
+                ec2.SubnetConfiguration(
+                    name="Public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24
+                ),
+                ec2.SubnetConfiguration(
+                    name="Private", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=20
+                ),
+                ec2.SubnetConfiguration(
+                    name="Isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=24
+                ),
+            ],
+            flow_logs={
+                "All": ec2.FlowLogOptions(
+                    destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_logs),
+                    traffic_type=ec2.FlowLogTrafficType.ALL,
+                )
+            },
+            # Free gateway endpoints: S3 (image layers) and DynamoDB traffic skip the NAT.
+            gateway_endpoints={
+                "S3": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.S3),
+                "DynamoDB": ec2.GatewayVpcEndpointOptions(
+                    service=ec2.GatewayVpcEndpointAwsService.DYNAMODB
+                ),
+            },
+        )
+        return vpc
 
     def _alarm_topic(self, profile: EnvironmentProfile) -> sns.Topic:
         key = kms.Key(

@@ -144,3 +144,26 @@ def test_user_pool_follows_the_profile(profile: EnvironmentProfile, synthesized_
     assert properties["DeletionProtection"] == (
         "ACTIVE" if profile.deletion_protection else "INACTIVE"
     )
+
+
+@pytest.mark.parametrize("profile", PROFILES, ids=lambda profile: profile.name)
+def test_vpc_follows_the_profile(profile: EnvironmentProfile, synthesized_app):
+    template = _stack(synthesized_app, profile, "Platform")
+    subnets = [s["Properties"] for _, s in resources_of_type(template, "AWS::EC2::Subnet")]
+    zones = {s["AvailabilityZone"] for s in subnets}
+    assert zones == {f"us-east-1{z}" for z in "abc"[: profile.availability_zones]}
+    # public, private and isolated subnets in every zone
+    assert len(subnets) == 3 * profile.availability_zones
+    assert len(list(resources_of_type(template, "AWS::EC2::NatGateway"))) == profile.nat_gateways
+    isolated = [
+        route_table
+        for logical_id, route_table in resources_of_type(template, "AWS::EC2::Route")
+        if "Isolated" in logical_id
+    ]
+    assert isolated == [], "isolated subnets (databases) must have no route out"
+    [(_, flow_log)] = resources_of_type(template, "AWS::EC2::FlowLog")
+    assert flow_log["Properties"]["TrafficType"] == "ALL"
+    [(_, cluster)] = resources_of_type(template, "AWS::ECS::Cluster")
+    assert {"Name": "containerInsights", "Value": "enabled"} in cluster["Properties"][
+        "ClusterSettings"
+    ]
