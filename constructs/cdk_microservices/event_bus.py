@@ -10,8 +10,9 @@ Creates (unless an existing topic is passed in):
 ``contracts`` declares every event type the domain publishes: a name, a version and a
 JSON Schema, usually read with ``EventContract.from_file`` from ``contracts/events/``.
 ``subscribe(worker, event_types=[...])`` delivers only those types to a ``QueueWorker``'s
-queue (raw delivery, filter policy on the ``event_type`` message attribute); naming a
-type the bus does not declare is an error at synth.
+queue, ``subscribe_queue`` to any SQS queue (raw delivery, filter policy on the
+``event_type`` message attribute); naming a type the bus does not declare is an error
+at synth.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cdk_microservices._validation import (
@@ -186,18 +188,39 @@ class EventBus(Construct):
 
         Messages SNS cannot deliver go to the worker's dead-letter queue, when it has one.
         """
+        if not isinstance(worker, QueueWorker):
+            raise fail(
+                self.CONSTRUCT,
+                "worker",
+                f"must be a QueueWorker, got {type(worker).__name__}; use subscribe_queue "
+                "for a queue that something other than a Lambda function consumes",
+            )
+        self.subscribe_queue(
+            worker.queue, event_types=event_types, dead_letter_queue=worker.dead_letter_queue
+        )
+
+    def subscribe_queue(
+        self,
+        queue: sqs.IQueue,
+        *,
+        event_types: Sequence[str],
+        dead_letter_queue: sqs.IQueue | None = None,
+    ) -> None:
+        """Deliver events of ``event_types`` to ``queue`` (e.g. one a container service
+        polls), raw, filtered by type; undeliverable messages go to ``dead_letter_queue``.
+        """
         if isinstance(event_types, str) or not event_types:
             raise fail(self.CONSTRUCT, "event_types", "must be a non-empty list of event names")
         names = [self.contract(event_type).name for event_type in event_types]
         self.topic.add_subscription(
             subscriptions.SqsSubscription(
-                worker.queue,
+                queue,
                 raw_message_delivery=True,
                 filter_policy={
                     EVENT_TYPE_ATTRIBUTE: sns.SubscriptionFilter.string_filter(
                         allowlist=sorted(set(names))
                     )
                 },
-                dead_letter_queue=worker.dead_letter_queue,
+                dead_letter_queue=dead_letter_queue,
             )
         )

@@ -9,6 +9,7 @@ import pytest
 from aws_cdk import App, Environment, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Template
 
 from cdk_microservices import ConstructArgumentError, EventBus, EventContract, QueueWorker
@@ -135,3 +136,26 @@ def test_existing_topic_conflicts_with_topic_arguments() -> None:
             existing_topic=topic,
             topic_props={"display_name": "x"},
         )
+
+
+def test_subscribe_queue_serves_a_queue_without_a_worker() -> None:
+    stack = _stack()
+    bus = EventBus(stack, "Bus", domain="accounts", contracts=[OPENED, CLOSED])
+    dead_letters = sqs.Queue(stack, "DeadLetters")
+    queue = sqs.Queue(
+        stack,
+        "Polled",
+        dead_letter_queue=sqs.DeadLetterQueue(queue=dead_letters, max_receive_count=5),
+    )
+    bus.subscribe_queue(queue, event_types=["AccountOpened"], dead_letter_queue=dead_letters)
+    [subscription] = Template.from_stack(stack).find_resources("AWS::SNS::Subscription").values()
+    properties = subscription["Properties"]
+    assert properties["FilterPolicy"] == {"event_type": ["AccountOpened"]}
+    assert properties["RawMessageDelivery"] is True
+    assert properties["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0].startswith(
+        "DeadLetters"
+    )
+    with pytest.raises(ConstructArgumentError, match="'TransferCompleted', which the 'accounts'"):
+        bus.subscribe_queue(queue, event_types=["TransferCompleted"])
+    with pytest.raises(ConstructArgumentError, match="'worker' must be a QueueWorker, got Queue"):
+        bus.subscribe(queue, event_types=["AccountOpened"])  # type: ignore[arg-type]
