@@ -8,6 +8,7 @@ Import the patterns from here::
 from cdk_microservices._validation import ConstructArgumentError
 from cdk_microservices.api_service import ApiRoute, ApiService, load_json_schema
 from cdk_microservices.compliance import acknowledge
+from cdk_microservices.container_service import ContainerService
 from cdk_microservices.event_bus import EVENT_TYPE_ATTRIBUTE, EventBus, EventContract
 from cdk_microservices.queue_worker import QueueWorker
 from cdk_microservices.service_table import ServiceTable
@@ -18,6 +19,7 @@ __all__ = [
     "ApiRoute",
     "ApiService",
     "ConstructArgumentError",
+    "ContainerService",
     "EventBus",
     "EventContract",
     "QueueWorker",
