@@ -7,10 +7,12 @@ Import the patterns from here::
 
 from cdk_microservices._validation import ConstructArgumentError
 from cdk_microservices.api_service import ApiRoute, ApiService, load_json_schema
+from cdk_microservices.cache import Cache
 from cdk_microservices.compliance import acknowledge
 from cdk_microservices.container_service import ContainerService
 from cdk_microservices.event_bus import EVENT_TYPE_ATTRIBUTE, EventBus, EventContract
 from cdk_microservices.queue_worker import QueueWorker
+from cdk_microservices.relational_database import RelationalDatabase
 from cdk_microservices.service_table import ServiceTable
 from cdk_microservices.table_event_publisher import TableEventPublisher
 
@@ -18,11 +20,13 @@ __all__ = [
     "EVENT_TYPE_ATTRIBUTE",
     "ApiRoute",
     "ApiService",
+    "Cache",
     "ConstructArgumentError",
     "ContainerService",
     "EventBus",
     "EventContract",
     "QueueWorker",
+    "RelationalDatabase",
     "ServiceTable",
     "TableEventPublisher",
     "acknowledge",

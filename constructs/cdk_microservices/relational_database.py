@@ -1,0 +1,657 @@
+"""RelationalDatabase: the Aurora PostgreSQL Serverless v2 database that one service owns.
+
+Creates (unless an existing cluster is passed in):
+
+- ``security_group``: the database's own security group, with no inbound rule except the
+  one for the rotation function; ``grant_connect`` opens the database port to a grantee's
+  security group, one rule per grantee. It has no outbound rule (a database calls nothing);
+- ``cluster``: an ``aws_rds.DatabaseCluster`` (Aurora PostgreSQL ``engine_version``, default
+  ``DEFAULT_ENGINE_VERSION``) with one Serverless v2 writer and ``readers`` Serverless v2
+  readers that scale with the writer, in the VPC's isolated subnets (its DB subnet group
+  is created with it), storage encrypted with KMS, automated backups, deletion protection,
+  Performance Insights, optional Enhanced Monitoring (its monitoring role), and its
+  ``log_exports`` sent to CloudWatch Logs;
+- ``secret``: the master user's credentials, generated in Secrets Manager and attached to
+  the cluster (host, port, engine, database name and user are in the secret); kept when
+  the cluster is (unless the removal policy is DESTROY), to log in to what a snapshot
+  restores;
+- a rotation schedule for ``secret``, rotated by a Secrets Manager *hosted* rotation
+  function (PostgreSQL single user) that runs in the VPC's private subnets, with its own
+  ``rotation_security_group`` allowed to reach the database port and, outbound, only
+  HTTPS (the Secrets Manager API) and the database;
+- a CDK ``LogRetention`` custom resource per exported log, which gives the log groups that
+  RDS creates (``/aws/rds/cluster/<id>/<log>``) the retention ``log_retention``; it runs
+  on the stack's single shared LogRetention function;
+- ``alarms``: per DB instance, CPU, capacity near the maximum, low freeable memory and
+  many connections.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_rds as rds
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from cdk_microservices._alarms import notify
+from cdk_microservices._validation import (
+    fail,
+    format_number,
+    merge_props,
+    reject_conflicts,
+    require_duration,
+    require_pattern,
+    require_range,
+)
+from cdk_microservices.compliance import acknowledge
+
+DEFAULT_ENGINE_VERSION = rds.AuroraPostgresEngineVersion.VER_18_6
+"""Aurora PostgreSQL 18.6: the newest version aws-cdk-lib 2.275 names that cfn-lint 1.58
+accepts as current (not deprecated) for ``aurora-postgresql``."""
+
+DEFAULT_PORT = 5433
+"""Not PostgreSQL's default 5432 (cdk-nag AwsSolutions-RDS11): clients read the port from
+the secret or from ``RelationalDatabase.port``, so changing it costs nothing."""
+
+MASTER_USERNAME = "postgres"
+DAY_SECONDS = 86400
+GIB = 1024**3
+# Aurora PostgreSQL's default max_connections: LEAST(DBInstanceClassMemory / 9531392, 5000),
+# with about 2 GiB of memory per ACU at the maximum capacity.
+_MAX_CONNECTIONS_BYTES_PER_CONNECTION = 9531392
+_MAX_CONNECTIONS_CAP = 5000
+_ENHANCED_MONITORING_SECONDS = (1, 5, 10, 15, 30, 60)
+_DATABASE_NAME = r"[a-z][a-z0-9_]{0,62}"
+_DB_USER = r"[A-Za-z_][A-Za-z0-9_]{0,62}"
+# The stack-wide singleton function behind every aws_logs.LogRetention (aws-cdk-lib).
+_LOG_RETENTION_FUNCTION_ID = "LogRetentionaae0aa3c5b4d4f87b02d85b201efdd8a"
+
+
+class RelationalDatabase(Construct):
+    """An Aurora PostgreSQL Serverless v2 cluster owned by exactly one service.
+
+    Defaults (each can be changed by its argument):
+
+    - engine ``DEFAULT_ENGINE_VERSION`` (Aurora PostgreSQL 18.6), database ``database_name``
+      (required), master user ``postgres``;
+    - capacity ``min_capacity=0.5`` to ``max_capacity=4`` ACU per instance (1 ACU is about
+      2 GiB of memory); ``min_capacity=0`` lets idle instances pause (scale to zero);
+    - one writer and ``readers=0`` readers; readers scale with the writer, so each can take
+      over from it at the same capacity;
+    - port ``DEFAULT_PORT`` (5433), not PostgreSQL's well-known 5432 (AwsSolutions-RDS11);
+    - the VPC's isolated subnets (``subnets``; at least two availability zones) and a
+      security group of its own that admits nobody but the rotation function until
+      ``grant_connect`` is called;
+    - storage encrypted with the AWS managed key ``aws/rds``, or ``encryption_key``, which
+      then also encrypts the secret and Performance Insights data;
+    - password authentication as the master user ``postgres``, whose generated secret
+      ``grant_connect`` lets a grantee read, and which is kept when the cluster is deleted
+      unless ``removal_policy=DESTROY``; ``iam_authentication=True`` turns on IAM database
+      authentication as well (``grant_connect(..., iam_user=...)``);
+    - the secret rotated every ``rotation_interval`` (30 days) by a Secrets Manager hosted
+      rotation function (PostgreSQL single user) in ``rotation_subnets`` (the VPC's private
+      subnets with egress: it calls the Secrets Manager API). Hosted rather than
+      ``add_rotation_single_user()``: the function is created and kept up to date by
+      Secrets Manager, with no Serverless Application Repository application to pin;
+    - automated backups kept ``backup_retention`` (7 days; 1-35 days);
+    - ``deletion_protection=True`` and ``removal_policy=SNAPSHOT`` (a final snapshot is kept
+      when the cluster is deleted). ``deletion_protection=False`` makes cdk-nag report
+      AwsSolutions-RDS10: acknowledge it in the stack that decides so (e.g. dev);
+    - ``log_exports=["postgresql"]`` exported to CloudWatch Logs, kept ``log_retention``
+      (one month);
+    - Performance Insights on, with the free retention (7 days); Enhanced Monitoring off
+      (``monitoring_interval`` of 1, 5, 10, 15, 30 or 60 seconds turns it on);
+    - alarms per DB instance, sent to ``alarm_topic`` if given (``alarms=False`` turns them
+      off), each after 3 consecutive 5-minute periods: average CPU above 80 %; average
+      ``ServerlessDatabaseCapacity`` at 90 % of ``max_capacity`` or more (the instance is
+      about to hit its ceiling); minimum ``FreeableMemory`` below 10 % of the memory at
+      ``max_capacity`` (for Serverless v2 this metric counts the room left up to the
+      maximum capacity, so it only gets low at the ceiling); maximum
+      ``DatabaseConnections`` above 80 % of Aurora PostgreSQL's default ``max_connections``
+      at ``max_capacity`` (``LEAST(memory / 9531392, 5000)``). Missing data (a paused
+      instance) is not breaching.
+
+    Escape hatches: ``existing_cluster`` uses a cluster created elsewhere (then no other
+    cluster argument may be given; ``grant_connect`` works through its connections and,
+    if it has one, its secret), and ``cluster_props`` overrides any keyword argument of
+    ``aws_rds.DatabaseCluster`` after the defaults above are applied.
+    """
+
+    CONSTRUCT = "RelationalDatabase"
+
+    cluster: rds.IDatabaseCluster
+    """The cluster (created here, or the ``existing_cluster`` passed in)."""
+
+    secret: secretsmanager.ISecret | None
+    """The master user's secret (None for an existing cluster without one)."""
+
+    security_group: ec2.ISecurityGroup | None
+    """The database's security group (None for an existing cluster)."""
+
+    rotation_security_group: ec2.ISecurityGroup | None
+    """The rotation function's security group (None for an existing cluster)."""
+
+    alarms: list[cloudwatch.Alarm]
+    """The alarms created (empty with ``alarms=False`` or an existing cluster)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        vpc: ec2.IVpc | None = None,
+        database_name: str | None = None,
+        engine_version: rds.AuroraPostgresEngineVersion | None = None,
+        min_capacity: float | None = None,
+        max_capacity: float | None = None,
+        readers: int | None = None,
+        port: int | None = None,
+        subnets: ec2.SubnetSelection | None = None,
+        encryption_key: kms.IKey | None = None,
+        iam_authentication: bool | None = None,
+        rotation_interval: Duration | None = None,
+        rotation_subnets: ec2.SubnetSelection | None = None,
+        backup_retention: Duration | None = None,
+        deletion_protection: bool | None = None,
+        removal_policy: RemovalPolicy | None = None,
+        log_exports: Sequence[str] | None = None,
+        log_retention: logs.RetentionDays | None = None,
+        monitoring_interval: Duration | None = None,
+        alarms: bool | None = None,
+        alarm_topic: sns.ITopic | None = None,
+        existing_cluster: rds.IDatabaseCluster | None = None,
+        cluster_props: Mapping[str, object] | None = None,
+    ) -> None:
+        super().__init__(scope, id_)
+        name = self.CONSTRUCT
+        self.alarms = []
+        self._iam_authentication: bool | None = None
+        if existing_cluster is not None:
+            reject_conflicts(
+                name,
+                "existing_cluster",
+                {
+                    "vpc": vpc,
+                    "database_name": database_name,
+                    "engine_version": engine_version,
+                    "min_capacity": min_capacity,
+                    "max_capacity": max_capacity,
+                    "readers": readers,
+                    "port": port,
+                    "subnets": subnets,
+                    "encryption_key": encryption_key,
+                    "iam_authentication": iam_authentication,
+                    "rotation_interval": rotation_interval,
+                    "rotation_subnets": rotation_subnets,
+                    "backup_retention": backup_retention,
+                    "deletion_protection": deletion_protection,
+                    "removal_policy": removal_policy,
+                    "log_exports": log_exports,
+                    "log_retention": log_retention,
+                    "monitoring_interval": monitoring_interval,
+                    "alarms": alarms,
+                    "alarm_topic": alarm_topic,
+                    "cluster_props": cluster_props,
+                },
+            )
+            self.cluster = existing_cluster
+            existing_secret: secretsmanager.ISecret | None = getattr(
+                existing_cluster, "secret", None
+            )
+            self.secret = existing_secret
+            self.security_group = None
+            self.rotation_security_group = None
+            self._port: int | None = None
+            return
+
+        if vpc is None:
+            raise fail(name, "vpc", "is required (unless 'existing_cluster' is given)")
+        if database_name is None:
+            raise fail(name, "database_name", "is required (unless 'existing_cluster' is given)")
+        require_pattern(
+            name,
+            "database_name",
+            database_name,
+            _DATABASE_NAME,
+            "a PostgreSQL identifier: 1-63 lowercase letters, digits and '_', starting with "
+            "a letter",
+        )
+        engine_version = engine_version or DEFAULT_ENGINE_VERSION
+        if not isinstance(engine_version, rds.AuroraPostgresEngineVersion):
+            raise fail(
+                name,
+                "engine_version",
+                f"must be an aws_rds.AuroraPostgresEngineVersion, got "
+                f"{type(engine_version).__name__}",
+            )
+        engine = rds.DatabaseClusterEngine.aurora_postgres(version=engine_version)
+        min_capacity = 0.5 if min_capacity is None else min_capacity
+        max_capacity = 4 if max_capacity is None else max_capacity
+        _require_acu(name, "min_capacity", min_capacity, minimum=0)
+        _require_acu(name, "max_capacity", max_capacity, minimum=1)
+        if max_capacity < min_capacity:
+            raise fail(
+                name,
+                "max_capacity",
+                f"is {format_number(max_capacity)} ACU, below min_capacity "
+                f"({format_number(min_capacity)} ACU)",
+            )
+        readers = 0 if readers is None else readers
+        _require_int(name, "readers", readers, minimum=0, maximum=15)
+        port = DEFAULT_PORT if port is None else port
+        _require_int(name, "port", port, minimum=1150, maximum=65535)
+        iam_authentication = bool(iam_authentication)
+        rotation_interval = rotation_interval or Duration.days(30)
+        _require_days(name, "rotation_interval", rotation_interval, minimum=1, maximum=1000)
+        backup_retention = backup_retention or Duration.days(7)
+        _require_days(name, "backup_retention", backup_retention, minimum=1, maximum=35)
+        deletion_protection = True if deletion_protection is None else deletion_protection
+        removal_policy = removal_policy or RemovalPolicy.SNAPSHOT
+        if not isinstance(removal_policy, RemovalPolicy):
+            raise fail(name, "removal_policy", "must be an aws_cdk.RemovalPolicy")
+        if isinstance(log_exports, str):
+            raise fail(name, "log_exports", f"is {log_exports!r}; it must be a list of log types")
+        log_exports = ["postgresql"] if log_exports is None else list(log_exports)
+        supported = engine.supported_log_types
+        for log_type in log_exports:
+            if log_type not in supported:
+                choices = ", ".join(repr(choice) for choice in supported)
+                raise fail(
+                    name, "log_exports", f"has {log_type!r}; allowed log types are {choices}"
+                )
+        log_retention = log_retention or logs.RetentionDays.ONE_MONTH
+        if not isinstance(log_retention, logs.RetentionDays):
+            raise fail(name, "log_retention", "must be an aws_logs.RetentionDays")
+        if monitoring_interval is not None:
+            require_duration(
+                name, "monitoring_interval", monitoring_interval, min_seconds=1, max_seconds=60
+            )
+            interval = monitoring_interval.to_milliseconds(integral=False) / 1000
+            if interval not in _ENHANCED_MONITORING_SECONDS:
+                raise fail(
+                    name,
+                    "monitoring_interval",
+                    f"is {format_number(interval)} seconds; allowed are "
+                    + ", ".join(map(str, _ENHANCED_MONITORING_SECONDS))
+                    + " seconds",
+                )
+        alarms = True if alarms is None else alarms
+        if not alarms:
+            reject_conflicts(name, "alarms", {"alarm_topic": alarm_topic})
+        subnets = subnets or ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
+        rotation_subnets = rotation_subnets or ec2.SubnetSelection(
+            subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS
+        )
+        _require_subnets(name, "subnets", vpc, subnets, min_zones=2)
+        _require_subnets(name, "rotation_subnets", vpc, rotation_subnets, min_zones=1)
+
+        self.security_group = ec2.SecurityGroup(
+            self,
+            "SecurityGroup",
+            vpc=vpc,
+            description=f"Database {self.node.path}: only granted services may connect",
+            allow_all_outbound=False,
+        )
+        defaults: dict[str, object] = {
+            "engine": engine,
+            "writer": rds.ClusterInstance.serverless_v2("Writer"),
+            "readers": [
+                rds.ClusterInstance.serverless_v2(f"Reader{number}", scale_with_writer=True)
+                for number in range(1, readers + 1)
+            ],
+            "serverless_v2_min_capacity": min_capacity,
+            "serverless_v2_max_capacity": max_capacity,
+            "vpc": vpc,
+            "vpc_subnets": subnets,
+            "security_groups": [self.security_group],
+            "port": port,
+            "default_database_name": database_name,
+            "credentials": rds.Credentials.from_generated_secret(
+                MASTER_USERNAME, encryption_key=encryption_key
+            ),
+            "storage_encrypted": True,
+            "iam_authentication": iam_authentication,
+            "backup": rds.BackupProps(retention=backup_retention),
+            "deletion_protection": deletion_protection,
+            "removal_policy": removal_policy,
+            "enable_performance_insights": True,
+            "performance_insight_retention": rds.PerformanceInsightRetention.DEFAULT,
+            "copy_tags_to_snapshot": True,
+        }
+        if encryption_key is not None:
+            defaults["storage_encryption_key"] = encryption_key
+            defaults["performance_insight_encryption_key"] = encryption_key
+        if log_exports:
+            defaults["cloudwatch_logs_exports"] = log_exports
+            defaults["cloudwatch_logs_retention"] = log_retention
+        if monitoring_interval is not None:
+            defaults["monitoring_interval"] = monitoring_interval
+        props = merge_props(name, "cluster_props", rds.DatabaseCluster, defaults, cluster_props)
+        created = rds.DatabaseCluster(self, "Cluster", **props)  # type: ignore[arg-type]
+        self.cluster = created
+        self._port = _effective_int(props.get("port"), port)
+        self._iam_authentication = bool(props.get("iam_authentication"))
+        if created.secret is None:
+            raise fail(
+                name,
+                "cluster_props",
+                "sets credentials without a generated Secrets Manager secret; the construct "
+                "rotates and grants the master user's secret, so it needs one",
+            )
+        self.secret = created.secret
+        # The credentials outlive a cluster that leaves a snapshot or is retained: they are
+        # the way back into what is restored from it.
+        generated = created.node.try_find_child("Secret")
+        if isinstance(generated, secretsmanager.Secret):
+            generated.apply_removal_policy(
+                RemovalPolicy.DESTROY
+                if props.get("removal_policy") == RemovalPolicy.DESTROY
+                else RemovalPolicy.RETAIN
+            )
+        self._acknowledge_findings(created, props)
+
+        self.rotation_security_group = ec2.SecurityGroup(
+            self,
+            "RotationSecurityGroup",
+            vpc=vpc,
+            description=f"Secret rotation of {self.node.path}: the database and HTTPS only",
+            allow_all_outbound=False,
+        )
+        self.rotation_security_group.add_egress_rule(
+            ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "Secrets Manager API"
+        )
+        created.connections.allow_from(
+            self.rotation_security_group,
+            ec2.Port.tcp(self._port),
+            "Secret rotation function",
+        )
+        self.secret.add_rotation_schedule(
+            "RotationSchedule",
+            automatically_after=rotation_interval,
+            hosted_rotation=secretsmanager.HostedRotation.postgre_sql_single_user(
+                vpc=vpc,
+                vpc_subnets=rotation_subnets,
+                security_groups=[self.rotation_security_group],
+            ),
+        )
+
+        if alarms:
+            max_acu = _effective_number(props.get("serverless_v2_max_capacity"), max_capacity)
+            self._add_alarms(created, max_acu, alarm_topic)
+
+    # -- attributes ---------------------------------------------------------------------
+
+    @property
+    def endpoint(self) -> str:
+        """The writer endpoint's hostname (a token until deploy)."""
+        return self.cluster.cluster_endpoint.hostname
+
+    @property
+    def port(self) -> int | float:
+        """The port the database listens on (a number token for an existing cluster)."""
+        if self._port is not None:
+            return self._port
+        return self.cluster.cluster_endpoint.port
+
+    # -- grants ---------------------------------------------------------------------------
+
+    def grant_connect(
+        self,
+        connectable: ec2.IConnectable,
+        principal: iam.IGrantable,
+        *,
+        iam_user: str | None = None,
+    ) -> None:
+        """Let ``connectable`` reach the database and ``principal`` log in to it.
+
+        Opens the database port to ``connectable``'s security groups (one ingress rule
+        each, nothing else), grants ``principal`` read access to the master user's secret,
+        and with ``iam_user`` (IAM database authentication must be on) ``rds-db:connect``
+        as that database user. For an ECS service: ``grant_connect(service,
+        service.task_definition.task_role)``.
+        """
+        name = self.CONSTRUCT
+        if not hasattr(connectable, "connections"):
+            raise fail(
+                name,
+                "connectable",
+                f"must be an aws_ec2.IConnectable (with .connections), got "
+                f"{type(connectable).__name__}",
+            )
+        if not hasattr(principal, "grant_principal"):
+            raise fail(
+                name,
+                "principal",
+                f"must be an aws_iam.IGrantable (with .grant_principal), got "
+                f"{type(principal).__name__}",
+            )
+        if iam_user is not None:
+            require_pattern(
+                name,
+                "iam_user",
+                iam_user,
+                _DB_USER,
+                "a PostgreSQL user name: 1-63 letters, digits and '_', not starting with a digit",
+            )
+            if self._iam_authentication is False:
+                raise fail(
+                    name,
+                    "iam_user",
+                    f"is {iam_user!r} but IAM database authentication is off; pass "
+                    "iam_authentication=True to the database",
+                )
+        if self._port is not None:
+            self.cluster.connections.allow_from(
+                connectable, ec2.Port.tcp(self._port), f"Clients of {self.node.path}"
+            )
+        elif self.cluster.connections.default_port is None:
+            raise fail(
+                name,
+                "existing_cluster",
+                "has no port, so no connection can be allowed; import it with its port",
+            )
+        else:
+            self.cluster.connections.allow_default_port_from(
+                connectable, f"Clients of {self.node.path}"
+            )
+        if self.secret is not None:
+            self.secret.grant_read(principal)
+        if iam_user is not None:
+            self.cluster.grant_connect(principal, iam_user)
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _acknowledge_findings(self, cluster: rds.DatabaseCluster, props: Mapping[str, Any]) -> None:
+        cfn_cluster = cluster.node.default_child
+        assert isinstance(cfn_cluster, Construct)
+        if not props.get("iam_authentication"):
+            acknowledge(
+                cfn_cluster,
+                "AwsSolutions::AwsSolutions-RDS6",
+                "Clients authenticate as the database user whose password lives in Secrets "
+                "Manager (read access granted per client, rotated on a schedule) and connect "
+                "only from security groups granted explicitly. IAM database authentication "
+                "is opt-in (iam_authentication=True): it needs a fresh token per connection "
+                "and AWS recommends it for fewer than 200 new connections per second.",
+            )
+        monitoring_role = cluster.monitoring_role
+        if props.get("monitoring_interval") is not None and isinstance(monitoring_role, Construct):
+            acknowledge(
+                monitoring_role,
+                "AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:"
+                "policy/service-role/AmazonRDSEnhancedMonitoringRole]",
+                "RDS delivers Enhanced Monitoring with this role, which only RDS monitoring "
+                "can assume; AWS documents and maintains AmazonRDSEnhancedMonitoringRole for "
+                "exactly that, and it only reaches log groups named RDS* (RDSOSMetrics).",
+            )
+        if props.get("cloudwatch_logs_exports") and props.get("cloudwatch_logs_retention"):
+            singleton = Stack.of(self).node.try_find_child(_LOG_RETENTION_FUNCTION_ID)
+            role = singleton.node.try_find_child("ServiceRole") if singleton else None
+            if isinstance(role, Construct):
+                acknowledge(
+                    role,
+                    "AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:"
+                    "policy/service-role/AWSLambdaBasicExecutionRole]",
+                    "aws-cdk-lib's shared LogRetention function, which sets the retention of "
+                    "the log groups RDS creates for exported logs, writes its own logs with "
+                    "the AWS managed basic execution policy; nothing else uses the role.",
+                )
+                acknowledge(
+                    role,
+                    "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+                    "aws-cdk-lib's shared LogRetention function may only call "
+                    "logs:PutRetentionPolicy and logs:DeleteRetentionPolicy; it needs '*' "
+                    "because it serves every log group whose retention the stack sets, and "
+                    "RDS names them after cluster identifiers known only at deploy.",
+                )
+
+    def _add_alarms(
+        self, cluster: rds.DatabaseCluster, max_acu: float, alarm_topic: sns.ITopic | None
+    ) -> None:
+        memory_at_max = max_acu * 2 * GIB
+        max_connections = min(
+            memory_at_max / _MAX_CONNECTIONS_BYTES_PER_CONNECTION, _MAX_CONNECTIONS_CAP
+        )
+        above = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
+        at_least = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
+        below = cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD
+        checks: list[tuple[str, str, str, float, cloudwatch.ComparisonOperator, str]] = [
+            ("Cpu", "CPUUtilization", "Average", 80, above, "CPU above 80 %"),
+            (
+                "Capacity",
+                "ServerlessDatabaseCapacity",
+                "Average",
+                round(0.9 * max_acu, 2),
+                at_least,
+                f"capacity at 90 % of the maximum {format_number(max_acu)} ACU",
+            ),
+            (
+                "FreeableMemory",
+                "FreeableMemory",
+                "Minimum",
+                round(0.1 * memory_at_max),
+                below,
+                f"freeable memory below 10 % of the {format_number(max_acu * 2)} GiB at "
+                "maximum capacity",
+            ),
+            (
+                "Connections",
+                "DatabaseConnections",
+                "Maximum",
+                int(0.8 * max_connections),
+                above,
+                f"more than {int(0.8 * max_connections)} connections (80 % of the default "
+                f"max_connections, {int(max_connections)})",
+            ),
+        ]
+        created: list[cloudwatch.Alarm] = []
+        for index, instance_id in enumerate(cluster.instance_identifiers):
+            role = "Writer" if index == 0 else f"Reader{index}"
+            for alarm_id, metric_name, statistic, threshold, operator, what in checks:
+                metric = cloudwatch.Metric(
+                    namespace="AWS/RDS",
+                    metric_name=metric_name,
+                    dimensions_map={"DBInstanceIdentifier": instance_id},
+                    statistic=statistic,
+                    period=Duration.minutes(5),
+                )
+                created.append(
+                    metric.create_alarm(
+                        self,
+                        f"{role}{alarm_id}Alarm",
+                        alarm_description=f"{self.node.path} {role.lower()}: {what}",
+                        threshold=threshold,
+                        evaluation_periods=3,
+                        datapoints_to_alarm=3,
+                        comparison_operator=operator,
+                        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                    )
+                )
+        notify(created, alarm_topic)
+        self.alarms = created
+
+
+def _require_int(construct: str, argument: str, value: int, *, minimum: int, maximum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise fail(construct, argument, f"must be a whole number, got {value!r}")
+    require_range(construct, argument, value, minimum=minimum, maximum=maximum)
+
+
+def _require_acu(construct: str, argument: str, value: float, *, minimum: float) -> None:
+    require_range(construct, argument, value, minimum=minimum, maximum=256)
+    if not float(value * 2).is_integer():
+        raise fail(
+            construct,
+            argument,
+            f"is {format_number(value)} ACU; capacity goes in steps of 0.5 ACU",
+        )
+
+
+def _require_days(
+    construct: str, argument: str, value: Duration, *, minimum: int, maximum: int
+) -> None:
+    require_duration(
+        construct,
+        argument,
+        value,
+        min_seconds=minimum * DAY_SECONDS,
+        max_seconds=maximum * DAY_SECONDS,
+    )
+    seconds = value.to_milliseconds(integral=False) / 1000
+    if not (seconds / DAY_SECONDS).is_integer():
+        raise fail(
+            construct, argument, f"is {format_number(seconds)} seconds; it must be whole days"
+        )
+
+
+def _require_subnets(
+    construct: str, argument: str, vpc: ec2.IVpc, selection: ec2.SubnetSelection, *, min_zones: int
+) -> None:
+    """Reject a selection that selects nothing, or subnets in fewer than ``min_zones`` zones."""
+    wanted = selection.subnet_type
+    available = {
+        ec2.SubnetType.PRIVATE_ISOLATED: vpc.isolated_subnets,
+        ec2.SubnetType.PRIVATE_WITH_EGRESS: vpc.private_subnets,
+        ec2.SubnetType.PUBLIC: vpc.public_subnets,
+    }
+    if wanted is not None and not available.get(wanted, [True]):
+        raise fail(
+            construct,
+            argument,
+            f"selects {wanted.name} subnets, and the VPC has none; pass a selection of "
+            "subnets it has",
+        )
+    zones = set(
+        vpc.select_subnets(
+            availability_zones=selection.availability_zones,
+            one_per_az=selection.one_per_az,
+            subnet_filters=selection.subnet_filters,
+            subnet_group_name=selection.subnet_group_name,
+            subnets=selection.subnets,
+            subnet_type=selection.subnet_type,
+        ).availability_zones
+    )
+    if len(zones) < min_zones:
+        raise fail(
+            construct,
+            argument,
+            f"selects subnets in {len(zones)} availability zone(s); at least {min_zones} "
+            "are needed",
+        )
+
+
+def _effective_number(override: object, default: float) -> float:
+    return override if isinstance(override, int | float) else default
+
+
+def _effective_int(override: object, default: int) -> int:
+    return override if isinstance(override, int) and not isinstance(override, bool) else default
