@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from aws_cdk import Acknowledgment, Validations
-from constructs import Construct
+from constructs import IConstruct
 
 
-def acknowledge(construct: Construct, rule_id: str, reason: str) -> None:
+def acknowledge(construct: IConstruct, rule_id: str, reason: str) -> None:
     """Acknowledge one finding on ``construct`` and its children.
 
     ``rule_id`` is the prefixed id, with the finding for granular rules, e.g.

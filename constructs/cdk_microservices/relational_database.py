@@ -54,9 +54,9 @@ from cdk_microservices._validation import (
 )
 from cdk_microservices.compliance import acknowledge
 
-DEFAULT_ENGINE_VERSION = rds.AuroraPostgresEngineVersion.VER_18_6
-"""Aurora PostgreSQL 18.6: the newest version aws-cdk-lib 2.275 names that cfn-lint 1.58
-accepts as current (not deprecated) for ``aurora-postgresql``."""
+DEFAULT_ENGINE_VERSION = rds.AuroraPostgresEngineVersion.VER_18_4
+"""Aurora PostgreSQL 18.4: the newest version that both aws-cdk-lib 2.275's built-in
+template validation (which does not know 18.6 yet) and cfn-lint 1.58 accept as current."""
 
 DEFAULT_PORT = 5433
 """Not PostgreSQL's default 5432 (cdk-nag AwsSolutions-RDS11): clients read the port from
@@ -81,7 +81,7 @@ class RelationalDatabase(Construct):
 
     Defaults (each can be changed by its argument):
 
-    - engine ``DEFAULT_ENGINE_VERSION`` (Aurora PostgreSQL 18.6), database ``database_name``
+    - engine ``DEFAULT_ENGINE_VERSION`` (Aurora PostgreSQL 18.4), database ``database_name``
       (required), master user ``postgres``;
     - capacity ``min_capacity=0.5`` to ``max_capacity=4`` ACU per instance (1 ACU is about
       2 GiB of memory); ``min_capacity=0`` lets idle instances pause (scale to zero);
@@ -301,11 +301,21 @@ class RelationalDatabase(Construct):
             description=f"Database {self.node.path}: only granted services may connect",
             allow_all_outbound=False,
         )
+        # Performance Insights is set on the cluster; saying so on each instance too keeps
+        # CDK from warning that the instances would override it.
+        insights: dict[str, Any] = {
+            "enable_performance_insights": True,
+            "performance_insight_retention": rds.PerformanceInsightRetention.DEFAULT,
+        }
+        if encryption_key is not None:
+            insights["performance_insight_encryption_key"] = encryption_key
         defaults: dict[str, object] = {
             "engine": engine,
-            "writer": rds.ClusterInstance.serverless_v2("Writer"),
+            "writer": rds.ClusterInstance.serverless_v2("Writer", **insights),
             "readers": [
-                rds.ClusterInstance.serverless_v2(f"Reader{number}", scale_with_writer=True)
+                rds.ClusterInstance.serverless_v2(
+                    f"Reader{number}", scale_with_writer=True, **insights
+                )
                 for number in range(1, readers + 1)
             ],
             "serverless_v2_min_capacity": min_capacity,

@@ -154,7 +154,7 @@ def test_cluster_defaults(default: tuple[RelationalDatabase, Template]) -> None:
             "UpdateReplacePolicy": "Snapshot",
             "Properties": {
                 "Engine": "aurora-postgresql",
-                "EngineVersion": "18.6",
+                "EngineVersion": "18.4",
                 "DatabaseName": "accounts",
                 "MasterUsername": "postgres",
                 "Port": 5433,
@@ -172,7 +172,7 @@ def test_cluster_defaults(default: tuple[RelationalDatabase, Template]) -> None:
             },
         },
     )
-    assert DEFAULT_ENGINE_VERSION.aurora_postgres_full_version == "18.6"
+    assert DEFAULT_ENGINE_VERSION.aurora_postgres_full_version == "18.4"
     assert DEFAULT_PORT == 5433
     assert database.port == 5433
 
