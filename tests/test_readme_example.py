@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aws_cdk import Stack
@@ -81,3 +82,28 @@ def test_readme_events_example_synthesizes(tmp_path: Path, monkeypatch: pytest.M
     assert queue["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     [table] = [r["Properties"] for r in resources if r["Type"] == "AWS::DynamoDB::Table"]
     assert table["StreamSpecification"] == {"StreamViewType": "NEW_IMAGE"}
+
+
+def test_readme_containers_example_synthesizes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "service").mkdir()
+    (tmp_path / "service" / "Dockerfile").write_text("FROM scratch\n")
+    monkeypatch.chdir(tmp_path)
+
+    template = Template.from_stack(_run_example("containers")).to_json()
+    resources = template["Resources"]
+
+    def of_type(kind: str) -> list[dict[str, Any]]:
+        return [r["Properties"] for r in resources.values() if r["Type"] == kind]
+
+    [load_balancer] = of_type("AWS::ElasticLoadBalancingV2::LoadBalancer")
+    assert load_balancer["Scheme"] == "internal"
+    [cluster] = of_type("AWS::RDS::DBCluster")
+    assert cluster["ServerlessV2ScalingConfiguration"]["MinCapacity"] == 0
+    assert len(of_type("AWS::ElastiCache::ServerlessCache")) == 1
+    [task] = of_type("AWS::ECS::TaskDefinition")
+    [container] = task["ContainerDefinitions"]
+    assert [secret["Name"] for secret in container["Secrets"]] == ["DATABASE_SECRET"]
+    ingress = of_type("AWS::EC2::SecurityGroupIngress")
+    assert {rule["FromPort"] for rule in ingress} >= {cluster["Port"], 6379}
