@@ -20,8 +20,12 @@ CDK_OUT := cdk.out
 # package (lambda_src/shared/python) every function sees on its path, as on Lambda.
 SHARED_LAYER := lambda_src/shared/python
 LAMBDA_DIRS := $(filter-out lambda_src/shared/,$(wildcard lambda_src/*/))
+# Each container service folder (Dockerfile + its package) is a code root of its own too.
+CONTAINER_DIRS := $(wildcard container_src/*/)
+# Debian packages whose servers the service tests start on loopback (tools/test_servers.py).
+TEST_SERVER_PACKAGES := postgresql redis-server
 
-.PHONY: help setup synth test lint typecheck pytest cfn-lint clean
+.PHONY: help setup test-servers synth test lint typecheck pytest cfn-lint clean
 
 help:
 	@echo "make synth   set up everything, synthesize the reference app, print a summary"
@@ -43,6 +47,30 @@ $(NODE_STAMP): package.json package-lock.json $(PY_STAMP)
 
 setup: $(PY_STAMP) $(NODE_STAMP)
 
+# PostgreSQL and Redis for tests/services: installed from Debian when missing (needs root,
+# as on CI). The packages' own services are kept from starting (policy-rc.d answers 101
+# during the install) and stopped if they run: the tests start throwaway servers on free
+# loopback ports and stop them afterwards.
+test-servers:
+	@if command -v redis-server >/dev/null && compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then \
+		exit 0; \
+	fi; \
+	if [ "$$(id -u)" != 0 ]; then \
+		echo "make test-servers: install the Debian packages $(TEST_SERVER_PACKAGES) (needs root)" >&2; \
+		exit 1; \
+	fi; \
+	policy=/usr/sbin/policy-rc.d; own_policy=; \
+	if [ ! -e $$policy ]; then printf '#!/bin/sh\nexit 101\n' >$$policy; chmod 755 $$policy; own_policy=1; fi; \
+	trap '[ -z "$$own_policy" ] || rm -f '$$policy EXIT; \
+	apt-get update -qq; \
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(TEST_SERVER_PACKAGES) >/dev/null; \
+	if command -v pg_ctlcluster >/dev/null; then \
+		pg_lsclusters --no-header 2>/dev/null | while read -r version cluster _; do \
+			pg_ctlcluster --mode fast "$$version" "$$cluster" stop >/dev/null 2>&1 || true; \
+		done; \
+	fi; \
+	[ ! -x /etc/init.d/redis-server ] || /etc/init.d/redis-server stop >/dev/null 2>&1 || true
+
 synth: setup
 	rm -rf $(CDK_OUT)
 	cdk synth --quiet --output $(CDK_OUT) '**'
@@ -59,8 +87,12 @@ typecheck: setup
 		echo "mypy $$dir"; \
 		MYPYPATH=$$dir:$(SHARED_LAYER) mypy --strict --explicit-package-bases $$dir || exit 1; \
 	done
+	@for dir in $(CONTAINER_DIRS); do \
+		echo "mypy $$dir"; \
+		MYPYPATH=$$dir mypy --strict --explicit-package-bases $$dir || exit 1; \
+	done
 
-pytest: setup
+pytest: setup test-servers
 	$(VENV)/bin/python -m pytest
 
 # Synthesizes through the pinned CLI (cdk-nag fails it on any unacknowledged finding),

@@ -1,0 +1,322 @@
+"""The double-entry ledger: accounts, transfers and their entries, in SQL.
+
+Every function here runs inside a transaction the caller holds, so a use case (a transfer
+with its idempotency record and outbox event) commits whole or not at all. Money moves
+only through :func:`transfer` and :func:`deposit`: they lock the accounts involved
+``FOR UPDATE`` in one order (by account id, so two transfers in opposite directions cannot
+deadlock), check, then write one debit and one credit that sum to zero and update the
+balances. The balance check runs under those locks, so concurrent transfers cannot
+overdraw an account; the ``accounts_never_overdrawn`` CHECK backs it up.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from psycopg import Connection
+
+from transfers_service import events
+
+Kind = Literal["transfer", "deposit"]
+
+
+class LedgerError(Exception):
+    """A request the ledger refuses; ``status`` and ``code`` say how the API answers."""
+
+    status = 422
+    code = "ledger_error"
+
+
+class AccountNotFoundError(LedgerError):
+    status = 404
+    code = "account_not_found"
+
+
+class CurrencyMismatchError(LedgerError):
+    status = 422
+    code = "currency_mismatch"
+
+
+class SameAccountError(LedgerError):
+    status = 422
+    code = "same_account"
+
+
+class InsufficientFundsError(LedgerError):
+    status = 409
+    code = "insufficient_funds"
+
+
+class ConflictingAccountError(LedgerError):
+    """An AccountOpened event that contradicts what the ledger already holds."""
+
+    status = 409
+    code = "conflicting_account"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Transfer:
+    """One committed movement of money."""
+
+    transfer_id: uuid.UUID
+    kind: Kind
+    from_account_id: uuid.UUID
+    to_account_id: uuid.UUID
+    amount_minor: int
+    currency: str
+    completed_at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        """The API representation (a deposit has no ``from_account_id``)."""
+        return {
+            "transfer_id": str(self.transfer_id),
+            "kind": self.kind,
+            "from_account_id": None if self.kind == "deposit" else str(self.from_account_id),
+            "to_account_id": str(self.to_account_id),
+            "amount_minor": self.amount_minor,
+            "currency": self.currency,
+            "completed_at": events.timestamp(self.completed_at),
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class Balance:
+    """An account's balance in its currency's minor unit."""
+
+    account_id: uuid.UUID
+    currency: str
+    balance_minor: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "account_id": str(self.account_id),
+            "currency": self.currency,
+            "balance_minor": self.balance_minor,
+        }
+
+
+@dataclass(frozen=True)
+class _Locked:
+    account_id: uuid.UUID
+    kind: str
+    currency: str
+    balance_minor: int
+
+
+def open_account(
+    conn: Connection[Any],
+    *,
+    account_id: uuid.UUID,
+    currency: str,
+    opened_at: str,
+    event_id: uuid.UUID,
+) -> bool:
+    """Record an account from its AccountOpened event; False if it was known already.
+
+    Idempotent: the same event (or another event of the same account) changes nothing.
+    An event giving a known account another currency raises :class:`ConflictingAccountError`.
+    """
+    created = conn.execute(
+        "INSERT INTO accounts (account_id, kind, currency, opened_at, opened_event_id)"
+        " VALUES (%s, 'customer', %s, %s, %s) ON CONFLICT (account_id) DO NOTHING"
+        " RETURNING account_id",
+        (account_id, currency, opened_at, event_id),
+    ).fetchone()
+    if created is not None:
+        return True
+    row = conn.execute(
+        "SELECT kind, currency FROM accounts WHERE account_id = %s", (account_id,)
+    ).fetchone()
+    if row is None or row[0] != "customer" or row[1] != currency:
+        raise ConflictingAccountError(
+            f"account {account_id} is known with currency {row[1] if row else None}, "
+            f"the event says {currency}"
+        )
+    return False
+
+
+def transfer(
+    conn: Connection[Any],
+    *,
+    from_account_id: uuid.UUID,
+    to_account_id: uuid.UUID,
+    amount_minor: int,
+    currency: str,
+    registry: events.ContractRegistry,
+) -> Transfer:
+    """Move ``amount_minor`` between two customer accounts and queue TransferCompleted."""
+    if from_account_id == to_account_id:
+        raise SameAccountError("from_account_id and to_account_id must differ")
+    _check_amount(amount_minor)
+    locked = _lock_accounts(conn, [from_account_id, to_account_id])
+    for account_id in (from_account_id, to_account_id):
+        account = locked.get(account_id)
+        if account is None or account.kind != "customer":
+            raise AccountNotFoundError(f"account {account_id} does not exist")
+        if account.currency != currency:
+            raise CurrencyMismatchError(
+                f"account {account_id} holds {account.currency}, the transfer is in {currency}"
+            )
+    available = locked[from_account_id].balance_minor
+    if available < amount_minor:
+        raise InsufficientFundsError(
+            f"account {from_account_id} has {available} {currency} (minor units) available, "
+            f"the transfer needs {amount_minor}"
+        )
+    moved = _move(
+        conn,
+        kind="transfer",
+        from_account_id=from_account_id,
+        to_account_id=to_account_id,
+        amount_minor=amount_minor,
+        currency=currency,
+    )
+    event = events.transfer_completed(
+        transfer_id=moved.transfer_id,
+        from_account_id=from_account_id,
+        to_account_id=to_account_id,
+        amount_minor=amount_minor,
+        currency=currency,
+        completed_at=moved.completed_at,
+    )
+    registry.validate(event)
+    conn.execute(
+        "INSERT INTO outbox (event_id, event_type, event_version, message) VALUES (%s, %s, %s, %s)",
+        (event["event_id"], event["event_type"], event["event_version"], json.dumps(event)),
+    )
+    return moved
+
+
+def deposit(
+    conn: Connection[Any], *, account_id: uuid.UUID, amount_minor: int, currency: str
+) -> Transfer:
+    """Credit a customer account from its currency's funding account (created on first use)."""
+    _check_amount(amount_minor)
+    conn.execute(
+        "INSERT INTO accounts (account_id, kind, currency) VALUES (%s, 'funding', %s)"
+        " ON CONFLICT (currency) WHERE kind = 'funding' DO NOTHING",
+        (uuid.uuid4(), currency),
+    )
+    funding = conn.execute(
+        "SELECT account_id FROM accounts WHERE kind = 'funding' AND currency = %s", (currency,)
+    ).fetchone()
+    assert funding is not None
+    funding_id: uuid.UUID = funding[0]
+    locked = _lock_accounts(conn, [funding_id, account_id])
+    account = locked.get(account_id)
+    if account is None or account.kind != "customer":
+        raise AccountNotFoundError(f"account {account_id} does not exist")
+    if account.currency != currency:
+        raise CurrencyMismatchError(
+            f"account {account_id} holds {account.currency}, the deposit is in {currency}"
+        )
+    return _move(
+        conn,
+        kind="deposit",
+        from_account_id=funding_id,
+        to_account_id=account_id,
+        amount_minor=amount_minor,
+        currency=currency,
+    )
+
+
+def get_balance(conn: Connection[Any], account_id: uuid.UUID) -> Balance | None:
+    """The balance of a customer account, or None if the ledger does not know it."""
+    row = conn.execute(
+        "SELECT currency, balance_minor FROM accounts WHERE account_id = %s AND kind = 'customer'",
+        (account_id,),
+    ).fetchone()
+    if row is None:
+        return None
+    return Balance(account_id=account_id, currency=str(row[0]), balance_minor=int(row[1]))
+
+
+def get_transfer(conn: Connection[Any], transfer_id: uuid.UUID) -> Transfer | None:
+    """One transfer or deposit by id, or None."""
+    row = conn.execute(
+        "SELECT kind, from_account_id, to_account_id, amount_minor, currency, completed_at"
+        " FROM transfers WHERE transfer_id = %s",
+        (transfer_id,),
+    ).fetchone()
+    if row is None:
+        return None
+    kind, from_account_id, to_account_id, amount_minor, currency, completed_at = row
+    return Transfer(
+        transfer_id=transfer_id,
+        kind=kind,
+        from_account_id=from_account_id,
+        to_account_id=to_account_id,
+        amount_minor=int(amount_minor),
+        currency=str(currency),
+        completed_at=completed_at,
+    )
+
+
+def _check_amount(amount_minor: int) -> None:
+    if type(amount_minor) is not int or amount_minor < 1:
+        raise LedgerError("amount_minor must be a positive integer")
+
+
+def _lock_accounts(conn: Connection[Any], account_ids: list[uuid.UUID]) -> dict[uuid.UUID, _Locked]:
+    """Lock the rows of ``account_ids`` FOR UPDATE one by one, by ascending id."""
+    locked: dict[uuid.UUID, _Locked] = {}
+    for account_id in sorted(set(account_ids)):
+        row = conn.execute(
+            "SELECT kind, currency, balance_minor FROM accounts WHERE account_id = %s FOR UPDATE",
+            (account_id,),
+        ).fetchone()
+        if row is not None:
+            locked[account_id] = _Locked(account_id, str(row[0]), str(row[1]), int(row[2]))
+    return locked
+
+
+def _move(
+    conn: Connection[Any],
+    *,
+    kind: Kind,
+    from_account_id: uuid.UUID,
+    to_account_id: uuid.UUID,
+    amount_minor: int,
+    currency: str,
+) -> Transfer:
+    """Write the transfer, its two entries and the two balances (rows already locked)."""
+    transfer_id = uuid.uuid4()
+    row = conn.execute(
+        "INSERT INTO transfers"
+        " (transfer_id, kind, from_account_id, to_account_id, amount_minor, currency)"
+        " VALUES (%s, %s, %s, %s, %s, %s) RETURNING completed_at",
+        (transfer_id, kind, from_account_id, to_account_id, amount_minor, currency),
+    ).fetchone()
+    assert row is not None
+    conn.execute(
+        "INSERT INTO ledger_entries (transfer_id, account_id, amount_minor, currency)"
+        " VALUES (%s, %s, %s, %s), (%s, %s, %s, %s)",
+        (
+            transfer_id,
+            from_account_id,
+            -amount_minor,
+            currency,
+            transfer_id,
+            to_account_id,
+            amount_minor,
+            currency,
+        ),
+    )
+    conn.execute(
+        "UPDATE accounts SET balance_minor = balance_minor + CASE account_id"
+        " WHEN %s THEN %s::bigint ELSE %s::bigint END WHERE account_id IN (%s, %s)",
+        (from_account_id, -amount_minor, amount_minor, from_account_id, to_account_id),
+    )
+    return Transfer(
+        transfer_id=transfer_id,
+        kind=kind,
+        from_account_id=from_account_id,
+        to_account_id=to_account_id,
+        amount_minor=amount_minor,
+        currency=currency,
+        completed_at=row[0],
+    )

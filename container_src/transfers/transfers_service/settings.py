@@ -1,0 +1,160 @@
+"""Settings from the environment: one frozen object, read once at startup.
+
+The database is given either by ``DATABASE_SECRET`` (the JSON of the Aurora secret that ECS
+injects: ``username``, ``password``, ``host``, ``port``, ``dbname``; ``DATABASE_HOST``,
+``DATABASE_PORT`` and ``DATABASE_NAME`` override or complete it) or by ``DATABASE_URL`` (a
+libpq URL or conninfo string, for local runs). Everything else is optional: without
+``REDIS_URL`` balances are not cached, without ``EVENT_TOPIC_ARN`` the outbox is not
+published, and without ``ACCOUNT_EVENTS_QUEUE_URL`` no AccountOpened events are consumed
+(each is logged at startup).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+DEFAULT_CONTRACTS_DIR = "/app/contracts/events"
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+class SettingsError(ValueError):
+    """A missing or invalid environment variable; the message names it."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Everything the service reads from its environment."""
+
+    # libpq conninfo; repr=False: it may hold the database password.
+    database_conninfo: str = field(repr=False)
+    redis_url: str | None = field(default=None, repr=False)
+    event_topic_arn: str | None = None
+    account_events_queue_url: str | None = None
+    contracts_dir: Path = Path(DEFAULT_CONTRACTS_DIR)
+    balance_cache_ttl_seconds: int = 30
+    database_pool_min_size: int = 1
+    database_pool_max_size: int = 10
+    # How long a request waits for a pooled connection before it gets 503.
+    database_pool_timeout_seconds: float = 5.0
+    # How long the pool keeps retrying to reconnect (backing off) before a fresh attempt.
+    database_reconnect_timeout_seconds: float = 10.0
+    # How long startup waits for the database before the process gives up.
+    database_startup_timeout_seconds: float = 30.0
+    outbox_poll_seconds: float = 1.0
+    outbox_batch_size: int = 25
+    account_events_wait_seconds: int = 20
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        """Read and check every variable; :class:`SettingsError` names a wrong one."""
+        log_level = environ.get("LOG_LEVEL", "INFO").upper()
+        if log_level not in _LOG_LEVELS:
+            raise SettingsError(f"LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}")
+        return cls(
+            database_conninfo=database_conninfo(environ),
+            redis_url=_optional(environ, "REDIS_URL"),
+            event_topic_arn=_optional(environ, "EVENT_TOPIC_ARN"),
+            account_events_queue_url=_optional(environ, "ACCOUNT_EVENTS_QUEUE_URL"),
+            contracts_dir=Path(environ.get("CONTRACTS_DIR") or DEFAULT_CONTRACTS_DIR),
+            balance_cache_ttl_seconds=_int(environ, "BALANCE_CACHE_TTL_SECONDS", 30, low=1),
+            database_pool_max_size=_int(environ, "DATABASE_POOL_MAX_SIZE", 10, low=1),
+            database_pool_timeout_seconds=float(
+                _int(environ, "DATABASE_POOL_TIMEOUT_SECONDS", 5, low=1)
+            ),
+            account_events_wait_seconds=_int(
+                environ, "ACCOUNT_EVENTS_WAIT_SECONDS", 20, low=0, high=20
+            ),
+            log_level=log_level,
+        )
+
+
+def database_conninfo(environ: Mapping[str, str]) -> str:
+    """The libpq conninfo from ``DATABASE_SECRET`` (+ overrides) or ``DATABASE_URL``."""
+    secret_text = _optional(environ, "DATABASE_SECRET")
+    url = _optional(environ, "DATABASE_URL")
+    if secret_text is None and url is None:
+        raise SettingsError("set DATABASE_SECRET (the Aurora secret's JSON) or DATABASE_URL")
+    if secret_text is None:
+        assert url is not None
+        try:
+            params: dict[str, Any] = conninfo_to_dict(url)
+        except Exception as error:
+            raise SettingsError(f"DATABASE_URL is not a libpq URL or conninfo: {error}") from None
+    else:
+        params = _secret_params(secret_text, environ)
+    # Fail fast rather than hang when the database is unreachable, and name the client.
+    params.setdefault("connect_timeout", 5)
+    params.setdefault("application_name", "transfers")
+    return make_conninfo(**params)
+
+
+def _secret_params(secret_text: str, environ: Mapping[str, str]) -> dict[str, Any]:
+    try:
+        secret = json.loads(secret_text)
+    except ValueError:
+        raise SettingsError("DATABASE_SECRET is not JSON") from None
+    if not isinstance(secret, dict):
+        raise SettingsError("DATABASE_SECRET is not a JSON object")
+    params: dict[str, Any] = {
+        "host": environ.get("DATABASE_HOST") or secret.get("host"),
+        "port": environ.get("DATABASE_PORT") or secret.get("port") or 5432,
+        "dbname": environ.get("DATABASE_NAME") or secret.get("dbname"),
+        "user": secret.get("username"),
+        "password": secret.get("password"),
+        # TLS to Aurora; DATABASE_SSLMODE=verify-full (with the RDS CA bundle) is stricter.
+        "sslmode": environ.get("DATABASE_SSLMODE") or "require",
+    }
+    missing = [
+        name
+        for name, key in (
+            ("host (or DATABASE_HOST)", "host"),
+            ("dbname (or DATABASE_NAME)", "dbname"),
+            ("username", "user"),
+            ("password", "password"),
+        )
+        if not params[key]
+    ]
+    if missing:
+        raise SettingsError(f"DATABASE_SECRET lacks {', '.join(missing)}")
+    try:
+        params["port"] = int(params["port"])
+    except (TypeError, ValueError):
+        raise SettingsError("DATABASE_SECRET port (or DATABASE_PORT) is not a number") from None
+    return params
+
+
+def _optional(environ: Mapping[str, str], name: str) -> str | None:
+    value = environ.get(name, "").strip()
+    return value or None
+
+
+def _int(
+    environ: Mapping[str, str], name: str, default: int, *, low: int, high: int | None = None
+) -> int:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+    if value < low or (high is not None and value > high):
+        bounds = f">= {low}" if high is None else f"between {low} and {high}"
+        raise SettingsError(f"{name} must be {bounds}, got {value}")
+    return value
+
+
+def configure_logging(level: str) -> None:
+    """Plain line logs to stderr (CloudWatch in ECS), unless logging is set up already."""
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s", force=False
+    )
+    logging.getLogger("transfers_service").setLevel(level)

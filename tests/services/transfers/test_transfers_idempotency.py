@@ -1,0 +1,141 @@
+"""Idempotency-Key: a retry gets the first response and moves money once."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+from transfers_support import Ledger, ServiceServer
+
+
+def test_the_same_key_and_body_returns_the_first_response_and_moves_money_once(
+    api: ServiceServer, ledger: Ledger
+) -> None:
+    alice, bob = ledger.open_account(balance=1_000), ledger.open_account()
+
+    first = api.transfer(alice, bob, 250, key="retry-me")
+    second = api.transfer(alice, bob, 250, key="retry-me")
+
+    assert first.status_code == second.status_code == 201
+    assert second.content == first.content
+    assert "Idempotent-Replayed" not in first.headers
+    assert second.headers["Idempotent-Replayed"] == "true"
+    assert second.headers["Location"] == first.headers["Location"]
+    assert (api.balance(alice), api.balance(bob)) == (750, 250)
+    assert ledger.count("transfers") == 2  # the funding deposit and this transfer
+    assert len(ledger.outbox()) == 1
+    ledger.assert_consistent()
+
+
+def test_the_same_key_with_another_body_is_422_and_moves_nothing(
+    api: ServiceServer, ledger: Ledger
+) -> None:
+    alice, bob, carol = (
+        ledger.open_account(balance=1_000),
+        ledger.open_account(),
+        ledger.open_account(),
+    )
+    assert api.transfer(alice, bob, 250, key="once").status_code == 201
+    before = ledger.counts()
+
+    for response in (
+        api.transfer(alice, bob, 251, key="once"),
+        api.transfer(alice, carol, 250, key="once"),
+    ):
+        assert response.status_code == 422, response.text
+        assert response.json()["code"] == "idempotency_key_reused"
+        assert "different request" in response.json()["message"]
+    assert ledger.counts() == before
+    assert (api.balance(alice), api.balance(bob), api.balance(carol)) == (750, 250, 0)
+
+
+def test_keys_of_deposits_and_transfers_are_separate_and_checked_too(
+    api: ServiceServer, ledger: Ledger
+) -> None:
+    alice, bob = ledger.open_account(), ledger.open_account()
+
+    first = api.deposit(alice, 500, key="shared-key")
+    replay = api.deposit(alice, 500, key="shared-key")
+    other_account = api.deposit(bob, 500, key="shared-key")
+    transfer = api.transfer(alice, bob, 100, key="shared-key")
+
+    assert (first.status_code, replay.status_code) == (201, 201)
+    assert replay.json() == first.json()
+    assert other_account.status_code == 422
+    assert other_account.json()["code"] == "idempotency_key_reused"
+    assert transfer.status_code == 201  # another endpoint, another scope
+    assert (api.balance(alice), api.balance(bob)) == (400, 100)
+
+
+def test_a_refused_request_records_nothing_and_may_be_retried_with_its_key(
+    api: ServiceServer, ledger: Ledger
+) -> None:
+    alice, bob = ledger.open_account(balance=100), ledger.open_account()
+
+    refused = api.transfer(alice, bob, 300, key="after-top-up")
+    assert refused.status_code == 409
+    assert ledger.count("idempotency_keys") == 0
+    api.deposit(alice, 200)
+    retried = api.transfer(alice, bob, 300, key="after-top-up")
+
+    assert retried.status_code == 201, retried.text
+    assert (api.balance(alice), api.balance(bob)) == (0, 300)
+
+
+def test_concurrent_requests_with_one_key_move_money_once(
+    api: ServiceServer, ledger: Ledger
+) -> None:
+    alice, bob = ledger.open_account(balance=1_000), ledger.open_account()
+    start = threading.Barrier(10)
+    results: list[tuple[int, bytes]] = []
+    lock = threading.Lock()
+
+    def send() -> None:
+        with api.client() as client:
+            start.wait()
+            response = client.post(
+                "/transfers",
+                json={
+                    "from_account_id": str(alice),
+                    "to_account_id": str(bob),
+                    "amount_minor": 100,
+                    "currency": "EUR",
+                },
+                headers={"Idempotency-Key": "the-one-key"},
+            )
+        with lock:
+            results.append((response.status_code, response.content))
+
+    threads = [threading.Thread(target=send) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(results) == 10
+    assert {status for status, _ in results} == {201}
+    assert len({content for _, content in results}) == 1
+    assert (api.balance(alice), api.balance(bob)) == (900, 100)
+    assert len(ledger.outbox()) == 1
+    ledger.assert_consistent()
+
+
+def test_fingerprints_ignore_formatting_of_the_same_request(
+    api: ServiceServer, ledger: Ledger
+) -> None:
+    alice, bob = ledger.open_account(balance=1_000), ledger.open_account()
+    compact = (
+        f'{{"from_account_id":"{alice}","to_account_id":"{bob}","amount_minor":5,"currency":"EUR"}}'
+    )
+    reordered = (
+        f'{{ "currency": "EUR", "amount_minor": 5,\n "to_account_id": "{str(bob).upper()}",'
+        f' "from_account_id": "{alice}" }}'
+    )
+    with api.client() as client:
+        headers = {"Content-Type": "application/json", "Idempotency-Key": str(uuid.uuid4())}
+        first = client.post("/transfers", content=compact, headers=headers)
+        second = client.post("/transfers", content=reordered, headers=headers)
+
+    assert (first.status_code, second.status_code) == (201, 201)
+    assert second.headers["Idempotent-Replayed"] == "true"
+    assert api.balance(alice) == 995

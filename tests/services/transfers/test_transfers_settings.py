@@ -1,0 +1,112 @@
+"""Settings from the environment (no servers needed)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from psycopg.conninfo import conninfo_to_dict
+
+from transfers_service.settings import Settings, SettingsError
+
+SECRET = {
+    "username": "transfers_app",
+    "password": "s3cr3t p@ss",
+    "host": "cluster.example.internal",
+    "port": 5432,
+    "dbname": "transfers",
+    "engine": "postgres",
+}
+
+
+def test_the_aurora_secret_gives_the_connection_with_tls() -> None:
+    settings = Settings.from_env(
+        {
+            "DATABASE_SECRET": json.dumps(SECRET),
+            "REDIS_URL": "rediss://cache.example.internal:6379",
+            "EVENT_TOPIC_ARN": "arn:aws:sns:eu-west-1:123456789012:transfers",
+            "ACCOUNT_EVENTS_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/1/accounts",
+            "CONTRACTS_DIR": "/contracts",
+        }
+    )
+
+    params = conninfo_to_dict(settings.database_conninfo)
+    assert params == {
+        "host": "cluster.example.internal",
+        "port": "5432",
+        "dbname": "transfers",
+        "user": "transfers_app",
+        "password": "s3cr3t p@ss",
+        "sslmode": "require",
+        "connect_timeout": "5",
+        "application_name": "transfers",
+    }
+    assert settings.redis_url == "rediss://cache.example.internal:6379"
+    assert settings.event_topic_arn == "arn:aws:sns:eu-west-1:123456789012:transfers"
+    assert settings.account_events_queue_url == "https://sqs.eu-west-1.amazonaws.com/1/accounts"
+    assert settings.contracts_dir == Path("/contracts")
+    assert "s3cr3t" not in repr(settings)
+
+
+def test_database_host_port_and_name_override_the_secret() -> None:
+    secret = {key: value for key, value in SECRET.items() if key != "dbname"}
+    settings = Settings.from_env(
+        {
+            "DATABASE_SECRET": json.dumps(secret),
+            "DATABASE_HOST": "proxy.example.internal",
+            "DATABASE_PORT": "6432",
+            "DATABASE_NAME": "ledger",
+            "DATABASE_SSLMODE": "verify-full",
+        }
+    )
+    params = conninfo_to_dict(settings.database_conninfo)
+    assert (params["host"], params["port"], params["dbname"], params["sslmode"]) == (
+        "proxy.example.internal",
+        "6432",
+        "ledger",
+        "verify-full",
+    )
+
+
+def test_database_url_for_local_runs() -> None:
+    settings = Settings.from_env({"DATABASE_URL": "postgresql://me@localhost:5433/transfers"})
+    params = conninfo_to_dict(settings.database_conninfo)
+    assert (params["host"], params["port"], params["user"], params["dbname"]) == (
+        "localhost",
+        "5433",
+        "me",
+        "transfers",
+    )
+    assert settings.redis_url is None
+    assert settings.event_topic_arn is None
+    assert settings.contracts_dir == Path("/app/contracts/events")
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({}, "DATABASE_SECRET .* or DATABASE_URL"),
+        ({"DATABASE_SECRET": "{"}, "DATABASE_SECRET is not JSON"),
+        ({"DATABASE_SECRET": "[]"}, "not a JSON object"),
+        ({"DATABASE_SECRET": json.dumps({"host": "h"})}, "lacks dbname .*username, password"),
+        ({"DATABASE_SECRET": json.dumps({**SECRET, "port": "x"})}, "port"),
+        ({"DATABASE_URL": "postgresql://h/db", "LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
+        (
+            {"DATABASE_URL": "postgresql://h/db", "DATABASE_POOL_MAX_SIZE": "0"},
+            "DATABASE_POOL_MAX_SIZE",
+        ),
+        (
+            {"DATABASE_URL": "postgresql://h/db", "BALANCE_CACHE_TTL_SECONDS": "a"},
+            "BALANCE_CACHE_TTL",
+        ),
+        (
+            {"DATABASE_URL": "postgresql://h/db", "ACCOUNT_EVENTS_WAIT_SECONDS": "21"},
+            "between 0 and 20",
+        ),
+        ({"DATABASE_URL": "not a = valid = conninfo"}, "DATABASE_URL"),
+    ],
+)
+def test_wrong_settings_name_the_variable(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env(environ)

@@ -1,0 +1,279 @@
+"""Throwaway PostgreSQL and Redis servers on loopback, for the service tests and local runs.
+
+Each server lives in a temporary folder, listens on 127.0.0.1 on a free port, keeps nothing
+on disk it needs later and is stopped (and its folder removed) on exit, also after a
+failure. The binaries come from the Debian packages ``postgresql`` and ``redis-server``
+(``make test-servers`` installs them). PostgreSQL refuses to run as root: as root, its
+commands run as the ``postgres`` user (``runuser -u postgres --``).
+
+Usage: ``python tools/test_servers.py`` starts both, prints ``DATABASE_URL`` and
+``REDIS_URL`` and waits for Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+
+POSTGRES_LIB = Path("/usr/lib/postgresql")
+INSTALL_HINT = "run `make test-servers` (installs the Debian packages postgresql and redis-server)"
+
+
+class ServerError(RuntimeError):
+    """A server could not be found, started or stopped; says why."""
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def postgres_bin_dir() -> Path:
+    """The bin folder of the newest PostgreSQL installed from Debian's packages."""
+    found = sorted(
+        (path.parent for path in POSTGRES_LIB.glob("*/bin/initdb")),
+        key=lambda folder: int(folder.parent.name) if folder.parent.name.isdigit() else 0,
+    )
+    if not found:
+        raise ServerError(f"no PostgreSQL under {POSTGRES_LIB}: {INSTALL_HINT}")
+    return found[-1]
+
+
+def _run(command: list[str], *, what: str) -> None:
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise ServerError(f"{what} failed ({result.returncode}): {result.stderr or result.stdout}")
+
+
+class PostgresServer:
+    """A PostgreSQL cluster made by initdb in a temporary folder, trust auth on loopback."""
+
+    user = "postgres"
+
+    def __init__(self, *, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.bin_dir = postgres_bin_dir()
+        self._as_root = os.geteuid() == 0
+        self.base_dir = Path(tempfile.mkdtemp(prefix="transfers-postgres-"))
+        self.data_dir = self.base_dir / "data"
+        self.log_file = self.base_dir / "postgres.log"
+        if self._as_root:
+            owner = pwd.getpwnam("postgres")
+            os.chown(self.base_dir, owner.pw_uid, owner.pw_gid)
+        self._initialized = False
+
+    def url(self, dbname: str = "postgres") -> str:
+        return f"postgresql://{self.user}@127.0.0.1:{self.port}/{dbname}"
+
+    def _command(self, program: str, *args: str) -> list[str]:
+        command = [str(self.bin_dir / program), *args]
+        return ["runuser", "-u", "postgres", "--", *command] if self._as_root else command
+
+    def start(self) -> None:
+        """initdb (the first time), then start and wait until it accepts connections."""
+        if not self._initialized:
+            _run(
+                self._command(
+                    "initdb",
+                    "--pgdata",
+                    str(self.data_dir),
+                    "--username",
+                    self.user,
+                    "--auth",
+                    "trust",
+                    "--encoding",
+                    "UTF8",
+                    "--locale",
+                    "C",
+                    "--no-sync",
+                ),
+                what="initdb",
+            )
+            self._initialized = True
+        # No fsync and no full-page writes: the data need not survive the machine crashing,
+        # only the server (commits stay synchronous, so a crash of PostgreSQL loses nothing).
+        options = (
+            f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.base_dir}"
+            " -c fsync=off -c full_page_writes=off -c max_connections=200"
+        )
+        _run(
+            self._command(
+                "pg_ctl",
+                "start",
+                "--wait",
+                "--timeout",
+                "60",
+                "--pgdata",
+                str(self.data_dir),
+                "--log",
+                str(self.log_file),
+                "--options",
+                options,
+            ),
+            what=f"pg_ctl start (log: {self.log_file})",
+        )
+
+    def stop(self, *, mode: str = "fast") -> None:
+        """Stop the server (``immediate``: as if it crashed); no-op when not running."""
+        if not (self.data_dir / "postmaster.pid").exists():
+            return
+        _run(
+            self._command(
+                "pg_ctl", "stop", "--wait", "--pgdata", str(self.data_dir), "--mode", mode
+            ),
+            what="pg_ctl stop",
+        )
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.base_dir, ignore_errors=True)
+
+    def __enter__(self) -> PostgresServer:
+        try:
+            self.start()
+        except BaseException:
+            self.remove()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.remove()
+
+
+class RedisServer:
+    """A redis-server without persistence, on loopback, in a temporary folder."""
+
+    def __init__(self, *, port: int | None = None) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise ServerError(f"no redis-server on PATH: {INSTALL_HINT}")
+        self.binary = binary
+        self.port = port or free_port()
+        self.base_dir = Path(tempfile.mkdtemp(prefix="transfers-redis-"))
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def url(self, db: int = 0) -> str:
+        return f"redis://127.0.0.1:{self.port}/{db}"
+
+    def start(self, *, timeout: float = 10.0) -> None:
+        """Start and wait until it answers PING."""
+        log = (self.base_dir / "redis.log").open("ab")
+        self._process = subprocess.Popen(
+            [
+                self.binary,
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.base_dir),
+                "--daemonize",
+                "no",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        deadline = time.monotonic() + timeout
+        while not self.answers():
+            if self._process.poll() is not None:
+                raise ServerError(f"redis-server exited: see {self.base_dir / 'redis.log'}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise ServerError(f"redis-server did not answer within {timeout}s")
+            time.sleep(0.02)
+
+    def answers(self) -> bool:
+        """Whether the server answers PING right now."""
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as connection:
+                connection.sendall(b"PING\r\n")
+                return connection.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        """Stop the server (SIGTERM, then SIGKILL); no-op when not running."""
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.base_dir, ignore_errors=True)
+
+    def __enter__(self) -> RedisServer:
+        try:
+            self.start()
+        except BaseException:
+            self.remove()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.remove()
+
+
+@contextmanager
+def servers() -> Iterator[tuple[PostgresServer, RedisServer]]:
+    """Both servers, started; both stopped and removed on exit."""
+    with PostgresServer() as postgres, RedisServer() as redis:
+        yield postgres, redis
+
+
+def main() -> int:
+    with servers() as (postgres, redis):
+        print(f"export DATABASE_URL={postgres.url()}")
+        print(f"export REDIS_URL={redis.url()}")
+        print("# Ctrl-C stops both servers and removes their data", flush=True)
+        stop = False
+
+        def request_stop(signum: int, frame: object) -> None:
+            nonlocal stop
+            stop = True
+
+        signal.signal(signal.SIGTERM, request_stop)
+        try:
+            while not stop:
+                signal.pause()
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
