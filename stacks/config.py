@@ -57,6 +57,24 @@ class EnvironmentProfile:
     nat_gateways: int
     """NAT gateways for the private subnets' egress: one per AZ, or fewer to save cost."""
 
+    service_min_tasks: int
+    """Fewest tasks each container service runs (autoscaling's floor)."""
+
+    service_max_tasks: int
+    """Most tasks each container service scales out to."""
+
+    database_min_capacity: float
+    """Aurora Serverless v2 floor in ACUs; 0 lets an idle database pause."""
+
+    database_max_capacity: float
+    """Aurora Serverless v2 ceiling in ACUs."""
+
+    database_readers: int
+    """Aurora readers beside the writer (in other AZs: they take over on failure)."""
+
+    cache_mode: Literal["serverless", "node"]
+    """ElastiCache Valkey flavour: serverless (no capacity to plan) or node-based."""
+
 
 DEV = EnvironmentProfile(
     name="dev",
@@ -72,6 +90,12 @@ DEV = EnvironmentProfile(
     # One NAT gateway for both AZs: the cheapest layout that still gives tasks egress
     # while the databases stay in isolated subnets.
     nat_gateways=1,
+    service_min_tasks=1,
+    service_max_tasks=2,
+    database_min_capacity=0,
+    database_max_capacity=2,
+    database_readers=0,
+    cache_mode="serverless",
 )
 
 PROD = EnvironmentProfile(
@@ -86,6 +110,12 @@ PROD = EnvironmentProfile(
     cognito_threat_protection=True,
     availability_zones=3,
     nat_gateways=3,
+    service_min_tasks=2,
+    service_max_tasks=6,
+    database_min_capacity=0.5,
+    database_max_capacity=16,
+    database_readers=1,
+    cache_mode="serverless",
 )
 
 PROFILES: MappingProxyType[str, EnvironmentProfile] = MappingProxyType(

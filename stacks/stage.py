@@ -6,12 +6,14 @@ from pathlib import Path
 from typing import Any
 
 from aws_cdk import Stage, Tags
+from aws_cdk import aws_ecs as ecs
 from constructs import Construct
 
 from stacks.accounts_stack import ACCOUNTS_CODE, AccountsStack
 from stacks.config import EnvironmentProfile
 from stacks.platform_stack import PlatformStack
 from stacks.statements_stack import STATEMENTS_CODE, StatementsStack
+from stacks.transfers_stack import TransfersStack
 
 
 class PaymentsStage(Stage):
@@ -25,6 +27,7 @@ class PaymentsStage(Stage):
         profile: EnvironmentProfile,
         accounts_code_dir: Path = ACCOUNTS_CODE,
         statements_code_dir: Path = STATEMENTS_CODE,
+        transfers_image: ecs.ContainerImage | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
@@ -55,3 +58,15 @@ class PaymentsStage(Stage):
             code_dir=statements_code_dir,
         )
         Tags.of(self.statements).add("service", "statements")
+        self.transfers = TransfersStack(
+            self,
+            "Transfers",
+            profile=profile,
+            vpc=self.platform.vpc,
+            cluster=self.platform.cluster,
+            alarm_topic=self.platform.alarm_topic,
+            account_events=self.platform.account_events,
+            transfer_events=self.platform.transfer_events,
+            image=transfers_image,
+        )
+        Tags.of(self.transfers).add("service", "transfers")

@@ -50,9 +50,11 @@ def test_cli_writes_every_stage(cli_outdir: Path) -> None:
         "Dev/Accounts",
         "Dev/Platform",
         "Dev/Statements",
+        "Dev/Transfers",
         "Prod/Accounts",
         "Prod/Platform",
         "Prod/Statements",
+        "Prod/Transfers",
     ]
 
 
@@ -81,3 +83,21 @@ def test_cdk_nag_has_no_open_findings_and_every_acknowledgement_has_a_reason(
             # Acknowledged on the construct that has the finding or its direct owner,
             # never on a whole stack or stage.
             assert suppressed["acknowledgedAt"].count("/") >= 2, suppressed["acknowledgedAt"]
+
+
+def test_the_transfers_image_context_holds_only_what_the_dockerfile_copies(
+    cli_outdir: Path,
+) -> None:
+    """The Docker build context is the repository root; staging must not drag the venv,
+    node_modules or cdk.out along (the asset would be huge and its hash unstable)."""
+    [context] = [
+        path.parents[2] for path in cli_outdir.glob("asset.*/container_src/transfers/Dockerfile")
+    ]
+    files = sorted(str(p.relative_to(context)) for p in context.rglob("*") if p.is_file())
+    assert "container_src/transfers/requirements.txt" in files
+    assert "contracts/events/AccountOpened.v1.json" in files
+    assert {f.split("/")[0] for f in files} == {"container_src", "contracts"}
+    assert all(f.startswith(("container_src/transfers/", "contracts/events/")) for f in files), (
+        files
+    )
+    assert not any("__pycache__" in f for f in files)

@@ -17,7 +17,7 @@ from reference_app import resources_of_type
 from stacks.config import DEV, PROD, EnvironmentProfile
 
 PROFILES = [DEV, PROD]
-SERVICES = ["Accounts", "Statements"]
+SERVICES = ["Accounts", "Statements", "Transfers"]
 # Pinned: a new logical ID would make CloudFormation replace the table and lose its data.
 STATEMENTS_TABLE_LOGICAL_ID = "StatementsTable26B05729"
 ACCOUNTS_TABLE_LOGICAL_ID = "AccountsTable0B30E896"

@@ -1,0 +1,141 @@
+"""The transfers stack in both profiles: database, cache, service, queue and who may reach what."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from reference_app import resources_of_type
+
+from stacks.config import DEV, PROD, EnvironmentProfile
+
+PROFILES = [DEV, PROD]
+# Pinned: a new logical ID would make CloudFormation replace the cluster and lose the ledger.
+LEDGER_CLUSTER_LOGICAL_ID = "LedgerClusterB694961F"
+
+
+def _transfers(templates: dict[str, Any], profile: EnvironmentProfile) -> dict[str, Any]:
+    template: dict[str, Any] = templates[f"{profile.stage_id}/Transfers"]
+    return template
+
+
+def _only(template: dict[str, Any], resource_type: str) -> tuple[str, dict[str, Any]]:
+    [(logical_id, resource)] = resources_of_type(template, resource_type)
+    return logical_id, resource
+
+
+def _actions(statement: dict[str, Any]) -> set[str]:
+    action = statement["Action"]
+    return {action} if isinstance(action, str) else set(action)
+
+
+@pytest.mark.parametrize("profile", PROFILES, ids=lambda profile: profile.name)
+def test_ledger_database_follows_the_profile(profile: EnvironmentProfile, synthesized_app):
+    template = _transfers(synthesized_app, profile)
+    cluster = template["Resources"][LEDGER_CLUSTER_LOGICAL_ID]
+    properties = cluster["Properties"]
+    assert properties["Engine"] == "aurora-postgresql"
+    assert properties["ServerlessV2ScalingConfiguration"] == {
+        "MinCapacity": profile.database_min_capacity,
+        "MaxCapacity": profile.database_max_capacity,
+    }
+    assert properties["StorageEncrypted"] is True
+    assert properties["DeletionProtection"] is profile.deletion_protection
+    assert cluster["DeletionPolicy"] == ("Snapshot" if profile is PROD else "Delete")
+    instances = list(resources_of_type(template, "AWS::RDS::DBInstance"))
+    assert len(instances) == 1 + profile.database_readers
+    subnet_group = _only(template, "AWS::RDS::DBSubnetGroup")[1]["Properties"]
+    assert all("Isolated" in json.dumps(subnet) for subnet in subnet_group["SubnetIds"])
+
+
+@pytest.mark.parametrize("profile", PROFILES, ids=lambda profile: profile.name)
+def test_service_scales_within_the_profile(profile: EnvironmentProfile, synthesized_app):
+    template = _transfers(synthesized_app, profile)
+    target = _only(template, "AWS::ApplicationAutoScaling::ScalableTarget")[1]["Properties"]
+    assert (target["MinCapacity"], target["MaxCapacity"]) == (
+        profile.service_min_tasks,
+        profile.service_max_tasks,
+    )
+    service = _only(template, "AWS::ECS::Service")[1]["Properties"]
+    assert service["DesiredCount"] == profile.service_min_tasks
+    assert service["DeploymentConfiguration"]["MinimumHealthyPercent"] == 100
+    load_balancer = _only(template, "AWS::ElasticLoadBalancingV2::LoadBalancer")[1]
+    assert load_balancer["Properties"]["Scheme"] == "internal"
+
+
+@pytest.mark.parametrize("profile", PROFILES, ids=lambda profile: profile.name)
+def test_container_gets_its_configuration_and_the_database_secret(profile, synthesized_app):
+    template = _transfers(synthesized_app, profile)
+    task = _only(template, "AWS::ECS::TaskDefinition")[1]["Properties"]
+    [container] = task["ContainerDefinitions"]
+    assert container["User"] == "10001:10001"  # the user the Dockerfile creates
+    assert container["ReadonlyRootFilesystem"] is True
+    assert "cdk-hnb659fds-container-assets" in json.dumps(container["Image"])
+    environment = {item["Name"]: item["Value"] for item in container["Environment"]}
+    assert set(environment) == {"EVENT_TOPIC_ARN", "ACCOUNT_EVENTS_QUEUE_URL", "REDIS_URL"}
+    assert json.dumps(environment["REDIS_URL"]).startswith('{"Fn::Join": ["", ["rediss://')
+    assert "TransferEventsTopic" in json.dumps(environment["EVENT_TOPIC_ARN"])
+    [secret] = container["Secrets"]
+    assert secret["Name"] == "DATABASE_SECRET"
+    # the attached secret: it carries the cluster's host and port as well as the password
+    assert secret["ValueFrom"]["Ref"].startswith("LedgerClusterSecretAttachment")
+
+
+@pytest.mark.parametrize("profile", PROFILES, ids=lambda profile: profile.name)
+def test_account_events_arrive_on_the_services_own_queue(profile, synthesized_app):
+    template = _transfers(synthesized_app, profile)
+    subscription = _only(template, "AWS::SNS::Subscription")[1]["Properties"]
+    assert subscription["FilterPolicy"] == {"event_type": ["AccountOpened"]}
+    assert subscription["RawMessageDelivery"] is True
+    assert "AccountEventsTopic" in json.dumps(subscription["TopicArn"])
+    queue_id = subscription["Endpoint"]["Fn::GetAtt"][0]
+    queue = template["Resources"][queue_id]["Properties"]
+    dead_letters = queue["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+    assert subscription["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0] == dead_letters
+    alarms = [a["Properties"] for _, a in resources_of_type(template, "AWS::CloudWatch::Alarm")]
+    assert any(
+        dimension.get("Value", {}).get("Fn::GetAtt", [None])[0] == dead_letters
+        for alarm in alarms
+        for dimension in alarm.get("Dimensions", [])
+    )
+
+
+@pytest.mark.parametrize("profile", PROFILES, ids=lambda profile: profile.name)
+def test_task_role_holds_only_what_the_service_uses(profile, synthesized_app):
+    template = _transfers(synthesized_app, profile)
+    service = _only(template, "AWS::ECS::Service")[1]["Properties"]
+    task_definition = template["Resources"][service["TaskDefinition"]["Ref"]]["Properties"]
+    task_role = task_definition["TaskRoleArn"]["Fn::GetAtt"][0]
+    statements = [
+        statement
+        for _, policy in resources_of_type(template, "AWS::IAM::Policy")
+        if {"Ref": task_role} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    actions = set().union(*(_actions(s) for s in statements))
+    assert "sns:Publish" in actions
+    assert {"sqs:ReceiveMessage", "sqs:DeleteMessage"} <= actions
+    assert "secretsmanager:GetSecretValue" in actions
+    assert not any(a.startswith(("dynamodb:", "sqs:SendMessage", "rds:")) for a in actions)
+    publish = next(s for s in statements if "sns:Publish" in _actions(s))
+    assert "TransferEventsTopic" in json.dumps(publish["Resource"])
+
+
+@pytest.mark.parametrize("profile", PROFILES, ids=lambda profile: profile.name)
+def test_database_and_cache_admit_only_the_service(profile, synthesized_app):
+    template = _transfers(synthesized_app, profile)
+    service = _only(template, "AWS::ECS::Service")[1]["Properties"]
+    service_groups = service["NetworkConfiguration"]["AwsvpcConfiguration"]["SecurityGroups"]
+    [service_group] = [group["Fn::GetAtt"][0] for group in service_groups]
+    ingress = [
+        r["Properties"] for _, r in resources_of_type(template, "AWS::EC2::SecurityGroupIngress")
+    ]
+    database_port = template["Resources"][LEDGER_CLUSTER_LOGICAL_ID]["Properties"]["Port"]
+    to_database = [rule for rule in ingress if rule["FromPort"] == database_port]
+    sources = {rule["SourceSecurityGroupId"]["Fn::GetAtt"][0] for rule in to_database}
+    # the service, and the secret-rotation function
+    assert service_group in sources
+    assert all("Rotation" in source or source == service_group for source in sources)
+    to_cache = [rule for rule in ingress if rule["FromPort"] == 6379]
+    assert [rule["SourceSecurityGroupId"]["Fn::GetAtt"][0] for rule in to_cache] == [service_group]
