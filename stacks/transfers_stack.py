@@ -154,15 +154,19 @@ class TransfersStack(Stack):
             image=image or transfers_image(),
             existing_cluster=cluster,
             user=CONTAINER_USER,
+            # Liveness: a database outage answers callers 503 but must not get tasks replaced.
+            health_check_path="/health/live",
             desired_count=profile.service_min_tasks,
             min_capacity=profile.service_min_tasks,
             max_capacity=profile.service_max_tasks,
             environment={
+                # The service reads the secret itself (not injected at task start), so new
+                # connections pick up the password each rotation sets.
+                "DATABASE_SECRET_ARN": database_secret.secret_arn,
                 "EVENT_TOPIC_ARN": transfer_events.topic.topic_arn,
                 "ACCOUNT_EVENTS_QUEUE_URL": self.account_events_queue.queue_url,
                 "REDIS_URL": f"rediss://{self.cache.endpoint_address}:{self.cache.port}",
             },
-            secrets={"DATABASE_SECRET": ecs.Secret.from_secrets_manager(database_secret)},
             log_retention=profile.log_retention,
             removal_policy=profile.removal_policy,
             alarm_topic=alarm_topic,

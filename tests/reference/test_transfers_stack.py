@@ -65,7 +65,7 @@ def test_service_scales_within_the_profile(profile: EnvironmentProfile, synthesi
 
 
 @pytest.mark.parametrize("profile", PROFILES, ids=lambda profile: profile.name)
-def test_container_gets_its_configuration_and_the_database_secret(profile, synthesized_app):
+def test_container_gets_its_configuration_and_the_database_secret_arn(profile, synthesized_app):
     template = _transfers(synthesized_app, profile)
     task = _only(template, "AWS::ECS::TaskDefinition")[1]["Properties"]
     [container] = task["ContainerDefinitions"]
@@ -73,13 +73,18 @@ def test_container_gets_its_configuration_and_the_database_secret(profile, synth
     assert container["ReadonlyRootFilesystem"] is True
     assert "cdk-hnb659fds-container-assets" in json.dumps(container["Image"])
     environment = {item["Name"]: item["Value"] for item in container["Environment"]}
-    assert set(environment) == {"EVENT_TOPIC_ARN", "ACCOUNT_EVENTS_QUEUE_URL", "REDIS_URL"}
+    assert set(environment) == {
+        "DATABASE_SECRET_ARN",
+        "EVENT_TOPIC_ARN",
+        "ACCOUNT_EVENTS_QUEUE_URL",
+        "REDIS_URL",
+    }
     assert json.dumps(environment["REDIS_URL"]).startswith('{"Fn::Join": ["", ["rediss://')
     assert "TransferEventsTopic" in json.dumps(environment["EVENT_TOPIC_ARN"])
-    [secret] = container["Secrets"]
-    assert secret["Name"] == "DATABASE_SECRET"
-    # the attached secret: it carries the cluster's host and port as well as the password
-    assert secret["ValueFrom"]["Ref"].startswith("LedgerClusterSecretAttachment")
+    # The attached secret (it carries the cluster's host and port too), read by the
+    # service at connect time, so rotations reach new connections; no password in sight.
+    assert environment["DATABASE_SECRET_ARN"]["Ref"].startswith("LedgerClusterSecretAttachment")
+    assert "Secrets" not in container
 
 
 @pytest.mark.parametrize("profile", PROFILES, ids=lambda profile: profile.name)

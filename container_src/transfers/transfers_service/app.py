@@ -300,9 +300,18 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
 
     @app.get("/health", responses=_errors((503, "database unavailable")))
     def health() -> JSONResponse:
-        """200 when the database answers, 503 otherwise."""
+        """Readiness: 200 when the database answers, 503 otherwise."""
         service.check_database()
         return JSONResponse({"status": "ok"})
+
+    @app.get("/health/live")
+    def live() -> JSONResponse:
+        """Liveness: 200 while the process serves requests, whatever the database does.
+
+        The load balancer and the container health check use this one: a database outage
+        must give callers 503s, not make ECS replace every task over and over.
+        """
+        return JSONResponse({"status": "alive"})
 
     return app
 

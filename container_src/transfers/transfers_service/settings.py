@@ -1,19 +1,23 @@
 """Settings from the environment: one frozen object, read once at startup.
 
-The database is given either by ``DATABASE_SECRET`` (the JSON of the Aurora secret that ECS
-injects: ``username``, ``password``, ``host``, ``port``, ``dbname``; ``DATABASE_HOST``,
-``DATABASE_PORT`` and ``DATABASE_NAME`` override or complete it) or by ``DATABASE_URL`` (a
-libpq URL or conninfo string, for local runs). Everything else is optional: without
-``REDIS_URL`` balances are not cached, without ``EVENT_TOPIC_ARN`` the outbox is not
-published, and without ``ACCOUNT_EVENTS_QUEUE_URL`` no AccountOpened events are consumed
-(each is logged at startup).
+The database is given by one of, in this order: ``DATABASE_SECRET_ARN`` (the Aurora secret
+in Secrets Manager, read again every minute while connections are made, so that new
+connections use the password the secret's rotation set), ``DATABASE_SECRET`` (the JSON of
+that secret: ``username``, ``password``, ``host``, ``port``, ``dbname``), both completed or
+overridden by ``DATABASE_HOST``, ``DATABASE_PORT`` and ``DATABASE_NAME``; or
+``DATABASE_URL`` (a libpq URL or conninfo string, for local runs). Everything else is
+optional: without ``REDIS_URL`` balances are not cached, without ``EVENT_TOPIC_ARN`` the
+outbox is not published, and without ``ACCOUNT_EVENTS_QUEUE_URL`` no AccountOpened events
+are consumed (each is logged at startup).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+import threading
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,8 +36,9 @@ class SettingsError(ValueError):
 class Settings:
     """Everything the service reads from its environment."""
 
-    # libpq conninfo; repr=False: it may hold the database password.
-    database_conninfo: str = field(repr=False)
+    # libpq conninfo, or a callable giving the current one (a rotating secret); repr=False:
+    # it may hold the database password.
+    database_conninfo: str | Callable[[], str] = field(repr=False)
     redis_url: str | None = field(default=None, repr=False)
     event_topic_arn: str | None = None
     account_events_queue_url: str | None = None
@@ -76,12 +81,66 @@ class Settings:
         )
 
 
-def database_conninfo(environ: Mapping[str, str]) -> str:
-    """The libpq conninfo from ``DATABASE_SECRET`` (+ overrides) or ``DATABASE_URL``."""
+SECRET_REFRESH_SECONDS = 60.0
+"""How long a secret read from Secrets Manager is reused for new connections."""
+
+
+class SecretConninfo:
+    """The current libpq conninfo from the Aurora secret in Secrets Manager.
+
+    Called by the connection pool for each new connection. The secret is read again once
+    ``refresh_seconds`` have passed, so within a minute of a rotation new connections log
+    in with the new password (sessions already open are not affected by it).
+    """
+
+    def __init__(
+        self,
+        secret_arn: str,
+        overrides: Mapping[str, str],
+        *,
+        client: Any = None,
+        refresh_seconds: float = SECRET_REFRESH_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.secret_arn = secret_arn
+        self._overrides = dict(overrides)
+        self._client = client
+        self._refresh_seconds = refresh_seconds
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._conninfo: str | None = None
+        self._read_at = 0.0
+
+    def __call__(self) -> str:
+        with self._lock:
+            now = self._clock()
+            if self._conninfo is None or now - self._read_at >= self._refresh_seconds:
+                if self._client is None:
+                    import boto3  # type: ignore[import-untyped]
+
+                    self._client = boto3.client("secretsmanager")
+                text = self._client.get_secret_value(SecretId=self.secret_arn)["SecretString"]
+                params = _secret_params(text, self._overrides, source="DATABASE_SECRET_ARN")
+                self._conninfo = _finish(params)
+                self._read_at = now
+            return self._conninfo
+
+    def __repr__(self) -> str:
+        return f"SecretConninfo({self.secret_arn!r})"
+
+
+def database_conninfo(environ: Mapping[str, str]) -> str | Callable[[], str]:
+    """The libpq conninfo from the first of ``DATABASE_SECRET_ARN``, ``DATABASE_SECRET``
+    (each with the overrides) and ``DATABASE_URL`` that is set."""
+    secret_arn = _optional(environ, "DATABASE_SECRET_ARN")
+    if secret_arn is not None:
+        return SecretConninfo(secret_arn, environ)
     secret_text = _optional(environ, "DATABASE_SECRET")
     url = _optional(environ, "DATABASE_URL")
     if secret_text is None and url is None:
-        raise SettingsError("set DATABASE_SECRET (the Aurora secret's JSON) or DATABASE_URL")
+        raise SettingsError(
+            "set DATABASE_SECRET_ARN or DATABASE_SECRET (the Aurora secret) or DATABASE_URL"
+        )
     if secret_text is None:
         assert url is not None
         try:
@@ -90,19 +149,25 @@ def database_conninfo(environ: Mapping[str, str]) -> str:
             raise SettingsError(f"DATABASE_URL is not a libpq URL or conninfo: {error}") from None
     else:
         params = _secret_params(secret_text, environ)
+    return _finish(params)
+
+
+def _finish(params: dict[str, Any]) -> str:
     # Fail fast rather than hang when the database is unreachable, and name the client.
     params.setdefault("connect_timeout", 5)
     params.setdefault("application_name", "transfers")
     return make_conninfo(**params)
 
 
-def _secret_params(secret_text: str, environ: Mapping[str, str]) -> dict[str, Any]:
+def _secret_params(
+    secret_text: str, environ: Mapping[str, str], *, source: str = "DATABASE_SECRET"
+) -> dict[str, Any]:
     try:
         secret = json.loads(secret_text)
     except ValueError:
-        raise SettingsError("DATABASE_SECRET is not JSON") from None
+        raise SettingsError(f"{source} is not JSON") from None
     if not isinstance(secret, dict):
-        raise SettingsError("DATABASE_SECRET is not a JSON object")
+        raise SettingsError(f"{source} is not a JSON object")
     params: dict[str, Any] = {
         "host": environ.get("DATABASE_HOST") or secret.get("host"),
         "port": environ.get("DATABASE_PORT") or secret.get("port") or 5432,
@@ -123,11 +188,11 @@ def _secret_params(secret_text: str, environ: Mapping[str, str]) -> dict[str, An
         if not params[key]
     ]
     if missing:
-        raise SettingsError(f"DATABASE_SECRET lacks {', '.join(missing)}")
+        raise SettingsError(f"{source} lacks {', '.join(missing)}")
     try:
         params["port"] = int(params["port"])
     except (TypeError, ValueError):
-        raise SettingsError("DATABASE_SECRET port (or DATABASE_PORT) is not a number") from None
+        raise SettingsError(f"{source} port (or DATABASE_PORT) is not a number") from None
     return params
 
 

@@ -240,6 +240,7 @@ def test_openapi_documents_the_routes(api: ServiceServer) -> None:
         "/accounts/{account_id}/balance",
         "/accounts/{account_id}/deposits",
         "/health",
+        "/health/live",
     }
     assert {"201", "400", "404", "409", "422", "503"} <= set(
         paths["/transfers"]["post"]["responses"]

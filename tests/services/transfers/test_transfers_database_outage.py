@@ -57,6 +57,8 @@ def test_database_down_is_503_and_nothing_is_half_written(
         assert response.json()["code"] == "database_unavailable"
         assert "unavailable" in response.json()["message"]
         assert response.headers["Retry-After"] == "1"
+    # Liveness stays up: the load balancer keeps the task instead of replacing it.
+    assert api.get("/health/live").status_code == 200
 
     own_postgres.start()
 

@@ -43,6 +43,7 @@ def test_the_dockerfile_builds_from_the_repository_root() -> None:
     users = re.findall(r"^USER (\S+)$", dockerfile, re.MULTILINE)
     assert users
     assert users[-1] not in {"root", "0", "0:0"}
-    assert re.search(r"^HEALTHCHECK .*/health", dockerfile, re.MULTILINE | re.DOTALL)
+    # liveness, not readiness: a database outage must not get every task replaced
+    assert re.search(r"^HEALTHCHECK .*/health/live'", dockerfile, re.MULTILINE | re.DOTALL)
     assert "EXPOSE 8080" in dockerfile
     assert re.search(r'^CMD \["uvicorn", .*"--port", "8080"', dockerfile, re.MULTILINE)

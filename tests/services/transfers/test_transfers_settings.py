@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
-from transfers_service.settings import Settings, SettingsError
+from transfers_service.settings import SecretConninfo, Settings, SettingsError
 
 SECRET = {
     "username": "transfers_app",
@@ -110,3 +110,59 @@ def test_database_url_for_local_runs() -> None:
 def test_wrong_settings_name_the_variable(environ: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         Settings.from_env(environ)
+
+
+class _SecretsManager:
+    """A stand-in for the boto3 client: serves the secret's current text, counts reads."""
+
+    def __init__(self, secret: dict[str, object]) -> None:
+        self.secret = dict(secret)
+        self.reads = 0
+
+    def get_secret_value(self, SecretId: str) -> dict[str, str]:  # noqa: N803
+        assert SecretId == "arn:aws:secretsmanager:eu-west-1:1:secret:ledger"
+        self.reads += 1
+        return {"SecretString": json.dumps(self.secret)}
+
+
+def test_a_secret_arn_is_read_again_after_a_minute_so_a_rotated_password_is_used() -> None:
+    now = [1000.0]
+    client = _SecretsManager(SECRET)
+    conninfo = SecretConninfo(
+        "arn:aws:secretsmanager:eu-west-1:1:secret:ledger",
+        {"DATABASE_NAME": "ledger"},
+        client=client,
+        clock=lambda: now[0],
+    )
+
+    first = conninfo_to_dict(conninfo())
+    assert (first["password"], first["dbname"], first["sslmode"]) == (
+        "s3cr3t p@ss",
+        "ledger",
+        "require",
+    )
+    client.secret["password"] = "rotated"
+    now[0] += 59
+    assert conninfo_to_dict(conninfo())["password"] == "s3cr3t p@ss"  # reused within a minute
+    assert client.reads == 1
+    now[0] += 1
+    assert conninfo_to_dict(conninfo())["password"] == "rotated"
+    assert client.reads == 2
+    assert "rotated" not in repr(conninfo)
+
+
+def test_the_secret_arn_comes_first_and_a_bad_secret_names_it() -> None:
+    settings = Settings.from_env(
+        {
+            "DATABASE_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:1:secret:ledger",
+            "DATABASE_SECRET": json.dumps(SECRET),
+        }
+    )
+    assert isinstance(settings.database_conninfo, SecretConninfo)
+    broken = SecretConninfo(
+        "arn:aws:secretsmanager:eu-west-1:1:secret:ledger",
+        {},
+        client=_SecretsManager({"username": "x"}),
+    )
+    with pytest.raises(SettingsError, match="DATABASE_SECRET_ARN lacks host"):
+        broken()
