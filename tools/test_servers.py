@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 POSTGRES_LIB = Path("/usr/lib/postgresql")
 INSTALL_HINT = "run `make test-servers` (installs the Debian packages postgresql and redis-server)"
@@ -59,7 +60,39 @@ def _run(command: list[str], *, what: str) -> None:
         raise ServerError(f"{what} failed ({result.returncode}): {result.stderr or result.stdout}")
 
 
-class PostgresServer:
+class _ThrowawayServer:
+    """A server in a temporary folder: ``with`` starts it, and stops and removes it after."""
+
+    base_dir: Path
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.base_dir, ignore_errors=True)
+
+    def __enter__(self) -> Self:
+        try:
+            self.start()
+        except BaseException:
+            self.remove()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.remove()
+
+
+class PostgresServer(_ThrowawayServer):
     """A PostgreSQL cluster made by initdb in a temporary folder, trust auth on loopback."""
 
     user = "postgres"
@@ -138,28 +171,8 @@ class PostgresServer:
             what="pg_ctl stop",
         )
 
-    def remove(self) -> None:
-        self.stop()
-        shutil.rmtree(self.base_dir, ignore_errors=True)
 
-    def __enter__(self) -> PostgresServer:
-        try:
-            self.start()
-        except BaseException:
-            self.remove()
-            raise
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.remove()
-
-
-class RedisServer:
+class RedisServer(_ThrowawayServer):
     """A redis-server without persistence, on loopback, in a temporary folder."""
 
     def __init__(self, *, port: int | None = None) -> None:
@@ -226,26 +239,6 @@ class RedisServer:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-
-    def remove(self) -> None:
-        self.stop()
-        shutil.rmtree(self.base_dir, ignore_errors=True)
-
-    def __enter__(self) -> RedisServer:
-        try:
-            self.start()
-        except BaseException:
-            self.remove()
-            raise
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.remove()
 
 
 @contextmanager
