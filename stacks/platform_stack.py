@@ -77,7 +77,10 @@ class PlatformStack(Stack):
             self,
             "TransferEvents",
             domain="transfers",
-            contracts=[EventContract.from_file(EVENT_CONTRACTS / "TransferCompleted.v1.json")],
+            contracts=[
+                EventContract.from_file(EVENT_CONTRACTS / "TransferCompleted.v1.json"),
+                EventContract.from_file(EVENT_CONTRACTS / "DepositCompleted.v1.json"),
+            ],
             removal_policy=profile.removal_policy,
         )
 

@@ -1,10 +1,11 @@
 """StatementsStack: the statements service, a read model of every account's statement.
 
-Composes a ``QueueWorker`` subscribed to ``AccountOpened`` (accounts bus) and
-``TransferCompleted`` (transfers bus), which applies each event once to the service's own
-``ServiceTable``, and an ``ApiService`` serving ``GET /accounts/{id}/statement`` behind the
-platform's Cognito user pool and WAF. The statement is eventually consistent: a slow or
-failed statements service never blocks the services that publish.
+Composes a ``QueueWorker`` subscribed to ``AccountOpened`` (accounts bus),
+``TransferCompleted`` and ``DepositCompleted`` (transfers bus), which applies each event
+once to the service's own ``ServiceTable``, and an ``ApiService`` serving
+``GET /accounts/{id}/statement`` behind the platform's Cognito user pool and WAF. The
+statement is eventually consistent: a slow or failed statements service never blocks the
+services that publish.
 """
 
 from __future__ import annotations
@@ -65,7 +66,9 @@ class StatementsStack(Stack):
             alarm_topic=alarm_topic,
         )
         account_events.subscribe(self.worker, event_types=["AccountOpened"])
-        transfer_events.subscribe(self.worker, event_types=["TransferCompleted"])
+        transfer_events.subscribe(
+            self.worker, event_types=["TransferCompleted", "DepositCompleted"]
+        )
         # Each event is one transaction of conditional puts (entries) and updates (headers).
         self.table.grant(self.worker.function, "dynamodb:PutItem", "dynamodb:UpdateItem")
 

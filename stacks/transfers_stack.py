@@ -5,7 +5,8 @@ behind an internal ALB, reachable from other services as ``transfers`` through S
 Connect) over its own ``RelationalDatabase`` (the double-entry ledger, the idempotency
 keys and the outbox) and ``Cache`` (balances). The service keeps its own copy of the
 accounts it may move money between from ``AccountOpened`` events on its own queue, and
-publishes ``TransferCompleted`` to the transfers bus from its transactional outbox.
+publishes ``TransferCompleted`` and ``DepositCompleted`` to the transfers bus from its
+transactional outbox.
 """
 
 from __future__ import annotations

@@ -19,6 +19,13 @@ SAMPLES = {
         "currency": "EUR",
         "opened_at": "2026-11-22T10:00:00.123Z",
     },
+    "DepositCompleted": {
+        "deposit_id": str(uuid.uuid4()),
+        "account_id": str(uuid.uuid4()),
+        "amount_minor": 5000,
+        "currency": "EUR",
+        "completed_at": "2026-11-23T10:00:00Z",
+    },
     "TransferCompleted": {
         "transfer_id": str(uuid.uuid4()),
         "from_account_id": str(uuid.uuid4()),
@@ -43,6 +50,7 @@ def _event(contract: EventContract) -> dict[str, object]:
 def test_the_declared_contracts_exist() -> None:
     assert [path.name for path in CONTRACTS] == [
         "AccountOpened.v1.json",
+        "DepositCompleted.v1.json",
         "TransferCompleted.v1.json",
     ]
 

@@ -1,8 +1,10 @@
-"""SQS consumer: applies ``AccountOpened`` and ``TransferCompleted`` events to statements.
+"""SQS consumer: applies the accounts' and the transfers' events to statements.
 
-The queue receives the events from the event bus by SNS raw delivery: each message body is
-the event envelope and its ``event_type`` message attribute names the type. Every record is
-validated against its contract before anything is written.
+The events applied are ``AccountOpened`` v1 (accounts service), ``TransferCompleted`` v1 and
+``DepositCompleted`` v1 (transfers service). The queue receives them from the event bus by
+SNS raw delivery: each message body is the event envelope and its ``event_type`` message
+attribute names the type. Every record is validated against its contract before anything is
+written.
 
 A record that fails (not a valid event, a type statements do not apply, a DynamoDB error)
 is logged and reported as a batch item failure: SQS delivers it again and, after the

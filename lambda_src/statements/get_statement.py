@@ -3,6 +3,17 @@
 Query parameters: ``limit`` (entries per page, an integer from 1 to 100, default 25) and
 ``cursor`` (the ``next_cursor`` of the previous page). Entries come newest first.
 
+The statement has ``account_id``, ``currency``, ``opened_at``, ``balance_minor``, ``entries``
+and ``next_cursor`` (null on the last page). Every entry has ``event_id``, ``occurred_at``,
+``kind``, ``amount_minor`` (never negative: the kind says which way the money moved),
+``currency``, ``transfer_id``, ``counterparty_account_id`` and ``deposit_id``; by kind:
+
+- ``opened``: the account was opened; amount 0, the three ids null;
+- ``debit`` / ``credit``: money transferred to / from ``counterparty_account_id`` by the
+  transfer ``transfer_id``; ``deposit_id`` null;
+- ``deposit``: money deposited into the account by the deposit ``deposit_id``;
+  ``transfer_id`` and ``counterparty_account_id`` null.
+
 Responses: 200 with the statement; 400 for an ``id`` that is not a UUID, a bad ``limit`` or a
 cursor this service did not issue; 401 without the caller's ``sub``; 404 when the statement
 does not exist, has no owner yet (its ``AccountOpened`` is not applied yet) *or* belongs to

@@ -10,12 +10,19 @@ layout (pk and sk strings):
   ``occurred_at`` padded to six fractional digits, see :func:`sortable_timestamp`),
   type=``StatementEntry`` and the fields of :class:`Entry`.
 
+Events and their entries: ``AccountOpened`` v1 writes an ``opened`` entry (amount 0);
+``TransferCompleted`` v1 a ``debit`` on the payer and a ``credit`` on the payee (each with the
+``transfer_id`` and the other account as counterparty); ``DepositCompleted`` v1 a ``deposit``
+on the account credited (with the ``deposit_id``, no transfer and no counterparty). Amounts
+are never negative: the kind says which way the money moved.
+
 Applying an event is one ``TransactWriteItems``: its entries, each written only if new, and
 the changes to the headers. An event whose entries exist was applied before, so applying it
 again changes nothing (idempotence); and as the balance only takes additions and the entries
-sort by time, the events may arrive in any order. A ``TransferCompleted`` that arrives before
-its account's ``AccountOpened`` creates a header without an owner, completed later; an
-``AccountOpened`` never changes an owner already set (that fails instead).
+sort by time, the events may arrive in any order. A ``TransferCompleted`` or
+``DepositCompleted`` that arrives before its account's ``AccountOpened`` creates a header
+without an owner, completed later; an ``AccountOpened`` never changes an owner already set
+(that fails instead).
 """
 
 from __future__ import annotations
@@ -54,8 +61,13 @@ _ENTRY_SK = re.compile(
 )
 _CURSOR_ALPHABET = re.compile(r"[A-Za-z0-9_-]+")
 
-EntryKind = Literal["opened", "credit", "debit"]
-_ENTRY_KINDS: dict[str, EntryKind] = {"opened": "opened", "credit": "credit", "debit": "debit"}
+EntryKind = Literal["opened", "credit", "debit", "deposit"]
+_ENTRY_KINDS: dict[str, EntryKind] = {
+    "opened": "opened",
+    "credit": "credit",
+    "debit": "debit",
+    "deposit": "deposit",
+}
 Item = dict[str, dict[str, str]]
 """A DynamoDB item in the low-level client's format (string and number attributes)."""
 
@@ -103,7 +115,11 @@ def entry_sort_key(occurred_at: str, event_id: str) -> str:
 
 @dataclass(frozen=True, kw_only=True)
 class Entry:
-    """One line of a statement: the opening, or one side of a transfer."""
+    """One line of a statement: the opening, one side of a transfer, or a deposit.
+
+    ``transfer_id`` and ``counterparty_account_id`` are set for ``credit`` and ``debit``
+    only, ``deposit_id`` for ``deposit`` only.
+    """
 
     account_id: str
     event_id: str
@@ -113,6 +129,7 @@ class Entry:
     currency: str
     transfer_id: str | None = None
     counterparty_account_id: str | None = None
+    deposit_id: str | None = None
 
     @property
     def sort_key(self) -> str:
@@ -129,6 +146,7 @@ class Entry:
             "currency": self.currency,
             "transfer_id": self.transfer_id,
             "counterparty_account_id": self.counterparty_account_id,
+            "deposit_id": self.deposit_id,
         }
 
     def to_item(self) -> Item:
@@ -148,6 +166,8 @@ class Entry:
             item["transfer_id"] = {"S": self.transfer_id}
         if self.counterparty_account_id is not None:
             item["counterparty_account_id"] = {"S": self.counterparty_account_id}
+        if self.deposit_id is not None:
+            item["deposit_id"] = {"S": self.deposit_id}
         return item
 
     @classmethod
@@ -165,6 +185,7 @@ class Entry:
             currency=item["currency"]["S"],
             transfer_id=item.get("transfer_id", {}).get("S"),
             counterparty_account_id=item.get("counterparty_account_id", {}).get("S"),
+            deposit_id=item.get("deposit_id", {}).get("S"),
         )
 
 
@@ -278,6 +299,20 @@ def transfer_entries(event: Event) -> tuple[Entry, Entry]:
     return debit, credit
 
 
+def deposit_entry(event: Event) -> Entry:
+    """The entry (on the account credited) of a ``DepositCompleted`` v1 event."""
+    data = event.data
+    return Entry(
+        account_id=data["account_id"],
+        event_id=event.event_id,
+        occurred_at=event.occurred_at,
+        kind="deposit",
+        amount_minor=data["amount_minor"],
+        currency=data["currency"],
+        deposit_id=data["deposit_id"],
+    )
+
+
 class StatementRepository:
     """Applies events to statements and reads them, in the service's table."""
 
@@ -293,6 +328,7 @@ class StatementRepository:
         self.sleep = sleep
         self._appliers: dict[tuple[str, int], Callable[[Event], list[dict[str, Any]]]] = {
             ("AccountOpened", 1): self._account_opened,
+            ("DepositCompleted", 1): self._deposit_completed,
             ("TransferCompleted", 1): self._transfer_completed,
         }
 
@@ -421,6 +457,13 @@ class StatementRepository:
             {"Put": self._new_item(credit.to_item())},
             {"Update": self._add_to_balance(debit.account_id, -debit.amount_minor)},
             {"Update": self._add_to_balance(credit.account_id, credit.amount_minor)},
+        ]
+
+    def _deposit_completed(self, event: Event) -> list[dict[str, Any]]:
+        deposit = deposit_entry(event)
+        return [
+            {"Put": self._new_item(deposit.to_item())},
+            {"Update": self._add_to_balance(deposit.account_id, deposit.amount_minor)},
         ]
 
     def _add_to_balance(self, account_id: str, amount_minor: int) -> dict[str, Any]:

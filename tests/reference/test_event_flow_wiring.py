@@ -1,7 +1,8 @@
 """How events flow in the reference app: who publishes, who subscribes, who may touch what.
 
 Accounts publishes ``AccountOpened`` from its table's stream to the accounts bus; the
-statements worker's queue is subscribed to ``AccountOpened`` and ``TransferCompleted``.
+statements worker's queue is subscribed to ``AccountOpened``, ``TransferCompleted`` and
+``DepositCompleted``.
 And no service's role reaches another service's tables or queues: derived from the
 synthesized IAM policies, not from a list kept by hand.
 """
@@ -159,8 +160,12 @@ def test_statements_worker_is_subscribed_to_the_events_it_applies(profile, synth
         "TransferEvents",
     ]
     for topic, subscription in by_topic.items():
-        expected = "AccountOpened" if topic.startswith("AccountEvents") else "TransferCompleted"
-        assert subscription["FilterPolicy"] == {"event_type": [expected]}
+        expected = (
+            ["AccountOpened"]
+            if topic.startswith("AccountEvents")
+            else ["DepositCompleted", "TransferCompleted"]
+        )
+        assert subscription["FilterPolicy"] == {"event_type": expected}
         assert subscription["RawMessageDelivery"] is True
         assert subscription["Protocol"] == "sqs"
         queue_id = subscription["Endpoint"]["Fn::GetAtt"][0]

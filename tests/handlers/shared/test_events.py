@@ -65,7 +65,7 @@ def transfer_completed(**data_changes):
 
 
 def test_declares_the_repositorys_contracts(registry):
-    assert registry.declared == ["AccountOpened.v1", "TransferCompleted.v1"]
+    assert registry.declared == ["AccountOpened.v1", "DepositCompleted.v1", "TransferCompleted.v1"]
 
 
 @pytest.mark.parametrize(
@@ -131,7 +131,10 @@ def test_rejects_an_event_without_a_contract(events, registry, changes, message)
     with pytest.raises(events.InvalidEventError) as raised:
         registry.parse(json.dumps(account_opened(**changes)))
 
-    assert str(raised.value) == f"{message}; declared: AccountOpened.v1, TransferCompleted.v1"
+    assert (
+        str(raised.value)
+        == f"{message}; declared: AccountOpened.v1, DepositCompleted.v1, TransferCompleted.v1"
+    )
 
 
 def test_rejects_a_missing_event_type(events, registry):

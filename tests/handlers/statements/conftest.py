@@ -4,9 +4,10 @@ As for the accounts service, the handler modules are top-level modules (``statem
 ``apply_events``, ``get_statement``) imported freshly for each test with their folder first
 on ``sys.path``, then removed again, putting back whatever they displaced.
 
-Events are built with the ``envelopes`` factory, wrapped into SQS records (as SNS raw
-delivery leaves them) by ``sqs_record`` and fed to ``apply_events.handler`` by ``apply``;
-``get_statement`` calls ``GET /accounts/{id}/statement``.
+Events (``AccountOpened``, ``TransferCompleted``, ``DepositCompleted``) are built with the
+``envelopes`` factory, wrapped into SQS records (as SNS raw delivery leaves them) by
+``sqs_record`` and fed to ``apply_events.handler`` by ``apply``; ``get_statement`` calls
+``GET /accounts/{id}/statement``.
 """
 
 from __future__ import annotations
@@ -150,10 +151,38 @@ class Envelopes:
             },
         }
 
+    @staticmethod
+    def deposit(
+        account_id: str = ACCOUNT_A,
+        amount_minor: int = 5000,
+        *,
+        occurred_at: str = "2025-11-22T15:30:00.000Z",
+        currency: str = "EUR",
+        event_id: str | None = None,
+        deposit_id: str | None = None,
+    ) -> dict[str, Any]:
+        return {
+            "event_id": event_id or str(uuid.uuid4()),
+            "event_type": "DepositCompleted",
+            "event_version": 1,
+            "occurred_at": occurred_at,
+            "data": {
+                "deposit_id": deposit_id or str(uuid.uuid4()),
+                "account_id": account_id,
+                "amount_minor": amount_minor,
+                "currency": currency,
+                "completed_at": occurred_at,
+            },
+        }
+
 
 @pytest.fixture
 def envelopes() -> type[Envelopes]:
-    """Factory of valid event envelopes: ``envelopes.opened(...)``, ``envelopes.transfer(...)``."""
+    """Factory of valid event envelopes.
+
+    ``envelopes.opened(...)`` (AccountOpened), ``envelopes.transfer(...)`` (TransferCompleted)
+    and ``envelopes.deposit(...)`` (DepositCompleted), all v1.
+    """
     return Envelopes
 
 

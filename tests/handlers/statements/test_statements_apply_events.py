@@ -108,12 +108,41 @@ def test_transfer_completed_debits_the_payer_and_credits_the_payee(
     )
 
 
-def test_balances_add_up_over_several_transfers(apply, envelopes, table_items, ids):
+def test_deposit_completed_credits_the_account_with_a_deposit_entry(
+    apply, envelopes, table_items, ids
+):
+    apply(envelopes.opened(ids.account_a))
+    deposit = envelopes.deposit(ids.account_a, 5000, occurred_at="2025-11-22T15:30:00.5Z")
+
+    assert apply(deposit) == NO_FAILURES
+
+    assert _header(table_items, ids.account_a)["balance_minor"] == {"N": "5000"}
+    [entry] = [e for e in _entries(table_items, ids.account_a) if e["kind"]["S"] != "opened"]
+    assert entry == {
+        "pk": {"S": f"ACCOUNT#{ids.account_a}"},
+        "sk": {"S": f"ENTRY#2025-11-22T15:30:00.500000Z#{deposit['event_id']}"},
+        "type": {"S": "StatementEntry"},
+        "account_id": {"S": ids.account_a},
+        "event_id": {"S": deposit["event_id"]},
+        "occurred_at": {"S": "2025-11-22T15:30:00.5Z"},
+        "kind": {"S": "deposit"},
+        "amount_minor": {"N": "5000"},
+        "currency": {"S": "EUR"},
+        "deposit_id": {"S": deposit["data"]["deposit_id"]},
+    }
+    # No transfer, no counterparty: no other account is touched.
+    assert {item["pk"]["S"] for item in table_items()} == {f"ACCOUNT#{ids.account_a}"}
+
+
+def test_balances_add_up_over_several_transfers_and_deposits(apply, envelopes, table_items, ids):
     assert (
         apply(
             envelopes.transfer(ids.account_a, ids.account_b, 500),
+            envelopes.deposit(ids.account_a, 1000),
             envelopes.transfer(ids.account_b, ids.account_a, 200),
             envelopes.transfer(ids.account_a, ids.account_c, 75),
+            envelopes.deposit(ids.account_c, 25),
+            envelopes.deposit(ids.account_a, 1),
         )
         == NO_FAILURES
     )
@@ -122,7 +151,7 @@ def test_balances_add_up_over_several_transfers(apply, envelopes, table_items, i
         account: int(_header(table_items, account)["balance_minor"]["N"])
         for account in (ids.account_a, ids.account_b, ids.account_c)
     }
-    assert balances == {ids.account_a: -375, ids.account_b: 300, ids.account_c: 75}
+    assert balances == {ids.account_a: 626, ids.account_b: 300, ids.account_c: 100}
 
 
 # --- idempotence ---------------------------------------------------------------------------
@@ -168,6 +197,41 @@ def test_a_duplicate_in_a_later_batch_changes_nothing(apply, envelopes, table_it
     ]
 
 
+@pytest.mark.parametrize("same_message_id", [True, False], ids=["same-message", "redelivered"])
+def test_a_duplicate_deposit_in_the_same_batch_is_applied_once(
+    apply, make_record, envelopes, table_items, ids, same_message_id
+):
+    apply(envelopes.opened(ids.account_a))
+    deposit = envelopes.deposit(ids.account_a, 800)
+    first = make_record(deposit)
+    second = make_record(deposit, message_id=first["messageId"] if same_message_id else None)
+
+    assert apply(first, second) == NO_FAILURES
+
+    assert [e["kind"]["S"] for e in _entries(table_items, ids.account_a)] == ["opened", "deposit"]
+    assert _header(table_items, ids.account_a)["balance_minor"] == {"N": "800"}
+
+
+def test_a_duplicate_deposit_in_a_later_batch_changes_nothing(
+    apply, make_record, envelopes, table_items, ids, caplog
+):
+    deposit = envelopes.deposit(ids.account_a, 800)
+    assert apply(envelopes.opened(ids.account_a), deposit) == NO_FAILURES
+    before = table_items()
+    caplog.clear()
+
+    assert apply(deposit) == NO_FAILURES
+    assert apply(make_record(deposit), make_record(deposit)) == NO_FAILURES
+
+    assert table_items() == before
+    assert _header(table_items, ids.account_a)["balance_minor"] == {"N": "800"}
+    assert _errors(caplog) == []
+    skipped = [
+        r for r in caplog.records if r.getMessage() == "event already applied, nothing changed"
+    ]
+    assert [r.event_id for r in skipped] == [deposit["event_id"]] * 3
+
+
 # --- order independence --------------------------------------------------------------------
 
 
@@ -196,13 +260,49 @@ def test_a_transfer_before_the_opening_creates_a_header_that_the_opening_complet
     }
 
 
+def test_a_deposit_before_the_opening_creates_a_header_that_the_opening_completes(
+    apply, envelopes, table_items, get_statement, ids
+):
+    opened = envelopes.opened(ids.account_a, occurred_at="2025-11-22T14:00:00Z")
+    deposit = envelopes.deposit(ids.account_a, 2500, occurred_at="2025-11-22T14:05:00Z")
+
+    assert apply(deposit) == NO_FAILURES
+    assert _header(table_items, ids.account_a) == {
+        "pk": {"S": f"ACCOUNT#{ids.account_a}"},
+        "sk": {"S": "STATEMENT"},
+        "type": {"S": "Statement"},
+        "account_id": {"S": ids.account_a},
+        "balance_minor": {"N": "2500"},
+    }
+    assert get_statement(ids.account_a).status == 404  # no owner yet
+
+    assert apply(opened) == NO_FAILURES
+    assert _header(table_items, ids.account_a) == {
+        "pk": {"S": f"ACCOUNT#{ids.account_a}"},
+        "sk": {"S": "STATEMENT"},
+        "type": {"S": "Statement"},
+        "account_id": {"S": ids.account_a},
+        "owner_sub": {"S": ids.owner_sub},
+        "currency": {"S": "EUR"},
+        "opened_at": {"S": "2025-11-22T14:00:00Z"},
+        "balance_minor": {"N": "2500"},
+    }
+    statement = get_statement(ids.account_a).body
+    assert statement["balance_minor"] == 2500
+    assert [(e["kind"], e["event_id"]) for e in statement["entries"]] == [
+        ("deposit", deposit["event_id"]),
+        ("opened", opened["event_id"]),
+    ]
+
+
 def _history(envelopes, ids):
-    """Two openings and six transfers between them, in the order they happened."""
+    """Two openings, six transfers between them and three deposits, in the order they happened."""
     return [
         envelopes.opened(ids.account_a, occurred_at="2025-11-22T09:00:00Z"),
         envelopes.opened(
             ids.account_b, owner_sub=ids.other_sub, occurred_at="2025-11-22T09:30:00Z"
         ),
+        envelopes.deposit(ids.account_a, 5000, occurred_at="2025-11-22T10:30:00.25Z"),
         *(
             envelopes.transfer(
                 *((ids.account_a, ids.account_b) if n % 2 else (ids.account_b, ids.account_a)),
@@ -211,6 +311,8 @@ def _history(envelopes, ids):
             )
             for n in range(1, 7)
         ),
+        envelopes.deposit(ids.account_b, 700, occurred_at="2025-11-22T13:30:00Z"),
+        envelopes.deposit(ids.account_a, 50, occurred_at="2025-11-22T17:00:00Z"),
     ]
 
 
@@ -235,16 +337,18 @@ def test_events_in_any_order_give_the_same_statements(
     assert table_items() == in_order
     statement = get_statement(ids.account_a).body
     assert statement == expected
-    assert [entry["occurred_at"] for entry in statement["entries"]] == [
-        "2025-11-22T16:00:00.6Z",
-        "2025-11-22T15:00:00.5Z",
-        "2025-11-22T14:00:00.4Z",
-        "2025-11-22T13:00:00.3Z",
-        "2025-11-22T12:00:00.2Z",
-        "2025-11-22T11:00:00.1Z",
-        "2025-11-22T09:00:00Z",
+    assert [(entry["occurred_at"], entry["kind"]) for entry in statement["entries"]] == [
+        ("2025-11-22T17:00:00Z", "deposit"),
+        ("2025-11-22T16:00:00.6Z", "credit"),
+        ("2025-11-22T15:00:00.5Z", "debit"),
+        ("2025-11-22T14:00:00.4Z", "credit"),
+        ("2025-11-22T13:00:00.3Z", "debit"),
+        ("2025-11-22T12:00:00.2Z", "credit"),
+        ("2025-11-22T11:00:00.1Z", "debit"),
+        ("2025-11-22T10:30:00.25Z", "deposit"),
+        ("2025-11-22T09:00:00Z", "opened"),
     ]
-    assert statement["balance_minor"] == -100 + 200 - 300 + 400 - 500 + 600
+    assert statement["balance_minor"] == 5000 - 100 + 200 - 300 + 400 - 500 + 600 + 50
 
 
 def test_entries_sort_by_time_whatever_the_precision_of_the_timestamps(
@@ -292,6 +396,13 @@ def _poison(kind, envelopes, make_record, auto):
     if kind == "transfer-to-itself":
         transfer["data"]["to_account_id"] = transfer["data"]["from_account_id"]
         return make_record(transfer), "to itself"
+    deposit = envelopes.deposit()  # into the account the good records use
+    if kind == "deposit-amount-zero":
+        deposit["data"]["amount_minor"] = 0
+        return make_record(deposit), "DepositCompleted v1: data.amount_minor"
+    if kind == "deposit-missing-account":
+        del deposit["data"]["account_id"]
+        return make_record(deposit), "DepositCompleted v1: data must contain ['account_id']"
     raise AssertionError(kind)
 
 
@@ -304,6 +415,8 @@ POISON = [
     "unknown-version",
     "attribute-mismatch",
     "transfer-to-itself",
+    "deposit-amount-zero",
+    "deposit-missing-account",
 ]
 
 
@@ -344,7 +457,7 @@ def test_a_valid_event_that_statements_do_not_apply_fails(
 ):
     # A contract the bus may declare later, which this consumer does not know yet.
     contracts = handlers.apply_events.contracts.directory
-    for name in ("AccountOpened.v1.json", "TransferCompleted.v1.json"):
+    for name in ("AccountOpened.v1.json", "DepositCompleted.v1.json", "TransferCompleted.v1.json"):
         (tmp_path / name).write_text((contracts / name).read_text())
     schema = json.loads((contracts / "AccountOpened.v1.json").read_text())
     schema["properties"]["event_version"] = {"const": 2}
@@ -361,8 +474,17 @@ def test_a_valid_event_that_statements_do_not_apply_fails(
     [error] = _errors(caplog)
     assert error.message_id == unhandled["messageId"]
     assert error.reason == (
-        "statements do not apply AccountOpened v2; handled: AccountOpened.v1, TransferCompleted.v1"
+        "statements do not apply AccountOpened v2; "
+        "handled: AccountOpened.v1, DepositCompleted.v1, TransferCompleted.v1"
     )
+
+
+def test_statements_handle_the_opening_transfer_and_deposit_events(handlers):
+    assert handlers.statements.repository_from_env().handled == [
+        "AccountOpened.v1",
+        "DepositCompleted.v1",
+        "TransferCompleted.v1",
+    ]
 
 
 def test_when_every_record_fails_powertools_raises_and_nothing_is_written(

@@ -78,6 +78,7 @@ def test_a_statement_has_its_header_and_entries_newest_first(
                 "currency": "EUR",
                 "transfer_id": refund["data"]["transfer_id"],
                 "counterparty_account_id": ids.account_b,
+                "deposit_id": None,
             },
             {
                 "event_id": transfer["event_id"],
@@ -87,6 +88,7 @@ def test_a_statement_has_its_header_and_entries_newest_first(
                 "currency": "EUR",
                 "transfer_id": transfer["data"]["transfer_id"],
                 "counterparty_account_id": ids.account_b,
+                "deposit_id": None,
             },
             {
                 "event_id": opened["event_id"],
@@ -96,6 +98,7 @@ def test_a_statement_has_its_header_and_entries_newest_first(
                 "currency": "EUR",
                 "transfer_id": None,
                 "counterparty_account_id": None,
+                "deposit_id": None,
             },
         ],
         "next_cursor": None,
@@ -117,6 +120,36 @@ def test_the_payee_sees_the_credit(apply, envelopes, opened, get_statement, ids)
         (e["kind"], e["amount_minor"], e["counterparty_account_id"])
         for e in response.body["entries"]
     ] == [("credit", 2500, ids.account_a), ("opened", 0, None)]
+
+
+def test_a_deposit_shows_as_a_deposit_entry_with_its_deposit_id(
+    apply, envelopes, opened, get_statement, ids
+):
+    deposit = envelopes.deposit(ids.account_a, 5000, occurred_at="2025-11-22T10:00:00Z")
+    transfer = envelopes.transfer(
+        ids.account_a, ids.account_b, 1200, occurred_at="2025-11-22T10:30:00Z"
+    )
+    apply(deposit, transfer)
+
+    response = get_statement(ids.account_a)
+
+    assert response.status == 200
+    assert response.body["balance_minor"] == 3800
+    assert [e["kind"] for e in response.body["entries"]] == ["debit", "deposit", "opened"]
+    assert response.body["entries"][1] == {
+        "event_id": deposit["event_id"],
+        "occurred_at": "2025-11-22T10:00:00Z",
+        "kind": "deposit",
+        "amount_minor": 5000,
+        "currency": "EUR",
+        "transfer_id": None,
+        "counterparty_account_id": None,
+        "deposit_id": deposit["data"]["deposit_id"],
+    }
+    assert response.body["entries"][0]["deposit_id"] is None
+    # Only the account deposited into sees it.
+    payee = get_statement(ids.account_b, sub=ids.other_sub).body
+    assert [e["kind"] for e in payee["entries"]] == ["credit", "opened"]
 
 
 def test_accepts_an_uppercase_id(opened, get_statement, ids):
