@@ -3,8 +3,9 @@
 ``POST /accounts`` writes the account -> the table's stream -> ``publish_events`` puts
 ``AccountOpened`` on the accounts topic -> the statements queue (raw delivery, filter on
 ``event_type``) -> ``apply_events`` -> ``GET /accounts/{id}/statement``. The transfers
-service does not exist yet, so the test publishes its ``TransferCompleted`` the way it
-will: a valid envelope on the transfers topic with the ``event_type`` attribute.
+service is not part of this test, so the test publishes its ``DepositCompleted`` and
+``TransferCompleted`` the way it does: a valid envelope on the transfers topic with the
+``event_type`` attribute.
 """
 
 from __future__ import annotations
@@ -77,9 +78,9 @@ class Platform:
             },
         )["QueueUrl"]
         self.queue_arn = self._arn(self.queue_url)
-        for topic, event_type in (
-            (self.account_events, "AccountOpened"),
-            (self.transfer_events, "TransferCompleted"),
+        for topic, event_types in (
+            (self.account_events, ["AccountOpened"]),
+            (self.transfer_events, ["DepositCompleted", "TransferCompleted"]),
         ):
             self.sns.subscribe(
                 TopicArn=topic,
@@ -87,7 +88,7 @@ class Platform:
                 Endpoint=self.queue_arn,
                 Attributes={
                     "RawMessageDelivery": "true",
-                    "FilterPolicy": json.dumps({"event_type": [event_type]}),
+                    "FilterPolicy": json.dumps({"event_type": event_types}),
                 },
             )
         self._shard_iterators: dict[str, str] = {}
@@ -211,6 +212,23 @@ def _statement(handlers: Any, context: Any, account_id: str, sub: str) -> dict[s
     return {"status": response["statusCode"], **json.loads(response["body"])}
 
 
+def _deposit_completed(account: str, amount_minor: int) -> dict[str, Any]:
+    deposit_id = str(uuid.uuid4())
+    return {
+        "event_id": str(uuid.uuid4()),
+        "event_type": "DepositCompleted",
+        "event_version": 1,
+        "occurred_at": "2099-01-01T09:00:00Z",
+        "data": {
+            "deposit_id": deposit_id,
+            "account_id": account,
+            "amount_minor": amount_minor,
+            "currency": "EUR",
+            "completed_at": "2099-01-01T09:00:00Z",
+        },
+    }
+
+
 def _transfer_completed(source: str, target: str, amount_minor: int) -> dict[str, Any]:
     return {
         "event_id": str(uuid.uuid4()),
@@ -236,7 +254,7 @@ def _publish_raw(platform: Platform, topic: str, body: str, event_type: str) -> 
     )
 
 
-def test_an_opened_account_and_a_transfer_reach_the_statements(
+def test_an_opened_account_a_deposit_and_a_transfer_reach_the_statements(
     flow: tuple[Platform, Any], lambda_context: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     platform, handlers = flow
@@ -251,7 +269,10 @@ def test_an_opened_account_and_a_transfer_reach_the_statements(
     # What the transfers service will publish, and something the filter must keep out.
     from payments_shared.events import ContractRegistry, publish
 
-    transfer = ContractRegistry.from_env().validate(_transfer_completed(alice, bob, 2500))
+    contracts = ContractRegistry.from_env()
+    deposit = contracts.validate(_deposit_completed(alice, 10_000))
+    transfer = contracts.validate(_transfer_completed(alice, bob, 2500))
+    publish(platform.sns, platform.transfer_events, deposit)
     publish(platform.sns, platform.transfer_events, transfer)
     _publish_raw(
         platform, platform.account_events, '{"event_type": "AccountClosed"}', "AccountClosed"
@@ -261,6 +282,7 @@ def test_an_opened_account_and_a_transfer_reach_the_statements(
     assert sorted(m["MessageAttributes"]["event_type"]["StringValue"] for m in messages) == [
         "AccountOpened",
         "AccountOpened",
+        "DepositCompleted",
         "TransferCompleted",
     ]
     monkeypatch.setenv("TABLE_NAME", STATEMENTS_TABLE)
@@ -273,11 +295,13 @@ def test_an_opened_account_and_a_transfer_reach_the_statements(
 
     alice_statement = _statement(handlers, lambda_context, alice, ALICE)
     assert alice_statement["status"] == 200
-    assert alice_statement["balance_minor"] == -2500
+    assert alice_statement["balance_minor"] == 7500
     assert [(e["kind"], e["amount_minor"]) for e in alice_statement["entries"]] == [
         ("debit", 2500),
+        ("deposit", 10_000),
         ("opened", 0),
     ]
+    assert alice_statement["entries"][1]["deposit_id"] == deposit.data["deposit_id"]
     assert alice_statement["entries"][0]["counterparty_account_id"] == bob
     bob_statement = _statement(handlers, lambda_context, bob, BOB)
     assert bob_statement["balance_minor"] == 2500
