@@ -28,7 +28,7 @@ from transfers_service import idempotency
 from transfers_service.cache import BalanceCache, NoCache, RedisBalanceCache
 from transfers_service.consumer import AccountEventsConsumer, SqsClient
 from transfers_service.db import create_pool, migrate
-from transfers_service.events import ACCOUNT_OPENED, TRANSFER_COMPLETED, ContractRegistry
+from transfers_service.events import ACCOUNT_OPENED, PUBLISHED, ContractRegistry
 from transfers_service.ledger import LedgerError
 from transfers_service.outbox import OutboxPublisher, SnsClient
 from transfers_service.service import Outcome, TransfersService
@@ -111,7 +111,7 @@ class Runtime:
     ) -> None:
         self.settings = settings
         self.registry = ContractRegistry(
-            settings.contracts_dir, required=(ACCOUNT_OPENED, TRANSFER_COMPLETED)
+            settings.contracts_dir, required=(ACCOUNT_OPENED, *PUBLISHED)
         )
         self.pool = create_pool(settings)
         self.cache: BalanceCache = cache or (

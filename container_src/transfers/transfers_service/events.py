@@ -22,8 +22,12 @@ import fastjsonschema
 EVENT_TYPE_ATTRIBUTE = "event_type"
 ACCOUNT_OPENED = ("AccountOpened", 1)
 TRANSFER_COMPLETED = ("TransferCompleted", 1)
+DEPOSIT_COMPLETED = ("DepositCompleted", 1)
+# The contracts of the events the service publishes: it does not start without them.
+PUBLISHED = (TRANSFER_COMPLETED, DEPOSIT_COMPLETED)
 # The event ids of the service's own events derive from what they announce (uuid5), so
-# one transfer can only ever have one TransferCompleted event id.
+# one transfer can only ever have one TransferCompleted event id, and one deposit one
+# DepositCompleted event id.
 EVENT_ID_NAMESPACE = uuid.UUID("5d2c3f7e-1b8a-4d7e-9a39-6c0f4e8b2a17")
 _CONTRACT_FILE = re.compile(r"(?P<name>[A-Z][A-Za-z0-9]{1,63})\.v(?P<version>[1-9][0-9]*)\.json")
 
@@ -105,6 +109,31 @@ def transfer_completed(
             "transfer_id": str(transfer_id),
             "from_account_id": str(from_account_id),
             "to_account_id": str(to_account_id),
+            "amount_minor": amount_minor,
+            "currency": currency,
+            "completed_at": timestamp(completed_at),
+        },
+    }
+
+
+def deposit_completed(
+    *,
+    deposit_id: uuid.UUID,
+    account_id: uuid.UUID,
+    amount_minor: int,
+    currency: str,
+    completed_at: datetime,
+) -> dict[str, Any]:
+    """The DepositCompleted v1 envelope of one committed deposit (``deposit_id`` is its
+    ``transfer_id`` in the API)."""
+    return {
+        "event_id": str(uuid.uuid5(EVENT_ID_NAMESPACE, f"DepositCompleted:{deposit_id}")),
+        "event_type": DEPOSIT_COMPLETED[0],
+        "event_version": DEPOSIT_COMPLETED[1],
+        "occurred_at": timestamp(completed_at),
+        "data": {
+            "deposit_id": str(deposit_id),
+            "account_id": str(account_id),
             "amount_minor": amount_minor,
             "currency": currency,
             "completed_at": timestamp(completed_at),

@@ -6,7 +6,9 @@ only through :func:`transfer` and :func:`deposit`: they lock the accounts involv
 ``FOR UPDATE`` in one order (by account id, so two transfers in opposite directions cannot
 deadlock), check, then write one debit and one credit that sum to zero and update the
 balances. The balance check runs under those locks, so concurrent transfers cannot
-overdraw an account; the ``accounts_never_overdrawn`` CHECK backs it up.
+overdraw an account; the ``accounts_never_overdrawn`` CHECK backs it up. Each of them also
+queues its event (TransferCompleted, DepositCompleted) in ``outbox``, validated against its
+contract, in the same transaction: no movement of money goes unannounced.
 """
 
 from __future__ import annotations
@@ -183,18 +185,20 @@ def transfer(
         currency=currency,
         completed_at=moved.completed_at,
     )
-    registry.validate(event)
-    conn.execute(
-        "INSERT INTO outbox (event_id, event_type, event_version, message) VALUES (%s, %s, %s, %s)",
-        (event["event_id"], event["event_type"], event["event_version"], json.dumps(event)),
-    )
+    _queue_event(conn, event, registry)
     return moved
 
 
 def deposit(
-    conn: Connection[Any], *, account_id: uuid.UUID, amount_minor: int, currency: str
+    conn: Connection[Any],
+    *,
+    account_id: uuid.UUID,
+    amount_minor: int,
+    currency: str,
+    registry: events.ContractRegistry,
 ) -> Transfer:
-    """Credit a customer account from its currency's funding account (created on first use)."""
+    """Credit a customer account from its currency's funding account (created on first use)
+    and queue DepositCompleted."""
     _check_amount(amount_minor)
     conn.execute(
         "INSERT INTO accounts (account_id, kind, currency) VALUES (%s, 'funding', %s)"
@@ -214,7 +218,7 @@ def deposit(
         raise CurrencyMismatchError(
             f"account {account_id} holds {account.currency}, the deposit is in {currency}"
         )
-    return _move(
+    moved = _move(
         conn,
         kind="deposit",
         from_account_id=funding_id,
@@ -222,6 +226,15 @@ def deposit(
         amount_minor=amount_minor,
         currency=currency,
     )
+    event = events.deposit_completed(
+        deposit_id=moved.transfer_id,
+        account_id=account_id,
+        amount_minor=amount_minor,
+        currency=currency,
+        completed_at=moved.completed_at,
+    )
+    _queue_event(conn, event, registry)
+    return moved
 
 
 def get_balance(conn: Connection[Any], account_id: uuid.UUID) -> Balance | None:
@@ -253,6 +266,17 @@ def get_transfer(conn: Connection[Any], transfer_id: uuid.UUID) -> Transfer | No
         amount_minor=int(amount_minor),
         currency=str(currency),
         completed_at=completed_at,
+    )
+
+
+def _queue_event(
+    conn: Connection[Any], event: dict[str, Any], registry: events.ContractRegistry
+) -> None:
+    """Validate ``event`` against its contract and write it to the outbox (this transaction)."""
+    registry.validate(event)
+    conn.execute(
+        "INSERT INTO outbox (event_id, event_type, event_version, message) VALUES (%s, %s, %s, %s)",
+        (event["event_id"], event["event_type"], event["event_version"], json.dumps(event)),
     )
 
 

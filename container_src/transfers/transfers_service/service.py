@@ -109,7 +109,11 @@ class TransfersService:
             if stored is not None:
                 return Outcome(stored.status_code, stored.body, replayed=True)
             deposit = ledger.deposit(
-                conn, account_id=account_id, amount_minor=amount_minor, currency=currency
+                conn,
+                account_id=account_id,
+                amount_minor=amount_minor,
+                currency=currency,
+                registry=self._registry,
             )
             response = idempotency.StoredResponse(201, deposit.to_json())
             idempotency.record(
@@ -121,6 +125,7 @@ class TransfersService:
                 transfer_id=deposit.transfer_id,
             )
         self._cache.invalidate(account_id)
+        self._on_outbox_written()
         return Outcome(response.status_code, response.body)
 
     def balance(self, account_id: uuid.UUID) -> ledger.Balance | None:

@@ -16,7 +16,7 @@ from transfers_support import Ledger, ServiceServer
 from tools.test_servers import PostgresServer, RedisServer
 from transfers_service.cache import BalanceCache, NoCache, RedisBalanceCache
 from transfers_service.db import Pool, create_pool, migrate
-from transfers_service.events import ACCOUNT_OPENED, TRANSFER_COMPLETED, ContractRegistry
+from transfers_service.events import ACCOUNT_OPENED, PUBLISHED, ContractRegistry
 from transfers_service.service import TransfersService
 from transfers_service.settings import Settings
 
@@ -28,7 +28,7 @@ TEMPLATE_DATABASE = "transfers_template"
 
 @pytest.fixture(scope="session")
 def registry() -> ContractRegistry:
-    return ContractRegistry(CONTRACTS_DIR, required=(ACCOUNT_OPENED, TRANSFER_COMPLETED))
+    return ContractRegistry(CONTRACTS_DIR, required=(ACCOUNT_OPENED, *PUBLISHED))
 
 
 @pytest.fixture(scope="session")
@@ -89,10 +89,10 @@ def pool(settings: Settings) -> Iterator[Pool]:
 
 
 @pytest.fixture
-def ledger(database_url: str) -> Iterator[Ledger]:
+def ledger(database_url: str, registry: ContractRegistry) -> Iterator[Ledger]:
     """Direct SQL access for arranging and inspecting the ledger."""
     with psycopg.connect(database_url, autocommit=True) as conn:
-        yield Ledger(conn)
+        yield Ledger(conn, registry)
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import uuid
 import pytest
 from transfers_support import Ledger, ServiceServer
 
-from transfers_service.events import ContractRegistry
+from transfers_service.events import EVENT_ID_NAMESPACE, ContractRegistry
 
 
 def test_transfer_moves_money_and_queues_its_event(
@@ -35,7 +35,7 @@ def test_transfer_moves_money_and_queues_its_event(
     ).fetchall()
     assert entries == [(alice, -300, "EUR"), (bob, 300, "EUR")]
     ledger.assert_consistent()
-    [row] = ledger.outbox()
+    [row] = ledger.outbox("TransferCompleted")
     event = json.loads(row["message"])
     registry.validate(event)  # a valid TransferCompleted v1
     assert (row["event_type"], row["sent_at"], str(row["event_id"])) == (
@@ -56,7 +56,7 @@ def test_transfer_moves_money_and_queues_its_event(
 
 
 def test_deposit_credits_the_account_against_the_funding_account(
-    api: ServiceServer, ledger: Ledger
+    api: ServiceServer, ledger: Ledger, registry: ContractRegistry
 ) -> None:
     account = ledger.open_account("GBP")
 
@@ -78,7 +78,69 @@ def test_deposit_credits_the_account_against_the_funding_account(
         "SELECT balance_minor FROM accounts WHERE kind = 'funding' AND currency = 'GBP'"
     ).fetchone()
     assert funding == (-2_500,)
-    assert ledger.outbox() == []  # deposits announce no TransferCompleted
+    ledger.assert_consistent()
+    # Announced in the deposit's transaction: one DepositCompleted, nothing else.
+    [row] = ledger.outbox()
+    event = json.loads(row["message"])
+    registry.validate(event)  # a valid DepositCompleted v1
+    assert (row["event_type"], row["sent_at"], str(row["event_id"])) == (
+        "DepositCompleted",
+        None,
+        event["event_id"],
+    )
+    assert (event["event_type"], event["event_version"]) == ("DepositCompleted", 1)
+    assert event["data"] == {
+        "deposit_id": deposit["transfer_id"],
+        "account_id": str(account),
+        "amount_minor": 2_500,
+        "currency": "GBP",
+        "completed_at": deposit["completed_at"],
+    }
+    assert event["occurred_at"] == deposit["completed_at"]
+    assert event["occurred_at"].endswith("Z")
+    # Derived from the deposit's id, like TransferCompleted's from the transfer's.
+    assert event["event_id"] == str(
+        uuid.uuid5(EVENT_ID_NAMESPACE, f"DepositCompleted:{deposit['transfer_id']}")
+    )
+    assert api.get(f"/transfers/{deposit['transfer_id']}").json() == deposit
+
+
+@pytest.mark.parametrize(
+    ("account", "body", "status", "code"),
+    [
+        ("known", {"amount_minor": 10, "currency": "EUR"}, 201, None),  # the control
+        ("unknown", {"amount_minor": 10, "currency": "EUR"}, 404, "account_not_found"),
+        ("not-a-uuid", {"amount_minor": 10, "currency": "EUR"}, 404, "account_not_found"),
+        ("known", {"amount_minor": 10, "currency": "USD"}, 422, "currency_mismatch"),
+        ("known", {"amount_minor": 0, "currency": "EUR"}, 422, "invalid_request"),
+        ("known", {"amount_minor": -10, "currency": "EUR"}, 422, "invalid_request"),
+        ("known", {"amount_minor": "10", "currency": "EUR"}, 422, "invalid_request"),
+        ("known", {"amount_minor": 10, "currency": "JPY"}, 422, "invalid_request"),
+        ("known", {"currency": "EUR"}, 422, "invalid_request"),
+        ("known", {"amount_minor": 10, "currency": "EUR", "unexpected": 1}, 422, "invalid_request"),
+    ],
+)
+def test_only_a_committed_deposit_queues_an_event(
+    api: ServiceServer,
+    ledger: Ledger,
+    account: str,
+    body: dict[str, object],
+    status: int,
+    code: str | None,
+) -> None:
+    known = ledger.open_account("EUR", balance=100)  # its funding deposit: one event
+    path_id = {"known": str(known), "unknown": str(uuid.uuid4())}.get(account, account)
+    before = ledger.outbox()
+    assert [row["event_type"] for row in before] == ["DepositCompleted"]
+
+    response = api.post(f"/accounts/{path_id}/deposits", body, key=str(uuid.uuid4()))
+
+    assert response.status_code == status, response.text
+    if code is None:
+        assert len(ledger.outbox("DepositCompleted")) == 2
+    else:
+        assert response.json()["code"] == code
+        assert ledger.outbox() == before
     ledger.assert_consistent()
 
 

@@ -14,6 +14,7 @@ from transfers_support import Ledger, ServiceServer, wait_for
 from tools.test_servers import PostgresServer, free_port
 from transfers_service.app import Runtime
 from transfers_service.db import migrate
+from transfers_service.events import ContractRegistry
 from transfers_service.settings import Settings
 
 
@@ -27,7 +28,10 @@ def own_postgres() -> Iterator[PostgresServer]:
 
 
 def test_database_down_is_503_and_nothing_is_half_written(
-    serve: Callable[..., ServiceServer], settings: Settings, own_postgres: PostgresServer
+    serve: Callable[..., ServiceServer],
+    settings: Settings,
+    own_postgres: PostgresServer,
+    registry: ContractRegistry,
 ) -> None:
     app_settings = Settings(
         **{
@@ -40,7 +44,7 @@ def test_database_down_is_503_and_nothing_is_half_written(
     )
     api = serve(app_settings)
     with psycopg.connect(own_postgres.url(), autocommit=True) as conn:
-        ledger = Ledger(conn)
+        ledger = Ledger(conn, registry)
         alice, bob = ledger.open_account(balance=1_000), ledger.open_account()
         assert api.transfer(alice, bob, 100).status_code == 201
 
@@ -64,7 +68,7 @@ def test_database_down_is_503_and_nothing_is_half_written(
 
     wait_for(lambda: api.get("/health").status_code == 200, timeout=30, what="recovery")
     with psycopg.connect(own_postgres.url(), autocommit=True) as conn:
-        ledger = Ledger(conn)
+        ledger = Ledger(conn, registry)
         assert (ledger.balance(alice), ledger.balance(bob)) == (900, 100)
         ledger.assert_consistent()
         retried = api.transfer(alice, bob, 200, key=key)

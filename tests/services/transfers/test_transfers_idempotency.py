@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 
@@ -23,7 +24,10 @@ def test_the_same_key_and_body_returns_the_first_response_and_moves_money_once(
     assert second.headers["Location"] == first.headers["Location"]
     assert (api.balance(alice), api.balance(bob)) == (750, 250)
     assert ledger.count("transfers") == 2  # the funding deposit and this transfer
-    assert len(ledger.outbox()) == 1
+    assert [row["event_type"] for row in ledger.outbox()] == [
+        "DepositCompleted",
+        "TransferCompleted",
+    ]
     ledger.assert_consistent()
 
 
@@ -65,6 +69,32 @@ def test_keys_of_deposits_and_transfers_are_separate_and_checked_too(
     assert other_account.json()["code"] == "idempotency_key_reused"
     assert transfer.status_code == 201  # another endpoint, another scope
     assert (api.balance(alice), api.balance(bob)) == (400, 100)
+    [deposited, transferred] = ledger.outbox()
+    assert (deposited["event_type"], transferred["event_type"]) == (
+        "DepositCompleted",
+        "TransferCompleted",
+    )
+    assert json.loads(deposited["message"])["data"]["deposit_id"] == first.json()["transfer_id"]
+    ledger.assert_consistent()
+
+
+def test_a_replayed_deposit_queues_no_second_event(api: ServiceServer, ledger: Ledger) -> None:
+    account = ledger.open_account()
+    first = api.deposit(account, 700, key="deposit-once")
+    assert first.status_code == 201, first.text
+    before = ledger.counts()
+    assert before["outbox"] == 1
+
+    replay = api.deposit(account, 700, key="deposit-once")
+
+    assert replay.status_code == 201
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    assert replay.json() == first.json()
+    assert ledger.counts() == before
+    [row] = ledger.outbox()
+    assert row["event_type"] == "DepositCompleted"
+    assert json.loads(row["message"])["data"]["deposit_id"] == first.json()["transfer_id"]
+    assert api.balance(account) == 700
 
 
 def test_a_refused_request_records_nothing_and_may_be_retried_with_its_key(
@@ -116,7 +146,40 @@ def test_concurrent_requests_with_one_key_move_money_once(
     assert {status for status, _ in results} == {201}
     assert len({content for _, content in results}) == 1
     assert (api.balance(alice), api.balance(bob)) == (900, 100)
-    assert len(ledger.outbox()) == 1
+    assert len(ledger.outbox("TransferCompleted")) == 1
+    ledger.assert_consistent()
+
+
+def test_concurrent_deposits_with_one_key_queue_one_event(
+    api: ServiceServer, ledger: Ledger
+) -> None:
+    account = ledger.open_account()
+    start = threading.Barrier(10)
+    results: list[tuple[int, bytes]] = []
+    lock = threading.Lock()
+
+    def send() -> None:
+        with api.client() as client:
+            start.wait()
+            response = client.post(
+                f"/accounts/{account}/deposits",
+                json={"amount_minor": 100, "currency": "EUR"},
+                headers={"Idempotency-Key": "the-one-deposit-key"},
+            )
+        with lock:
+            results.append((response.status_code, response.content))
+
+    threads = [threading.Thread(target=send) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert {status for status, _ in results} == {201}
+    assert len({content for _, content in results}) == 1
+    assert api.balance(account) == 100
+    [row] = ledger.outbox()
+    assert row["event_type"] == "DepositCompleted"
     ledger.assert_consistent()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -41,37 +42,50 @@ def topic(aws: None) -> str:
     return arn
 
 
+Drain = Callable[[], list[dict[str, Any]]]
+
+
 @pytest.fixture
-def subscriber(topic: str) -> Callable[[], list[dict[str, Any]]]:
-    """A queue subscribed as EventBus.subscribe does it (raw, filtered on event_type);
+def subscribe(topic: str) -> Callable[[str, list[str]], Drain]:
+    """Subscribes a new queue as EventBus.subscribe does it (raw, filtered on event_type);
     returns a function that drains it."""
     sns = boto3.client("sns", region_name=REGION)
     sqs = boto3.client("sqs", region_name=REGION)
-    queue_url = sqs.create_queue(QueueName="statements")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
-    sns.subscribe(
-        TopicArn=topic,
-        Protocol="sqs",
-        Endpoint=queue_arn,
-        Attributes={
-            "RawMessageDelivery": "true",
-            "FilterPolicy": json.dumps({"event_type": ["TransferCompleted"]}),
-        },
-    )
 
-    def drain() -> list[dict[str, Any]]:
-        messages: list[dict[str, Any]] = []
-        while batch := sqs.receive_message(
-            QueueUrl=queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
-        ).get("Messages"):
-            messages.extend(batch)
-            for message in batch:
-                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-        return messages
+    def subscribe_queue(name: str, event_types: list[str]) -> Drain:
+        queue_url = sqs.create_queue(QueueName=name)["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        sns.subscribe(
+            TopicArn=topic,
+            Protocol="sqs",
+            Endpoint=queue_arn,
+            Attributes={
+                "RawMessageDelivery": "true",
+                "FilterPolicy": json.dumps({"event_type": event_types}),
+            },
+        )
 
-    return drain
+        def drain() -> list[dict[str, Any]]:
+            messages: list[dict[str, Any]] = []
+            while batch := sqs.receive_message(
+                QueueUrl=queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+            ).get("Messages"):
+                messages.extend(batch)
+                for message in batch:
+                    sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+            return messages
+
+        return drain
+
+    return subscribe_queue
+
+
+@pytest.fixture
+def subscriber(subscribe: Callable[[str, list[str]], Drain]) -> Drain:
+    """A queue subscribed as the statements service is (StatementsStack): to both events."""
+    return subscribe("statements", ["TransferCompleted", "DepositCompleted"])
 
 
 class FlakySns:
@@ -91,6 +105,7 @@ class FlakySns:
 
 
 def _transfers(service: TransfersService, ledger: Ledger, count: int) -> list[str]:
+    """``count`` transfers from an account funded by one deposit: ``count`` + 1 events."""
     alice, bob = ledger.open_account(balance=10_000), ledger.open_account()
     return [
         service.create_transfer(
@@ -104,31 +119,56 @@ def _transfers(service: TransfersService, ledger: Ledger, count: int) -> list[st
     ]
 
 
+def _deposits(service: TransfersService, ledger: Ledger, count: int) -> list[str]:
+    """``count`` deposits into a new account: ``count`` DepositCompleted events."""
+    account = ledger.open_account()
+    return [
+        service.create_deposit(
+            idempotency_key=str(uuid.uuid4()),
+            account_id=account,
+            amount_minor=10 + index,
+            currency="EUR",
+        ).body["transfer_id"]
+        for index in range(count)
+    ]
+
+
 def test_each_event_is_published_once_with_its_event_type_attribute(
     pool: Pool,
     service: TransfersService,
     ledger: Ledger,
     topic: str,
-    subscriber: Callable[[], list[dict[str, Any]]],
+    subscriber: Drain,
     registry: ContractRegistry,
 ) -> None:
-    transfer_ids = _transfers(service, ledger, 30)  # more than one batch
+    transfer_ids = _transfers(service, ledger, 30)  # with the funding deposit: 31 events
+    [funding_deposit] = ledger.outbox("DepositCompleted")
     publisher = OutboxPublisher(pool, boto3.client("sns", region_name=REGION), topic, batch_size=25)
 
     first, second = publisher.publish_batch(), publisher.publish_batch()
     third = publisher.publish_batch()
 
-    assert (first.sent, second.sent, third.sent) == (25, 5, 0)
+    assert (first.sent, second.sent, third.sent) == (25, 6, 0)
     messages = subscriber()
-    assert len(messages) == 30
+    assert len(messages) == 31
     events = [json.loads(message["Body"]) for message in messages]
     for message, event in zip(messages, events, strict=True):
         registry.validate(event)
+        # The attribute is each row's own event type.
         assert message["MessageAttributes"]["event_type"] == {
             "DataType": "String",
-            "StringValue": "TransferCompleted",
+            "StringValue": event["event_type"],
         }
-    assert sorted(event["data"]["transfer_id"] for event in events) == sorted(transfer_ids)
+    assert Counter(event["event_type"] for event in events) == {
+        "TransferCompleted": 30,
+        "DepositCompleted": 1,
+    }
+    assert sorted(
+        event["data"]["transfer_id"] for event in events if "transfer_id" in event["data"]
+    ) == sorted(transfer_ids)
+    assert [event for event in events if event["event_type"] == "DepositCompleted"] == [
+        json.loads(funding_deposit["message"])
+    ]
     rows = ledger.outbox()
     assert all(row["sent_at"] is not None and row["sns_message_id"] for row in rows)
     assert {str(row["event_id"]) for row in rows} == {event["event_id"] for event in events}
@@ -136,14 +176,46 @@ def test_each_event_is_published_once_with_its_event_type_attribute(
     assert subscriber() == []
 
 
+def test_a_deposit_is_published_once_as_deposit_completed(
+    pool: Pool,
+    service: TransfersService,
+    ledger: Ledger,
+    subscribe: Callable[[str, list[str]], Drain],
+    topic: str,
+    registry: ContractRegistry,
+) -> None:
+    statements = subscribe("statements", ["TransferCompleted", "DepositCompleted"])
+    transfers_only = subscribe("transfers-only", ["TransferCompleted"])
+    [deposit_id] = _deposits(service, ledger, 1)
+    publisher = OutboxPublisher(pool, boto3.client("sns", region_name=REGION), topic)
+
+    assert publisher.publish_batch().sent == 1
+
+    [message] = statements()
+    assert message["MessageAttributes"] == {
+        "event_type": {"DataType": "String", "StringValue": "DepositCompleted"},
+        "event_version": {"DataType": "Number", "StringValue": "1"},
+    }
+    [row] = ledger.outbox()
+    assert message["Body"] == row["message"]
+    event = json.loads(message["Body"])
+    registry.validate(event)
+    assert (event["event_type"], event["data"]["deposit_id"]) == ("DepositCompleted", deposit_id)
+    assert row["sent_at"] is not None
+    assert row["sns_message_id"]
+    assert transfers_only() == []  # the subscription filter sees the attribute
+    assert publisher.publish_batch().sent == 0
+    assert statements() == []
+
+
 def test_a_failed_publish_is_retried_and_marked_sent_only_after_success(
     pool: Pool,
     service: TransfersService,
     ledger: Ledger,
     topic: str,
-    subscriber: Callable[[], list[dict[str, Any]]],
+    subscriber: Drain,
 ) -> None:
-    [transfer_id] = _transfers(service, ledger, 1)
+    [deposit_id] = _deposits(service, ledger, 1)
     sns = FlakySns(boto3.client("sns", region_name=REGION), failures=1)
     publisher = OutboxPublisher(pool, sns, topic, retry_after=lambda attempts: 0.0)
 
@@ -162,14 +234,14 @@ def test_a_failed_publish_is_retried_and_marked_sent_only_after_success(
     assert row["sent_at"] is not None
     assert (row["attempts"], row["last_error"]) == (2, None)
     [message] = subscriber()
-    assert json.loads(message["Body"])["data"]["transfer_id"] == transfer_id
+    assert json.loads(message["Body"])["data"]["deposit_id"] == deposit_id
     assert publisher.publish_batch().sent == 0
 
 
 def test_publishing_to_a_missing_topic_keeps_the_event_and_backs_off(
     pool: Pool, service: TransfersService, ledger: Ledger, topic: str
 ) -> None:
-    _transfers(service, ledger, 1)
+    _deposits(service, ledger, 1)
     missing = topic.replace("transfers-events", "no-such-topic")
     publisher = OutboxPublisher(pool, boto3.client("sns", region_name=REGION), missing)
 
@@ -198,17 +270,17 @@ def test_rows_locked_by_another_publisher_are_skipped(
     service: TransfersService,
     ledger: Ledger,
     topic: str,
-    subscriber: Callable[[], list[dict[str, Any]]],
+    subscriber: Drain,
     database_url: str,
 ) -> None:
-    _transfers(service, ledger, 3)
+    _transfers(service, ledger, 3)  # and the funding deposit: 4 events
     publisher = OutboxPublisher(pool, boto3.client("sns", region_name=REGION), topic)
     with psycopg.connect(database_url) as other, other.transaction():
         # Another publisher is busy with the oldest row.
         other.execute("SELECT id FROM outbox ORDER BY id LIMIT 1 FOR UPDATE").fetchone()
-        assert publisher.publish_batch().sent == 2
+        assert publisher.publish_batch().sent == 3
     assert publisher.publish_batch().sent == 1
-    assert len(subscriber()) == 3
+    assert len(subscriber()) == 4
 
 
 def test_the_running_app_publishes_after_each_transfer(
@@ -216,20 +288,62 @@ def test_the_running_app_publishes_after_each_transfer(
     settings: Settings,
     ledger: Ledger,
     topic: str,
-    subscriber: Callable[[], list[dict[str, Any]]],
+    subscriber: Drain,
 ) -> None:
-    # A long poll interval: only the wake-up after the commit can publish in time.
+    alice, bob = ledger.open_account(balance=100), ledger.open_account()
+    # A long poll interval: only the wake-up after the commit can publish in time (the
+    # funding deposit's event may go out with the first batch at startup, or with it).
     app_settings = Settings(
         **{**settings.__dict__, "event_topic_arn": topic, "outbox_poll_seconds": 60}
     )
     api = serve(app_settings, sns=boto3.client("sns", region_name=REGION))
-    alice, bob = ledger.open_account(balance=100), ledger.open_account()
 
     response = api.transfer(alice, bob, 40)
 
     assert response.status_code == 201
     received: list[dict[str, Any]] = []
-    wait_for(lambda: received.extend(subscriber()) or received, what="the TransferCompleted event")
-    [message] = received
-    assert json.loads(message["Body"])["data"]["transfer_id"] == response.json()["transfer_id"]
+    wait_for(
+        lambda: received.extend(subscriber()) or len(received) >= 2,
+        what="the DepositCompleted and TransferCompleted events",
+    )
+    events = {json.loads(m["Body"])["event_type"]: json.loads(m["Body"]) for m in received}
+    assert sorted(events) == ["DepositCompleted", "TransferCompleted"]
+    assert events["TransferCompleted"]["data"]["transfer_id"] == response.json()["transfer_id"]
+    wait_for(
+        lambda: all(row["sent_at"] is not None for row in ledger.outbox()),
+        what="the rows marked sent",
+    )
+    assert subscriber() == []
+
+
+def test_the_running_app_publishes_after_each_deposit(
+    serve: Callable[..., ServiceServer],
+    settings: Settings,
+    ledger: Ledger,
+    topic: str,
+    subscriber: Drain,
+) -> None:
+    account = ledger.open_account()
+    # A long poll interval: only the wake-up after the deposit's commit can publish in time.
+    app_settings = Settings(
+        **{**settings.__dict__, "event_topic_arn": topic, "outbox_poll_seconds": 60}
+    )
+    api = serve(app_settings, sns=boto3.client("sns", region_name=REGION))
+
+    response = api.deposit(account, 40, key="deposit-and-replay")
+    replay = api.deposit(account, 40, key="deposit-and-replay")
+
+    assert (response.status_code, replay.status_code) == (201, 201)
+    received: list[dict[str, Any]] = []
+    wait_for(lambda: received.extend(subscriber()) or received, what="the DepositCompleted event")
     wait_for(lambda: ledger.outbox()[0]["sent_at"] is not None, what="the row marked sent")
+    received.extend(subscriber())
+    [message] = received  # once, the replay queued nothing
+    assert message["MessageAttributes"]["event_type"]["StringValue"] == "DepositCompleted"
+    assert json.loads(message["Body"])["data"] == {
+        "deposit_id": response.json()["transfer_id"],
+        "account_id": str(account),
+        "amount_minor": 40,
+        "currency": "EUR",
+        "completed_at": response.json()["completed_at"],
+    }

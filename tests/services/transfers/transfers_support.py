@@ -18,6 +18,7 @@ import uvicorn
 
 from transfers_service import ledger
 from transfers_service.app import Runtime, create_app
+from transfers_service.events import ContractRegistry
 from transfers_service.settings import Settings
 
 OPENED_AT = "2026-01-05T09:30:00.000000Z"
@@ -135,9 +136,11 @@ class Ledger:
     """Direct SQL on the test's database (autocommit)."""
 
     conn: psycopg.Connection[Any]
+    registry: ContractRegistry
 
     def open_account(self, currency: str = "EUR", *, balance: int = 0) -> uuid.UUID:
-        """An account as AccountOpened makes it, funded by a deposit of ``balance``."""
+        """An account as AccountOpened makes it, funded by a deposit of ``balance`` (which,
+        like every deposit, queues its DepositCompleted event)."""
         account_id = uuid.uuid4()
         with self.conn.transaction():
             ledger.open_account(
@@ -149,7 +152,11 @@ class Ledger:
             )
             if balance:
                 ledger.deposit(
-                    self.conn, account_id=account_id, amount_minor=balance, currency=currency
+                    self.conn,
+                    account_id=account_id,
+                    amount_minor=balance,
+                    currency=currency,
+                    registry=self.registry,
                 )
         return account_id
 
@@ -169,10 +176,13 @@ class Ledger:
         tables = ("accounts", "transfers", "ledger_entries", "outbox", "idempotency_keys")
         return {table: self.count(table) for table in tables}
 
-    def outbox(self) -> list[dict[str, Any]]:
+    def outbox(self, event_type: str | None = None) -> list[dict[str, Any]]:
+        """The outbox rows in order, all or those of one ``event_type``."""
         rows = self.conn.execute(
             "SELECT event_id, event_type, message, attempts, sent_at, sns_message_id, last_error"
-            " FROM outbox ORDER BY id"
+            " FROM outbox WHERE %(event_type)s::text IS NULL OR event_type = %(event_type)s"
+            " ORDER BY id",
+            {"event_type": event_type},
         ).fetchall()
         keys = (
             "event_id",
@@ -188,7 +198,9 @@ class Ledger:
     def assert_consistent(self) -> None:
         """The ledger's invariants: entries of each transfer sum to zero (one debit, one
         credit), every balance is the sum of its entries, no customer account below zero,
-        and no account's running balance ever went below zero (entries in commit order)."""
+        no account's running balance ever went below zero (entries in commit order), and
+        every transfer and deposit has exactly one event in the outbox, of its kind, and
+        every event there announces one of them."""
         unbalanced = self.conn.execute(
             "SELECT t.transfer_id FROM transfers t JOIN ledger_entries e USING (transfer_id)"
             " GROUP BY t.transfer_id, t.amount_minor"
@@ -215,11 +227,24 @@ class Ledger:
             "  WHERE a.kind = 'customer') r WHERE running < 0"
         ).fetchall()
         assert went_negative == []
-        unsent_without_transfer = self.conn.execute(
-            "SELECT o.event_id FROM outbox o WHERE NOT EXISTS (SELECT 1 FROM transfers t"
-            " WHERE t.transfer_id = (o.message::json -> 'data' ->> 'transfer_id')::uuid)"
+        announced = (
+            "SELECT t.transfer_id, t.kind, o.event_id FROM transfers t {join} outbox o"
+            " ON o.event_type = CASE t.kind WHEN 'transfer' THEN 'TransferCompleted'"
+            " WHEN 'deposit' THEN 'DepositCompleted' END"
+            " AND t.transfer_id = (o.message::json -> 'data' ->> CASE o.event_type"
+            " WHEN 'DepositCompleted' THEN 'deposit_id' ELSE 'transfer_id' END)::uuid"
+        )
+        events_without_transfer = self.conn.execute(
+            f"SELECT event_id, event_type FROM outbox WHERE event_id NOT IN"
+            f" (SELECT event_id FROM ({announced.format(join='JOIN')}) a)"
         ).fetchall()
-        assert unsent_without_transfer == []
+        assert events_without_transfer == []
+        unannounced = self.conn.execute(
+            f"SELECT transfer_id, kind, count(event_id) FROM"
+            f" ({announced.format(join='LEFT JOIN')}) a"
+            f" GROUP BY transfer_id, kind HAVING count(event_id) <> 1"
+        ).fetchall()
+        assert unannounced == []
 
 
 def account_opened(
