@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from psycopg import Connection
+
 from transfers_service import idempotency, ledger
 from transfers_service.cache import BalanceCache
 from transfers_service.db import Pool
@@ -64,33 +66,20 @@ class TransfersService:
             "amount_minor": amount_minor,
             "currency": currency,
         }
-        fingerprint = idempotency.fingerprint(TRANSFER_SCOPE, request)
-        with self.pool.connection() as conn, conn.transaction():
-            stored = idempotency.claim(
-                conn, scope=TRANSFER_SCOPE, key=idempotency_key, request_fingerprint=fingerprint
-            )
-            if stored is not None:
-                return Outcome(stored.status_code, stored.body, replayed=True)
-            transfer = ledger.transfer(
+        return self._move_once(
+            scope=TRANSFER_SCOPE,
+            idempotency_key=idempotency_key,
+            request=request,
+            move=lambda conn: ledger.transfer(
                 conn,
                 from_account_id=from_account_id,
                 to_account_id=to_account_id,
                 amount_minor=amount_minor,
                 currency=currency,
                 registry=self._registry,
-            )
-            response = idempotency.StoredResponse(201, transfer.to_json())
-            idempotency.record(
-                conn,
-                scope=TRANSFER_SCOPE,
-                key=idempotency_key,
-                request_fingerprint=fingerprint,
-                response=response,
-                transfer_id=transfer.transfer_id,
-            )
-        self._cache.invalidate(from_account_id, to_account_id)
-        self._on_outbox_written()
-        return Outcome(response.status_code, response.body)
+            ),
+            touched=(from_account_id, to_account_id),
+        )
 
     def create_deposit(
         self, *, idempotency_key: str, account_id: uuid.UUID, amount_minor: int, currency: str
@@ -101,30 +90,49 @@ class TransfersService:
             "amount_minor": amount_minor,
             "currency": currency,
         }
-        fingerprint = idempotency.fingerprint(DEPOSIT_SCOPE, request)
-        with self.pool.connection() as conn, conn.transaction():
-            stored = idempotency.claim(
-                conn, scope=DEPOSIT_SCOPE, key=idempotency_key, request_fingerprint=fingerprint
-            )
-            if stored is not None:
-                return Outcome(stored.status_code, stored.body, replayed=True)
-            deposit = ledger.deposit(
+        return self._move_once(
+            scope=DEPOSIT_SCOPE,
+            idempotency_key=idempotency_key,
+            request=request,
+            move=lambda conn: ledger.deposit(
                 conn,
                 account_id=account_id,
                 amount_minor=amount_minor,
                 currency=currency,
                 registry=self._registry,
+            ),
+            touched=(account_id,),
+        )
+
+    def _move_once(
+        self,
+        *,
+        scope: str,
+        idempotency_key: str,
+        request: dict[str, Any],
+        move: Callable[[Connection[Any]], ledger.Transfer],
+        touched: tuple[uuid.UUID, ...],
+    ) -> Outcome:
+        """Run ``move`` and record its response under the key, in one transaction; a key
+        seen before returns its first response instead (a different request: an error)."""
+        fingerprint = idempotency.fingerprint(scope, request)
+        with self.pool.connection() as conn, conn.transaction():
+            stored = idempotency.claim(
+                conn, scope=scope, key=idempotency_key, request_fingerprint=fingerprint
             )
-            response = idempotency.StoredResponse(201, deposit.to_json())
+            if stored is not None:
+                return Outcome(stored.status_code, stored.body, replayed=True)
+            moved = move(conn)
+            response = idempotency.StoredResponse(201, moved.to_json())
             idempotency.record(
                 conn,
-                scope=DEPOSIT_SCOPE,
+                scope=scope,
                 key=idempotency_key,
                 request_fingerprint=fingerprint,
                 response=response,
-                transfer_id=deposit.transfer_id,
+                transfer_id=moved.transfer_id,
             )
-        self._cache.invalidate(account_id)
+        self._cache.invalidate(*touched)
         self._on_outbox_written()
         return Outcome(response.status_code, response.body)
 
