@@ -13,17 +13,35 @@ import os
 from aws_cdk import App, Environment
 
 from stacks.compliance import add_compliance_checks
-from stacks.config import DEFAULT_REGION, PROFILES, DeploymentTarget
+from stacks.config import (
+    AVAILABILITY_ZONES_CONTEXT,
+    DEFAULT_REGION,
+    PROFILES,
+    DeploymentTarget,
+    lookup_context_key,
+    resolve_availability_zones,
+    zones_for,
+)
 from stacks.stage import PaymentsStage
 
 
 def deployment_target(app: App) -> DeploymentTarget:
-    """Resolve where to deploy from context first, then the CLI's environment."""
+    """Resolve where to deploy from context first, then the CLI's environment.
+
+    The Availability Zones come from ``-c availability_zones=...``, else from the account's
+    lookup recorded in cdk.context.json, else from the region's defaults in
+    ``stacks/config.py``; never from the region's name.
+    """
     account = app.node.try_get_context("account") or os.environ.get("CDK_DEFAULT_ACCOUNT")
     region = (
         app.node.try_get_context("region") or os.environ.get("CDK_DEFAULT_REGION") or DEFAULT_REGION
     )
-    return DeploymentTarget(account=account or None, region=region)
+    zones = resolve_availability_zones(
+        region,
+        requested=app.node.try_get_context(AVAILABILITY_ZONES_CONTEXT),
+        recorded=app.node.try_get_context(lookup_context_key(account, region)) if account else None,
+    )
+    return DeploymentTarget(account=account or None, region=region, availability_zones=zones)
 
 
 def build_app(app: App) -> dict[str, PaymentsStage]:
@@ -31,7 +49,13 @@ def build_app(app: App) -> dict[str, PaymentsStage]:
     target = deployment_target(app)
     environment = Environment(account=target.account, region=target.region)
     return {
-        name: PaymentsStage(app, profile.stage_id, profile=profile, env=environment)
+        name: PaymentsStage(
+            app,
+            profile.stage_id,
+            profile=profile,
+            availability_zones=zones_for(profile, target),
+            env=environment,
+        )
         for name, profile in PROFILES.items()
     }
 

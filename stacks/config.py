@@ -6,6 +6,7 @@ to the constructs as plain arguments. Nothing else branches on the environment's
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -18,6 +19,13 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 LAMBDA_SRC = REPO_ROOT / "lambda_src"
 EVENT_CONTRACTS = REPO_ROOT / "contracts" / "events"
 DEFAULT_REGION = "us-east-1"
+
+
+class ConfigurationError(ValueError):
+    """The deployment target or a profile cannot work; the message says what to change."""
+
+
+_WEB_ORIGIN = re.compile(r"https://[a-z0-9.-]+(:[0-9]{1,5})?|http://localhost(:[0-9]{1,5})?")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -75,6 +83,24 @@ class EnvironmentProfile:
     cache_mode: Literal["serverless", "node"]
     """ElastiCache Valkey flavour: serverless (no capacity to plan) or node-based."""
 
+    termination_protection: bool
+    """Whether CloudFormation refuses to delete the stage's stacks (all hold state or are
+    read by the others) until the flag is turned off."""
+
+    web_origins: tuple[str, ...]
+    """Origins (``https://host``; ``http://localhost:port`` for local development) that
+    serve the web UI. The Cognito web client redirects only to ``<origin>/auth/callback``
+    after sign-in and ``<origin>/`` after sign-out; with none, it has no OAuth flow."""
+
+    def __post_init__(self) -> None:
+        for origin in self.web_origins:
+            # Cognito accepts only HTTPS callback URLs, except http://localhost for testing.
+            if not _WEB_ORIGIN.fullmatch(origin):
+                raise ConfigurationError(
+                    f"profile {self.name!r}: web_origins has {origin!r}; each origin must be "
+                    "'https://<host>[:port]' or 'http://localhost[:port]', without a path"
+                )
+
 
 DEV = EnvironmentProfile(
     name="dev",
@@ -96,6 +122,9 @@ DEV = EnvironmentProfile(
     database_max_capacity=2,
     database_readers=0,
     cache_mode="serverless",
+    termination_protection=False,
+    # The web UI's local development server.
+    web_origins=("http://localhost:5173",),
 )
 
 PROD = EnvironmentProfile(
@@ -116,6 +145,9 @@ PROD = EnvironmentProfile(
     database_max_capacity=16,
     database_readers=1,
     cache_mode="serverless",
+    termination_protection=True,
+    # Set to the domain that serves the web UI; until then the client signs in with SRP only.
+    web_origins=(),
 )
 
 PROFILES: MappingProxyType[str, EnvironmentProfile] = MappingProxyType(
@@ -129,3 +161,86 @@ class DeploymentTarget:
 
     account: str | None
     region: str
+    availability_zones: tuple[str, ...]
+    """The region's AZ names in this account (see ``resolve_availability_zones``)."""
+
+
+DEFAULT_AVAILABILITY_ZONES: MappingProxyType[str, tuple[str, ...]] = MappingProxyType(
+    {
+        # us-east-1e is left out: it is closed to new resource types in many accounts.
+        "us-east-1": ("us-east-1a", "us-east-1b", "us-east-1c", "us-east-1d", "us-east-1f"),
+        "us-east-2": ("us-east-2a", "us-east-2b", "us-east-2c"),
+        "us-west-2": ("us-west-2a", "us-west-2b", "us-west-2c", "us-west-2d"),
+        "eu-west-1": ("eu-west-1a", "eu-west-1b", "eu-west-1c"),
+        "eu-central-1": ("eu-central-1a", "eu-central-1b", "eu-central-1c"),
+        # Tokyo has no "b" zone for most accounts.
+        "ap-northeast-1": ("ap-northeast-1a", "ap-northeast-1c", "ap-northeast-1d"),
+    }
+)
+"""Zone names that every account has in these regions, used when the deployment target
+names none. AZ names are mapped per account in the older regions and a zone can be closed
+to new resources in an account: pass the account's own with ``-c availability_zones=...``."""
+
+AVAILABILITY_ZONES_CONTEXT = "availability_zones"
+"""Context key naming the AZs to use, comma-separated (``-c availability_zones=a,b``)."""
+
+_ZONES_HINT = (
+    "pass the zones your account has with -c availability_zones=<zone>,<zone>,... (list them "
+    "with: aws ec2 describe-availability-zones --region {region} --query "
+    "'AvailabilityZones[?State==`available` && ZoneType==`availability-zone`].ZoneName')"
+)
+
+
+def lookup_context_key(account: str, region: str) -> str:
+    """The key under which ``cdk context`` records an account's AZ lookup (cdk.context.json)."""
+    return f"availability-zones:account={account}:region={region}"
+
+
+def resolve_availability_zones(
+    region: str,
+    *,
+    requested: str | list[str] | None,
+    recorded: object = None,
+) -> tuple[str, ...]:
+    """The AZ names of the deployment target, never derived from the region's name.
+
+    In order: ``requested`` (the ``availability_zones`` context, comma-separated or a
+    list), ``recorded`` (the account's lookup recorded in cdk.context.json), the region's
+    entry in ``DEFAULT_AVAILABILITY_ZONES``. Each name must be one of ``region``'s zones.
+    """
+    zone_name = re.compile(re.escape(region) + r"[a-z]")
+    if requested is not None:
+        names = requested.split(",") if isinstance(requested, str) else list(requested)
+        source = f"context '{AVAILABILITY_ZONES_CONTEXT}'"
+    elif isinstance(recorded, list):
+        names, source = [str(name) for name in recorded], "cdk.context.json"
+    elif region in DEFAULT_AVAILABILITY_ZONES:
+        return DEFAULT_AVAILABILITY_ZONES[region]
+    else:
+        raise ConfigurationError(
+            f"no Availability Zones known for region {region!r}: "
+            + _ZONES_HINT.format(region=region)
+        )
+    zones = tuple(name.strip() for name in names if name.strip())
+    bad = [name for name in zones if not zone_name.fullmatch(name)]
+    if not zones or bad:
+        raise ConfigurationError(
+            f"{source} holds {', '.join(map(repr, bad)) or 'no zone'}; each entry must be an "
+            f"Availability Zone name of region {region!r} such as '{region}a'"
+        )
+    if len(set(zones)) != len(zones):
+        raise ConfigurationError(f"{source} names a zone twice: {', '.join(zones)}")
+    return zones
+
+
+def zones_for(profile: EnvironmentProfile, target: DeploymentTarget) -> tuple[str, ...]:
+    """The first ``profile.availability_zones`` of the target's zones, or a clear error."""
+    wanted = profile.availability_zones
+    if wanted > len(target.availability_zones):
+        raise ConfigurationError(
+            f"the {profile.name} profile asks for {wanted} Availability Zones but region "
+            f"{target.region!r} offers {len(target.availability_zones)} "
+            f"({', '.join(target.availability_zones)}): lower availability_zones in "
+            f"stacks/config.py, or " + _ZONES_HINT.format(region=target.region)
+        )
+    return target.availability_zones[:wanted]

@@ -2,7 +2,8 @@
 
 Creates the Cognito user pool and web client that authenticate customers, the regional
 WAF web ACL that every public API stage is associated with, the encrypted SNS topic that
-alarms notify, the account-level role that lets API Gateway write execution logs, one
+alarms notify (``AlarmTopic``: CloudWatch may publish to it), the account-level role that
+lets API Gateway write execution logs (kept when the stack is deleted), one
 event bus per publishing domain, and the network the container services and databases
 run in: a VPC (public, private-with-egress and isolated subnets in the profile's number of
 AZs, the profile's number of NAT gateways, flow logs, S3 and DynamoDB gateway endpoints)
@@ -11,49 +12,57 @@ and an ECS cluster with Container Insights and a Service Connect namespace.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_sns as sns
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
-from cdk_microservices import EventBus, EventContract, acknowledge
+from cdk_microservices import AlarmTopic, EventBus, EventContract, acknowledge
 from stacks.config import EVENT_CONTRACTS, EnvironmentProfile
 
-SERVICE_NAMESPACE = "payments.internal"
-"""Cloud Map namespace the services are reachable in through Service Connect."""
+WEB_CALLBACK_PATH = "/auth/callback"
+"""Where the web UI receives the authorization code after sign-in."""
+
+
+def service_namespace(profile: EnvironmentProfile) -> str:
+    """Cloud Map namespace the services of one environment reach each other in (Service
+    Connect). One per environment: two environments in one account never share a name."""
+    return f"payments-{profile.name}.internal"
 
 
 class PlatformStack(Stack):
     """Shared, environment-wide resources. Services receive them as arguments."""
 
     def __init__(
-        self, scope: Construct, id_: str, *, profile: EnvironmentProfile, **kwargs: Any
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        profile: EnvironmentProfile,
+        availability_zones: Sequence[str],
+        **kwargs: Any,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
         self.user_pool = self._user_pool(profile)
-        self.web_client = self.user_pool.add_client(
-            "WebClient",
-            auth_flows=cognito.AuthFlow(user_srp=True),
-            generate_secret=False,
-            prevent_user_existence_errors=True,
-            access_token_validity=Duration.hours(1),
-            id_token_validity=Duration.hours(1),
-            refresh_token_validity=Duration.days(30),
-            enable_token_revocation=True,
-        )
+        self.web_client = self._web_client(profile)
         self.web_acl = self._web_acl(profile)
-        self.alarm_topic = self._alarm_topic(profile)
+        self.alarms = AlarmTopic(
+            self,
+            "Alarms",
+            display_name=f"payments {profile.name} alarms",
+            removal_policy=profile.removal_policy,
+        )
+        self.alarm_topic = self.alarms.topic
         self._api_gateway_logging_role()
-        self.vpc = self._vpc(profile)
+        self.vpc = self._vpc(profile, availability_zones)
         self.cluster = ecs.Cluster(
             self,
             "Cluster",
@@ -62,7 +71,7 @@ class PlatformStack(Stack):
         )
         # Service Connect: services reach each other as http://<name>.payments.internal.
         self.cluster.add_default_cloud_map_namespace(
-            name=SERVICE_NAMESPACE, use_for_service_connect=True
+            name=service_namespace(profile), use_for_service_connect=True
         )
         # One bus per publishing domain. They live here, not in the publishers' stacks, so
         # a subscriber can be deployed before (or without) the service that publishes.
@@ -131,6 +140,32 @@ class PlatformStack(Stack):
             acknowledge(user_pool, "AwsSolutions::AwsSolutions-COG8", reason)
         return user_pool
 
+    def _web_client(self, profile: EnvironmentProfile) -> cognito.UserPoolClient:
+        """The web UI's public client: SRP sign-in, and the authorization code grant (with
+        PKCE, as the client has no secret) back to the profile's web origins only."""
+        callback_urls = [origin + WEB_CALLBACK_PATH for origin in profile.web_origins]
+        logout_urls = [origin + "/" for origin in profile.web_origins]
+        return self.user_pool.add_client(
+            "WebClient",
+            auth_flows=cognito.AuthFlow(user_srp=True),
+            generate_secret=False,
+            prevent_user_existence_errors=True,
+            access_token_validity=Duration.hours(1),
+            id_token_validity=Duration.hours(1),
+            refresh_token_validity=Duration.days(30),
+            enable_token_revocation=True,
+            supported_identity_providers=[cognito.UserPoolClientIdentityProvider.COGNITO],
+            disable_o_auth=not profile.web_origins,
+            o_auth=cognito.OAuthSettings(
+                flows=cognito.OAuthFlows(authorization_code_grant=True),
+                scopes=[cognito.OAuthScope.OPENID, cognito.OAuthScope.EMAIL],
+                callback_urls=callback_urls,
+                logout_urls=logout_urls,
+            )
+            if profile.web_origins
+            else None,
+        )
+
     def _web_acl(self, profile: EnvironmentProfile) -> wafv2.CfnWebACL:
         def visibility(metric: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
             return wafv2.CfnWebACL.VisibilityConfigProperty(
@@ -175,11 +210,12 @@ class PlatformStack(Stack):
             ],
         )
 
-    def _vpc(self, profile: EnvironmentProfile) -> ec2.Vpc:
+    def _vpc(self, profile: EnvironmentProfile, availability_zones: Sequence[str]) -> ec2.Vpc:
         """Public, private (egress through NAT) and isolated (databases) subnets per AZ.
 
-        The AZs are named, not looked up: synth needs no AWS account, and an
-        account-agnostic stack would otherwise get only two.
+        The AZs are the deployment target's (``app.py`` resolves them), not looked up
+        here: synth needs no AWS account, and an account-agnostic stack would otherwise get
+        only two.
         """
         flow_logs = logs.LogGroup(
             self,
@@ -191,9 +227,7 @@ class PlatformStack(Stack):
             self,
             "Vpc",
             ip_addresses=ec2.IpAddresses.cidr("10.0.0.0/16"),
-            availability_zones=[
-                f"{self.region}{zone}" for zone in "abcdef"[: profile.availability_zones]
-            ],
+            availability_zones=list(availability_zones),
             nat_gateways=profile.nat_gateways,
             subnet_configuration=[
                 ec2.SubnetConfiguration(
@@ -222,26 +256,6 @@ class PlatformStack(Stack):
         )
         return vpc
 
-    def _alarm_topic(self, profile: EnvironmentProfile) -> sns.Topic:
-        key = kms.Key(
-            self,
-            "AlarmTopicKey",
-            description=f"Encrypts the payments-{profile.name} alarm topic",
-            enable_key_rotation=True,
-            removal_policy=profile.removal_policy,
-        )
-        # CloudWatch alarms can publish to an encrypted topic only if they may use its key.
-        key.grant(
-            iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*"
-        )
-        return sns.Topic(
-            self,
-            "AlarmTopic",
-            display_name=f"payments {profile.name} alarms",
-            master_key=key,
-            enforce_ssl=True,
-        )
-
     def _api_gateway_logging_role(self) -> None:
         role = iam.Role(
             self,
@@ -261,4 +275,8 @@ class PlatformStack(Stack):
             "The account-wide API Gateway logging role must write to log groups that API "
             "Gateway names after APIs created later; AWS maintains this policy for that role.",
         )
-        apigw.CfnAccount(self, "ApiGatewayAccount", cloud_watch_role_arn=role.role_arn)
+        account = apigw.CfnAccount(self, "ApiGatewayAccount", cloud_watch_role_arn=role.role_arn)
+        # One setting per account and region, which every Platform stack deployed there
+        # sets: deleting one stack must leave the account pointing at a role that exists.
+        role.apply_removal_policy(RemovalPolicy.RETAIN)
+        account.apply_removal_policy(RemovalPolicy.RETAIN)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ class PaymentsStage(Stage):
         id_: str,
         *,
         profile: EnvironmentProfile,
+        availability_zones: Sequence[str],
         accounts_code_dir: Path = ACCOUNTS_CODE,
         statements_code_dir: Path = STATEMENTS_CODE,
         transfers_image: ecs.ContainerImage | None = None,
@@ -34,7 +36,16 @@ class PaymentsStage(Stage):
         Tags.of(self).add("project", "cdk-microservices-payments")
         Tags.of(self).add("environment", profile.name)
 
-        self.platform = PlatformStack(self, "Platform", profile=profile)
+        # Every stack holds state or is read by the others: protect them where the
+        # profile says so (prod), so that none is deleted by mistake.
+        protection = profile.termination_protection
+        self.platform = PlatformStack(
+            self,
+            "Platform",
+            profile=profile,
+            availability_zones=availability_zones,
+            termination_protection=protection,
+        )
         self.accounts = AccountsStack(
             self,
             "Accounts",
@@ -44,6 +55,7 @@ class PaymentsStage(Stage):
             alarm_topic=self.platform.alarm_topic,
             account_events=self.platform.account_events,
             code_dir=accounts_code_dir,
+            termination_protection=protection,
         )
         Tags.of(self.accounts).add("service", "accounts")
         self.statements = StatementsStack(
@@ -56,6 +68,7 @@ class PaymentsStage(Stage):
             account_events=self.platform.account_events,
             transfer_events=self.platform.transfer_events,
             code_dir=statements_code_dir,
+            termination_protection=protection,
         )
         Tags.of(self.statements).add("service", "statements")
         self.transfers = TransfersStack(
@@ -68,5 +81,6 @@ class PaymentsStage(Stage):
             account_events=self.platform.account_events,
             transfer_events=self.platform.transfer_events,
             image=transfers_image,
+            termination_protection=protection,
         )
         Tags.of(self.transfers).add("service", "transfers")

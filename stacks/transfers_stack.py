@@ -157,7 +157,6 @@ class TransfersStack(Stack):
             user=CONTAINER_USER,
             # Liveness: a database outage answers callers 503 but must not get tasks replaced.
             health_check_path="/health/live",
-            desired_count=profile.service_min_tasks,
             min_capacity=profile.service_min_tasks,
             max_capacity=profile.service_max_tasks,
             environment={
@@ -173,7 +172,8 @@ class TransfersStack(Stack):
             alarm_topic=alarm_topic,
         )
         task_role = self.service.task_role
-        self.database.grant_connect(self.service.connections, task_role)
+        # Also makes the service wait for the database's instances (first deploy).
+        self.database.grant_connect(self.service, task_role)
         self.cache.grant_connect(self.service.connections)
         transfer_events.grant_publish(task_role)
         self.account_events_queue.grant_consume_messages(task_role)

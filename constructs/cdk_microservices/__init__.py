@@ -6,6 +6,7 @@ Import the patterns from here::
 """
 
 from cdk_microservices._validation import ConstructArgumentError
+from cdk_microservices.alarm_topic import AlarmTopic
 from cdk_microservices.api_service import ApiRoute, ApiService, load_json_schema
 from cdk_microservices.cache import Cache
 from cdk_microservices.compliance import acknowledge
@@ -18,6 +19,7 @@ from cdk_microservices.table_event_publisher import TableEventPublisher
 
 __all__ = [
     "EVENT_TYPE_ATTRIBUTE",
+    "AlarmTopic",
     "ApiRoute",
     "ApiService",
     "Cache",

@@ -11,10 +11,17 @@ import inspect
 import re
 from collections.abc import Callable, Collection, Mapping
 
-from aws_cdk import Duration, Token
+from aws_cdk import Duration, RemovalPolicy, Token
 
 SERVICE_NAME_PATTERN = r"[a-z][a-z0-9-]{1,38}[a-z0-9]"
 HANDLER_PATTERN = r"[A-Za-z_][A-Za-z0-9_.]*\.[A-Za-z_][A-Za-z0-9_]*"
+
+
+DESTROY_WITH_DELETION_PROTECTION = (
+    "turns deletion protection on with removal_policy=DESTROY; a protected resource makes "
+    "the stack's deletion fail: leave deletion_protection unset (it follows the removal "
+    "policy) or choose another removal policy"
+)
 
 
 class ConstructArgumentError(ValueError):
@@ -24,6 +31,18 @@ class ConstructArgumentError(ValueError):
 def fail(construct: str, argument: str, problem: str) -> ConstructArgumentError:
     """Build the error raised for one bad argument: ``Construct(argument=...): problem``."""
     return ConstructArgumentError(f"{construct}: argument '{argument}' {problem}")
+
+
+def deletion_protection_for(
+    construct: str, deletion_protection: bool | None, removal_policy: RemovalPolicy
+) -> bool:
+    """Deletion protection follows the removal policy unless given: off for DESTROY (the
+    resource goes with its stack), on otherwise; on together with DESTROY is rejected."""
+    if deletion_protection is None:
+        return removal_policy != RemovalPolicy.DESTROY
+    if deletion_protection and removal_policy == RemovalPolicy.DESTROY:
+        raise fail(construct, "deletion_protection", DESTROY_WITH_DELETION_PROTECTION)
+    return bool(deletion_protection)
 
 
 def require_choice(construct: str, argument: str, value: str, allowed: Collection[str]) -> str:

@@ -48,6 +48,7 @@ from constructs import Construct
 
 from cdk_microservices._alarms import notify
 from cdk_microservices._validation import (
+    deletion_protection_for,
     fail,
     format_number,
     merge_props,
@@ -69,6 +70,12 @@ FARGATE_MEMORY_MIB: dict[int, tuple[int, ...]] = {
     16384: tuple(range(32768, 122880 + 1, 8192)),
 }
 """Memory sizes (MiB) Fargate accepts for each task CPU size (CPU units)."""
+
+_DESIRED_COUNT_OWNED_BY_SCALING = (
+    "is set, but autoscaling owns the task count (between min_capacity and max_capacity); a "
+    "DesiredCount in the template would reset a scaled-out service on every deploy. Leave it "
+    "out: a new service starts one task and autoscaling raises it to min_capacity"
+)
 
 PORT_MAPPING_NAME = "http"
 """Name of the container's port mapping, which Service Connect refers to."""
@@ -102,22 +109,27 @@ class ContainerService(Construct):
       (one month), also for the Service Connect proxy;
     - deployments: circuit breaker with rollback, ``min_healthy_percent=100`` and
       ``max_healthy_percent=200`` (a deployment never drops capacity);
-    - capacity: ``desired_count`` 2, scaled between ``min_capacity`` 2 and ``max_capacity`` 4
-      on CPU (``cpu_target_utilization`` 60 %, allowed 10-90) and on requests per target
+    - capacity: autoscaling owns the task count, between ``min_capacity`` 2 and
+      ``max_capacity`` 4, so the template sets no ``DesiredCount`` (a deploy would reset a
+      scaled-out service to it; ``desired_count`` is rejected): a new service starts one
+      task and autoscaling raises it to ``min_capacity``. Scaling is on CPU
+      (``cpu_target_utilization`` 60 %, allowed 10-90) and on requests per target
       (``requests_per_target`` 500); scale-out cooldown 60 s, scale-in cooldown 300 s;
       new tasks get CDK's 60 s health check grace period;
     - Service Connect: the service is published as ``service_name`` on port
       ``container_port`` (clients call ``http://<service_name>:<container_port>``) in
       ``service_connect_namespace`` (the name or ARN of an existing
       Cloud Map namespace shared by the services that call each other); without it, the
-      cluster's default namespace (a created cluster gets an HTTP namespace
-      ``<stack name>-<service_name>`` of its own; an existing cluster must have one);
+      cluster's default namespace, referred to by ARN (a created cluster gets an HTTP
+      namespace ``<stack name>-<service_name>`` of its own; an existing cluster must have
+      one);
     - load balancer: internal (``public=False``), listening on HTTP port 80, or on HTTPS
       port 443 with the ``RECOMMENDED_TLS`` policy when ``certificate`` (an ACM certificate
       or ``elbv2.IListenerCertificate``) is given; ``public=True`` requires a certificate and
       listens on HTTPS only (no HTTP listener at all); ``listener_port`` changes the port;
       invalid header fields dropped; deletion protection follows ``removal_policy``
-      (on for ``RETAIN``) unless ``deletion_protection`` says otherwise;
+      (off for ``DESTROY``, on otherwise) unless ``deletion_protection`` says otherwise
+      (on together with ``DESTROY`` is rejected);
     - security groups: the load balancer's admits only the listener port, from the VPC's
       CIDR (internal) or from anywhere (public), and sends only to the tasks'; the tasks'
       admits ``container_port`` only from the load balancer's (use ``connections`` to admit
@@ -129,7 +141,9 @@ class ContainerService(Construct):
     - access logs: to ``access_logs_bucket``, or to a created bucket (SSE-S3, which ALB
       log delivery requires, TLS-only, versioned, no public access) whose logs expire after
       ``access_logs_retention`` (90 days; old versions after 7 more days); the bucket
-      follows ``removal_policy`` (default ``RETAIN``), like the log group; a created load
+      follows ``removal_policy`` (default ``RETAIN``), like the log group, and with
+      ``DESTROY`` is emptied before it is deleted (CloudFormation deletes only empty
+      buckets; the load balancer is deleted first, so no log arrives after); a created load
       balancer needs a stack with a concrete region (ELB log delivery is regional);
     - alarms: 5XX answers (load balancer and targets) >= 1 in 5 minutes, p99 target
       response time above ``latency_alarm_threshold`` (1 s), unhealthy targets >= 1,
@@ -160,7 +174,7 @@ class ContainerService(Construct):
         container_port: int = 8080,
         cpu: int = 256,
         memory_limit_mib: int = 512,
-        desired_count: int = 2,
+        desired_count: int | None = None,
         min_capacity: int = 2,
         max_capacity: int = 4,
         cpu_target_utilization: float = 60,
@@ -202,6 +216,8 @@ class ContainerService(Construct):
         self._validate_capacity(
             desired_count=desired_count, min_capacity=min_capacity, max_capacity=max_capacity
         )
+        if service_props and "desired_count" in service_props:
+            raise fail(name, "service_props", _DESIRED_COUNT_OWNED_BY_SCALING)
         require_range(name, "container_port", container_port, minimum=1, maximum=65535)
         if listener_port is not None:
             require_range(name, "listener_port", listener_port, minimum=1, maximum=65535)
@@ -459,8 +475,12 @@ class ContainerService(Construct):
             description=f"{service_name} tasks: container port from the load balancer only",
             allow_all_outbound=True,
         )
+        default_namespace = self.cluster.default_cloud_map_namespace
         service_connect = ecs.ServiceConnectProps(
-            namespace=service_connect_namespace,
+            # By ARN: a namespace name is looked up in the account and region, where another
+            # environment's namespace of the same name makes it ambiguous.
+            namespace=service_connect_namespace
+            or (default_namespace.namespace_arn if default_namespace is not None else None),
             services=[
                 ecs.ServiceConnectService(
                     port_mapping_name=PORT_MAPPING_NAME,
@@ -479,7 +499,6 @@ class ContainerService(Construct):
             "cluster": self.cluster,
             "task_definition": self.task_definition,
             "service_name": service_name,
-            "desired_count": desired_count,
             "min_healthy_percent": 100,
             "max_healthy_percent": 200,
             "circuit_breaker": ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
@@ -522,10 +541,8 @@ class ContainerService(Construct):
             self.load_balancer = self._create_load_balancer(
                 vpc=vpc,
                 public=public,
-                deletion_protection=(
-                    removal_policy == RemovalPolicy.RETAIN
-                    if deletion_protection is None
-                    else deletion_protection
+                deletion_protection=deletion_protection_for(
+                    name, deletion_protection, removal_policy
                 ),
                 access_logs_bucket=access_logs_bucket,
                 access_logs_retention=access_logs_retention or Duration.days(90),
@@ -611,25 +628,19 @@ class ContainerService(Construct):
             )
 
     def _validate_capacity(
-        self, *, desired_count: int, min_capacity: int, max_capacity: int
+        self, *, desired_count: int | None, min_capacity: int, max_capacity: int
     ) -> None:
         name = self.CONSTRUCT
         require_range(name, "min_capacity", min_capacity, minimum=1, maximum=5000)
         require_range(name, "max_capacity", max_capacity, minimum=1, maximum=5000)
-        require_range(name, "desired_count", desired_count, minimum=1, maximum=5000)
         if min_capacity > max_capacity:
             raise fail(
                 name,
                 "min_capacity",
                 f"is {min_capacity}, above max_capacity ({max_capacity})",
             )
-        if not min_capacity <= desired_count <= max_capacity:
-            raise fail(
-                name,
-                "desired_count",
-                f"is {desired_count}; it must be between min_capacity ({min_capacity}) and "
-                f"max_capacity ({max_capacity})",
-            )
+        if desired_count is not None:
+            raise fail(name, "desired_count", _DESIRED_COUNT_OWNED_BY_SCALING)
 
     def _validate_user(self, user: str) -> None:
         name = self.CONSTRUCT
@@ -711,6 +722,9 @@ class ContainerService(Construct):
                 block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
                 object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
                 removal_policy=removal_policy,
+                # CloudFormation deletes only empty buckets, and log delivery writes a test
+                # object at once: with DESTROY the bucket is emptied before its deletion.
+                auto_delete_objects=removal_policy == RemovalPolicy.DESTROY,
                 lifecycle_rules=[
                     s3.LifecycleRule(
                         id="expire-access-logs",
@@ -728,6 +742,10 @@ class ContainerService(Construct):
                 "log bucket, which would need one in turn.",
             )
             access_logs_bucket = bucket
+            emptier = bucket.node.try_find_child("AutoDeleteObjectsCustomResource")
+            if emptier is not None:
+                # Deleted before the emptying runs: no log object arrives after it.
+                load_balancer.node.add_dependency(emptier)
         self.access_logs_bucket = access_logs_bucket
         load_balancer.log_access_logs(access_logs_bucket, prefix=self.service_name)
         return load_balancer

@@ -31,19 +31,22 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import CfnResource, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
-from constructs import Construct
+from constructs import Construct, DependencyGroup
 
 from cdk_microservices._alarms import notify
 from cdk_microservices._validation import (
+    DESTROY_WITH_DELETION_PROTECTION,
+    deletion_protection_for,
     fail,
     format_number,
     merge_props,
@@ -103,9 +106,11 @@ class RelationalDatabase(Construct):
       ``add_rotation_single_user()``: the function is created and kept up to date by
       Secrets Manager, with no Serverless Application Repository application to pin;
     - automated backups kept ``backup_retention`` (7 days; 1-35 days);
-    - ``deletion_protection=True`` and ``removal_policy=SNAPSHOT`` (a final snapshot is kept
-      when the cluster is deleted). ``deletion_protection=False`` makes cdk-nag report
-      AwsSolutions-RDS10: acknowledge it in the stack that decides so (e.g. dev);
+    - ``removal_policy=SNAPSHOT`` (a final snapshot is kept when the cluster is deleted)
+      and deletion protection on; ``deletion_protection`` follows the removal policy when
+      unset (off for ``DESTROY``, which it contradicts: both together are rejected).
+      Deletion protection off makes cdk-nag report AwsSolutions-RDS10: acknowledge it in
+      the stack that decides so (e.g. dev);
     - ``log_exports=["postgresql"]`` exported to CloudWatch Logs, kept ``log_retention``
       (one month);
     - Performance Insights on, with the free retention (7 days); Enhanced Monitoring off
@@ -143,6 +148,12 @@ class RelationalDatabase(Construct):
     alarms: list[cloudwatch.Alarm]
     """The alarms created (empty with ``alarms=False`` or an existing cluster)."""
 
+    instances: DependencyGroup
+    """The cluster's DB instances (writer and readers; empty for an existing cluster).
+    CloudFormation reports the cluster created minutes before its writer accepts
+    connections: whatever cannot start without the database must depend on this
+    (``grant_connect`` does it for an ECS service; the rotation schedule waits too)."""
+
     def __init__(
         self,
         scope: Construct,
@@ -174,6 +185,7 @@ class RelationalDatabase(Construct):
         super().__init__(scope, id_)
         name = self.CONSTRUCT
         self.alarms = []
+        self.instances = DependencyGroup()
         self._iam_authentication: bool | None = None
         if existing_cluster is not None:
             reject_conflicts(
@@ -254,10 +266,10 @@ class RelationalDatabase(Construct):
         _require_days(name, "rotation_interval", rotation_interval, minimum=1, maximum=1000)
         backup_retention = backup_retention or Duration.days(7)
         _require_days(name, "backup_retention", backup_retention, minimum=1, maximum=35)
-        deletion_protection = True if deletion_protection is None else deletion_protection
         removal_policy = removal_policy or RemovalPolicy.SNAPSHOT
         if not isinstance(removal_policy, RemovalPolicy):
             raise fail(name, "removal_policy", "must be an aws_cdk.RemovalPolicy")
+        deletion_protection = deletion_protection_for(name, deletion_protection, removal_policy)
         if isinstance(log_exports, str):
             raise fail(name, "log_exports", f"is {log_exports!r}; it must be a list of log types")
         log_exports = ["postgresql"] if log_exports is None else list(log_exports)
@@ -346,7 +358,18 @@ class RelationalDatabase(Construct):
         if monitoring_interval is not None:
             defaults["monitoring_interval"] = monitoring_interval
         props = merge_props(name, "cluster_props", rds.DatabaseCluster, defaults, cluster_props)
+        destroyed = props.get("removal_policy") == RemovalPolicy.DESTROY
+        if destroyed and props.get("deletion_protection"):
+            raise fail(name, "cluster_props", DESTROY_WITH_DELETION_PROTECTION)
         created = rds.DatabaseCluster(self, "Cluster", **props)  # type: ignore[arg-type]
+        self.instances.add(
+            *(
+                child
+                for child in created.node.find_all()
+                if isinstance(child, CfnResource)
+                and child.cfn_resource_type == "AWS::RDS::DBInstance"
+            )
+        )
         self.cluster = created
         self._port = _effective_int(props.get("port"), port)
         self._iam_authentication = bool(props.get("iam_authentication"))
@@ -384,7 +407,7 @@ class RelationalDatabase(Construct):
             ec2.Port.tcp(self._port),
             "Secret rotation function",
         )
-        self.secret.add_rotation_schedule(
+        rotation_schedule = self.secret.add_rotation_schedule(
             "RotationSchedule",
             automatically_after=rotation_interval,
             hosted_rotation=secretsmanager.HostedRotation.postgre_sql_single_user(
@@ -393,6 +416,9 @@ class RelationalDatabase(Construct):
                 security_groups=[self.rotation_security_group],
             ),
         )
+        # A hosted rotation rotates once as soon as it is created: against a cluster whose
+        # writer is not up yet, that first rotation fails and the secret is left pending.
+        rotation_schedule.node.add_dependency(self.instances)
 
         if alarms:
             max_acu = _effective_number(props.get("serverless_v2_max_capacity"), max_capacity)
@@ -427,7 +453,9 @@ class RelationalDatabase(Construct):
         each, nothing else), grants ``principal`` read access to the master user's secret,
         and with ``iam_user`` (IAM database authentication must be on) ``rds-db:connect``
         as that database user. For an ECS service: ``grant_connect(service,
-        service.task_definition.task_role)``.
+        service.task_definition.task_role)``. When ``connectable`` is an ECS service (or a
+        ``ContainerService``), the service also waits for the cluster's ``instances``, so
+        its first tasks do not start before the writer accepts connections.
         """
         name = self.CONSTRUCT
         if not hasattr(connectable, "connections"):
@@ -459,9 +487,11 @@ class RelationalDatabase(Construct):
                     f"is {iam_user!r} but IAM database authentication is off; pass "
                     "iam_authentication=True to the database",
                 )
+        # Its Connections: jsii sees those of a Python construct such as ContainerService.
+        peer: ec2.Connections = connectable.connections
         if self._port is not None:
             self.cluster.connections.allow_from(
-                connectable, ec2.Port.tcp(self._port), f"Clients of {self.node.path}"
+                peer, ec2.Port.tcp(self._port), f"Clients of {self.node.path}"
             )
         elif self.cluster.connections.default_port is None:
             raise fail(
@@ -471,12 +501,17 @@ class RelationalDatabase(Construct):
             )
         else:
             self.cluster.connections.allow_default_port_from(
-                connectable, f"Clients of {self.node.path}"
+                peer, f"Clients of {self.node.path}"
             )
         if self.secret is not None:
             self.secret.grant_read(principal)
         if iam_user is not None:
             self.cluster.grant_connect(principal, iam_user)
+        service = getattr(connectable, "service", connectable)
+        if isinstance(service, ecs.BaseService):
+            # The cluster is "created" minutes before its writer instance accepts
+            # connections: tasks started in between find no database.
+            service.node.add_dependency(self.instances)
 
     # -- internals ------------------------------------------------------------------------
 

@@ -23,6 +23,8 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from cdk_microservices._validation import (
+    DESTROY_WITH_DELETION_PROTECTION,
+    deletion_protection_for,
     fail,
     merge_props,
     reject_conflicts,
@@ -68,8 +70,10 @@ class ServiceTable(Construct):
     - point-in-time recovery on (35 days);
     - no TTL attribute; pass ``time_to_live_attribute`` to let DynamoDB expire items;
     - no stream; pass ``stream`` to publish item changes (e.g. for an outbox);
-    - ``removal_policy=RETAIN`` and ``deletion_protection=True``: losing a service's data
-      must be a deliberate act. The reference app's dev profile relaxes both.
+    - ``removal_policy=RETAIN`` and deletion protection on: losing a service's data must
+      be a deliberate act. ``deletion_protection`` follows the removal policy when unset
+      (off for ``DESTROY``; on together with ``DESTROY`` is rejected). The reference app's
+      dev profile relaxes both.
 
     Escape hatches: ``existing_table`` uses a table created elsewhere (then no other table
     argument may be given), and ``table_props`` overrides any keyword argument of
@@ -193,7 +197,9 @@ class ServiceTable(Construct):
                 )
             ),
             "removal_policy": removal_policy or RemovalPolicy.RETAIN,
-            "deletion_protection": True if deletion_protection is None else deletion_protection,
+            "deletion_protection": deletion_protection_for(
+                name, deletion_protection, removal_policy or RemovalPolicy.RETAIN
+            ),
         }
         if sort_key:
             defaults["sort_key"] = dynamodb.Attribute(name=sort_key, type=_KEY_TYPES[sk_type])
@@ -205,6 +211,9 @@ class ServiceTable(Construct):
             defaults["stream"] = _STREAM_VIEWS[stream]
 
         props = merge_props(name, "table_props", dynamodb.Table, defaults, table_props)
+        destroyed = props.get("removal_policy") == RemovalPolicy.DESTROY
+        if destroyed and props.get("deletion_protection"):
+            raise fail(name, "table_props", DESTROY_WITH_DELETION_PROTECTION)
         created = dynamodb.Table(self, "Table", **props)  # type: ignore[arg-type]
         self.table = created
         self.encryption_key = created_key
