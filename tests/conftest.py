@@ -11,12 +11,12 @@ from reference_app import cli_context, stack_templates
 
 
 @pytest.fixture(scope="session")
-def synthesized_app(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
-    """Templates of every stack of the reference app, by name (``Dev/Accounts``, ...).
+def synthesized_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The cloud assembly of the reference app with its defaults (what ``cdk synth`` writes).
 
-    Built by ``app.build_app`` with the CLI's context, so they equal what ``cdk synth``
-    writes (tests/reference/test_cli_synth.py proves it). cdk-nag and CloudFormation's own
-    validation run in that CLI test and in ``make synth``, not here, to keep this fast.
+    Built by ``app.build_app`` with the CLI's context, so its templates equal what ``cdk
+    synth`` writes (tests/reference/test_cli_synth.py proves it). cdk-nag and CloudFormation's
+    own validation run in that CLI test and in ``make synth``, not here, to keep this fast.
     """
     from app import build_app
 
@@ -24,4 +24,10 @@ def synthesized_app(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[
     app = App(context=cli_context(), outdir=str(outdir), builtin_cloud_formation_validation=False)
     build_app(app)
     app.synth()
-    return stack_templates(outdir)
+    return outdir
+
+
+@pytest.fixture(scope="session")
+def synthesized_app(synthesized_assembly: Path) -> dict[str, dict[str, Any]]:
+    """Templates of every stack of the reference app, by name (``Dev/Accounts``, ...)."""
+    return stack_templates(synthesized_assembly)

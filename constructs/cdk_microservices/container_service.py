@@ -13,8 +13,9 @@ Creates (the cluster and the load balancer unless existing ones are passed in):
 - ``security_group``: the tasks' security group, reachable on ``container_port`` only from
   the load balancer (and from whatever is allowed through ``connections``);
 - ``service``: a Fargate service (platform ``LATEST``) in private subnets without public IPs,
-  with Service Connect, a deployment circuit breaker that rolls back, and deployments that
-  never drop below the desired capacity;
+  named by CloudFormation (so a replacing update can succeed), with Service Connect, a
+  deployment circuit breaker that rolls back, and deployments that never drop below the
+  desired capacity;
 - ``scaling``: target tracking on CPU and on requests per target between ``min_capacity``
   and ``max_capacity``;
 - ``load_balancer``: an Application Load Balancer (internal unless ``public``) that drops
@@ -72,7 +73,7 @@ FARGATE_MEMORY_MIB: dict[int, tuple[int, ...]] = {
 """Memory sizes (MiB) Fargate accepts for each task CPU size (CPU units)."""
 
 _DESIRED_COUNT_OWNED_BY_SCALING = (
-    "is set, but autoscaling owns the task count (between min_capacity and max_capacity); a "
+    "but autoscaling owns the task count (between min_capacity and max_capacity); a "
     "DesiredCount in the template would reset a scaled-out service on every deploy. Leave it "
     "out: a new service starts one task and autoscaling raises it to min_capacity"
 )
@@ -217,7 +218,9 @@ class ContainerService(Construct):
             desired_count=desired_count, min_capacity=min_capacity, max_capacity=max_capacity
         )
         if service_props and "desired_count" in service_props:
-            raise fail(name, "service_props", _DESIRED_COUNT_OWNED_BY_SCALING)
+            raise fail(
+                name, "service_props", "sets desired_count, " + _DESIRED_COUNT_OWNED_BY_SCALING
+            )
         require_range(name, "container_port", container_port, minimum=1, maximum=65535)
         if listener_port is not None:
             require_range(name, "listener_port", listener_port, minimum=1, maximum=65535)
@@ -498,7 +501,9 @@ class ContainerService(Construct):
         service_defaults: dict[str, object] = {
             "cluster": self.cluster,
             "task_definition": self.task_definition,
-            "service_name": service_name,
+            # No ServiceName: CloudFormation cannot replace a custom-named resource, and an
+            # ECS service with Service Connect fails any replacing update. Callers find the
+            # service by its Service Connect name, ``service_name``.
             "min_healthy_percent": 100,
             "max_healthy_percent": 200,
             "circuit_breaker": ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
@@ -640,7 +645,7 @@ class ContainerService(Construct):
                 f"is {min_capacity}, above max_capacity ({max_capacity})",
             )
         if desired_count is not None:
-            raise fail(name, "desired_count", _DESIRED_COUNT_OWNED_BY_SCALING)
+            raise fail(name, "desired_count", "is set, " + _DESIRED_COUNT_OWNED_BY_SCALING)
 
     def _validate_user(self, user: str) -> None:
         name = self.CONSTRUCT

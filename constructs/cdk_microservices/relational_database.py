@@ -269,6 +269,7 @@ class RelationalDatabase(Construct):
         removal_policy = removal_policy or RemovalPolicy.SNAPSHOT
         if not isinstance(removal_policy, RemovalPolicy):
             raise fail(name, "removal_policy", "must be an aws_cdk.RemovalPolicy")
+        explicit_protection = deletion_protection
         deletion_protection = deletion_protection_for(name, deletion_protection, removal_policy)
         if isinstance(log_exports, str):
             raise fail(name, "log_exports", f"is {log_exports!r}; it must be a list of log types")
@@ -357,6 +358,13 @@ class RelationalDatabase(Construct):
             defaults["cloudwatch_logs_retention"] = log_retention
         if monitoring_interval is not None:
             defaults["monitoring_interval"] = monitoring_interval
+        overrides = cluster_props or {}
+        override = overrides.get("removal_policy")
+        if isinstance(override, RemovalPolicy) and "deletion_protection" not in overrides:
+            # Unless told, deletion protection follows the removal policy that applies.
+            defaults["deletion_protection"] = deletion_protection_for(
+                name, explicit_protection, override
+            )
         props = merge_props(name, "cluster_props", rds.DatabaseCluster, defaults, cluster_props)
         destroyed = props.get("removal_policy") == RemovalPolicy.DESTROY
         if destroyed and props.get("deletion_protection"):
@@ -500,9 +508,7 @@ class RelationalDatabase(Construct):
                 "has no port, so no connection can be allowed; import it with its port",
             )
         else:
-            self.cluster.connections.allow_default_port_from(
-                peer, f"Clients of {self.node.path}"
-            )
+            self.cluster.connections.allow_default_port_from(peer, f"Clients of {self.node.path}")
         if self.secret is not None:
             self.secret.grant_read(principal)
         if iam_user is not None:

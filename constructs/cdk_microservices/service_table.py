@@ -198,7 +198,7 @@ class ServiceTable(Construct):
             ),
             "removal_policy": removal_policy or RemovalPolicy.RETAIN,
             "deletion_protection": deletion_protection_for(
-                name, deletion_protection, removal_policy or RemovalPolicy.RETAIN
+                name, deletion_protection, effective_removal_policy
             ),
         }
         if sort_key:

@@ -17,7 +17,7 @@ from reference_app import cli_context, normalize, stack_templates
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
-from stacks.config import DEV, LAMBDA_SRC
+from stacks.config import DEFAULT_AVAILABILITY_ZONES, DEV, LAMBDA_SRC
 from stacks.stage import PaymentsStage
 
 STACKS = [
@@ -58,6 +58,7 @@ def test_editing_handler_code_leaves_the_snapshot_unchanged(
         app,
         DEV.stage_id,
         profile=DEV,
+        availability_zones=DEFAULT_AVAILABILITY_ZONES["us-east-1"][: DEV.availability_zones],
         env=Environment(region="us-east-1"),
         accounts_code_dir=edited_code,
     )

@@ -58,7 +58,7 @@ def test_service_scales_within_the_profile(profile: EnvironmentProfile, synthesi
         profile.service_max_tasks,
     )
     service = _only(template, "AWS::ECS::Service")[1]["Properties"]
-    assert service["DesiredCount"] == profile.service_min_tasks
+    assert "DesiredCount" not in service  # autoscaling owns the count
     assert service["DeploymentConfiguration"]["MinimumHealthyPercent"] == 100
     load_balancer = _only(template, "AWS::ElasticLoadBalancingV2::LoadBalancer")[1]
     assert load_balancer["Properties"]["Scheme"] == "internal"

@@ -66,6 +66,11 @@ def _one(template: Template, type_: str) -> dict[str, Any]:
     return properties
 
 
+def _logical_id(template: Template, type_: str) -> str:
+    [logical_id] = template.find_resources(type_)
+    return logical_id
+
+
 def _container(template: Template) -> dict[str, Any]:
     [container] = _one(template, "AWS::ECS::TaskDefinition")["ContainerDefinitions"]
     return container
@@ -128,13 +133,21 @@ def test_deployments_never_drop_capacity_and_roll_back(default_template: Templat
                     "MaximumPercent": 200,
                 }
             ),
-            "DesiredCount": 2,
             "LaunchType": "FARGATE",
             "PlatformVersion": "LATEST",
             "EnableExecuteCommand": False,
-            "ServiceName": "accounts",
         },
     )
+
+
+def test_autoscaling_owns_the_task_count_and_cloudformation_the_name(
+    default_template: Template,
+) -> None:
+    """A DesiredCount would reset a scaled-out service on every deploy; a fixed ServiceName
+    would make any replacing update fail (custom name, and Service Connect)."""
+    service = _one(default_template, "AWS::ECS::Service")
+    assert "DesiredCount" not in service
+    assert "ServiceName" not in service
 
 
 def test_tasks_run_in_private_subnets_without_public_ip(default_template: Template) -> None:
@@ -234,7 +247,10 @@ def test_created_cluster_has_container_insights_and_a_namespace(
 def test_service_connect_publishes_the_named_port(default_template: Template) -> None:
     config = _one(default_template, "AWS::ECS::Service")["ServiceConnectConfiguration"]
     assert config["Enabled"] is True
-    assert config["Namespace"] == "test-accounts"
+    # By ARN: a name is looked up in the account, where another environment may repeat it.
+    assert config["Namespace"] == {
+        "Fn::GetAtt": [_logical_id(default_template, "AWS::ServiceDiscovery::HttpNamespace"), "Arn"]
+    }
     assert config["Services"] == [
         {
             "PortName": "http",
@@ -395,7 +411,6 @@ def configured() -> tuple[ContainerService, Template]:
         container_port=9000,
         cpu=1024,
         memory_limit_mib=4096,
-        desired_count=3,
         min_capacity=3,
         max_capacity=10,
         cpu_target_utilization=50,
@@ -465,7 +480,6 @@ def test_arguments_reach_the_resources(configured: tuple[ContainerService, Templ
     template.has_resource_properties(
         "AWS::ElasticLoadBalancingV2::TargetGroup", {"HealthCheckPath": "/ready", "Port": 9000}
     )
-    template.has_resource_properties("AWS::ECS::Service", {"DesiredCount": 3})
     template.has_resource_properties(
         "AWS::ApplicationAutoScaling::ScalableTarget", {"MinCapacity": 3, "MaxCapacity": 10}
     )
@@ -560,7 +574,8 @@ def test_existing_cluster_default_namespace_is_used() -> None:
     _service(stack, existing_cluster=cluster)
     template = Template.from_stack(stack)
     config = _one(template, "AWS::ECS::Service")["ServiceConnectConfiguration"]
-    assert config["Namespace"] == "shared"
+    namespace = _logical_id(template, "AWS::ServiceDiscovery::PrivateDnsNamespace")
+    assert config["Namespace"] == {"Fn::GetAtt": [namespace, "Arn"]}
     # Only the cluster's own namespace: the service created none.
     template.resource_count_is("AWS::ServiceDiscovery::PrivateDnsNamespace", 1)
     template.resource_count_is("AWS::ServiceDiscovery::HttpNamespace", 0)
@@ -582,9 +597,7 @@ def test_props_overrides_reach_the_resources() -> None:
         "AWS::ECS::TaskDefinition", {"EphemeralStorage": {"SizeInGiB": 30}}
     )
     assert _container(template)["StopTimeout"] == 60
-    template.has_resource_properties(
-        "AWS::ECS::Service", {"HealthCheckGracePeriodSeconds": 120, "DesiredCount": 2}
-    )
+    template.has_resource_properties("AWS::ECS::Service", {"HealthCheckGracePeriodSeconds": 120})
     template.resource_count_is("AWS::S3::Bucket", 1)  # the caller's, none of ours
     template.resource_count_is("AWS::CloudWatch::Alarm", 0)
 
@@ -654,12 +667,16 @@ _ids: Iterator[int] = itertools.count()
             "of 1024",
         ),
         (
-            {"min_capacity": 5, "max_capacity": 3, "desired_count": 4},
+            {"min_capacity": 5, "max_capacity": 3},
             r"'min_capacity' is 5, above max_capacity \(3\)",
         ),
         (
-            {"desired_count": 6},
-            r"'desired_count' is 6; it must be between min_capacity \(2\) and max_capacity \(4\)",
+            {"desired_count": 2},
+            r"'desired_count' is set, but autoscaling owns the task count",
+        ),
+        (
+            {"service_props": {"desired_count": 2}},
+            r"'service_props' sets desired_count, but autoscaling owns the task count",
         ),
         ({"min_capacity": 0}, "'min_capacity' is 0; allowed range is 1..5000"),
         ({"container_port": 0}, "'container_port' is 0; allowed range is 1..65535"),
