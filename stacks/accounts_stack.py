@@ -69,6 +69,9 @@ class AccountsStack(Stack):
             self,
             "AccountsApi",
             service_name="accounts",
+            # Named per environment: API Gateway's metrics are keyed by API name and stage,
+            # which Dev and Prod would otherwise share in one account.
+            rest_api_props={"rest_api_name": f"accounts-{profile.name}"},
             code=code_dir,
             user_pool=user_pool,
             routes=[

@@ -528,20 +528,24 @@ class ApiService(Construct):
         )
 
     def metric_server_errors(self, period: Duration | None = None) -> cloudwatch.Metric:
-        """Sum of 5XX answers of the stage."""
-        return self.rest_api.metric_server_error(
+        """Sum of 5XX answers of the stage (dimensions ApiName and Stage: the API's name
+        alone may be shared by the same API of another environment in the account)."""
+        return self.rest_api.deployment_stage.metric_server_error(
             period=period or Duration.minutes(5), statistic="Sum"
         )
 
     def metric_client_errors(self, period: Duration | None = None) -> cloudwatch.Metric:
-        """Sum of 4XX answers of the stage."""
-        return self.rest_api.metric_client_error(
+        """Sum of 4XX answers of the stage (dimensions ApiName and Stage)."""
+        return self.rest_api.deployment_stage.metric_client_error(
             period=period or Duration.minutes(5), statistic="Sum"
         )
 
     def metric_latency_p99(self, period: Duration | None = None) -> cloudwatch.Metric:
-        """p99 of the API's end-to-end latency, in milliseconds."""
-        return self.rest_api.metric_latency(period=period or Duration.minutes(1), statistic="p99")
+        """p99 of the stage's end-to-end latency, in milliseconds (dimensions ApiName and
+        Stage)."""
+        return self.rest_api.deployment_stage.metric_latency(
+            period=period or Duration.minutes(1), statistic="p99"
+        )
 
 
 def _route_construct_id(route: ApiRoute) -> str:

@@ -72,6 +72,10 @@ GIB = 1024**3
 # with about 2 GiB of memory per ACU at the maximum capacity.
 _MAX_CONNECTIONS_BYTES_PER_CONNECTION = 9531392
 _MAX_CONNECTIONS_CAP = 5000
+# Aurora Serverless v2 caps max_connections at 2,000 when the minimum capacity is 0 or
+# 0.5 ACU (Aurora User Guide, "Maximum connections for Aurora Serverless v2").
+_MAX_CONNECTIONS_CAP_AT_LOW_MINIMUM = 2000
+_LOW_MINIMUM_ACU = 0.5
 _ENHANCED_MONITORING_SECONDS = (1, 5, 10, 15, 30, 60)
 _DATABASE_NAME = r"[a-z][a-z0-9_]{0,62}"
 _DB_USER = r"[A-Za-z_][A-Za-z0-9_]{0,62}"
@@ -122,8 +126,9 @@ class RelationalDatabase(Construct):
       ``max_capacity`` (for Serverless v2 this metric counts the room left up to the
       maximum capacity, so it only gets low at the ceiling); maximum
       ``DatabaseConnections`` above 80 % of Aurora PostgreSQL's default ``max_connections``
-      at ``max_capacity`` (``LEAST(memory / 9531392, 5000)``). Missing data (a paused
-      instance) is not breaching.
+      at ``max_capacity`` (``LEAST(memory / 9531392, 5000)``, and at most 2,000 when
+      ``min_capacity`` is 0 or 0.5 ACU, as Aurora Serverless v2 caps it then). Missing data
+      (a paused instance) is not breaching.
 
     Escape hatches: ``existing_cluster`` uses a cluster created elsewhere (then no other
     cluster argument may be given; ``grant_connect`` works through its connections and,
@@ -429,8 +434,9 @@ class RelationalDatabase(Construct):
         rotation_schedule.node.add_dependency(self.instances)
 
         if alarms:
+            min_acu = _effective_number(props.get("serverless_v2_min_capacity"), min_capacity)
             max_acu = _effective_number(props.get("serverless_v2_max_capacity"), max_capacity)
-            self._add_alarms(created, max_acu, alarm_topic)
+            self._add_alarms(created, min_acu, max_acu, alarm_topic)
 
     # -- attributes ---------------------------------------------------------------------
 
@@ -566,11 +572,18 @@ class RelationalDatabase(Construct):
                 )
 
     def _add_alarms(
-        self, cluster: rds.DatabaseCluster, max_acu: float, alarm_topic: sns.ITopic | None
+        self,
+        cluster: rds.DatabaseCluster,
+        min_acu: float,
+        max_acu: float,
+        alarm_topic: sns.ITopic | None,
     ) -> None:
         memory_at_max = max_acu * 2 * GIB
         max_connections = min(
-            memory_at_max / _MAX_CONNECTIONS_BYTES_PER_CONNECTION, _MAX_CONNECTIONS_CAP
+            memory_at_max / _MAX_CONNECTIONS_BYTES_PER_CONNECTION,
+            _MAX_CONNECTIONS_CAP_AT_LOW_MINIMUM
+            if min_acu <= _LOW_MINIMUM_ACU
+            else _MAX_CONNECTIONS_CAP,
         )
         above = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
         at_least = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD

@@ -358,3 +358,41 @@ def test_no_service_connect_service_has_a_fixed_name(synthesized_app):
     for service in services:
         if "ServiceConnectConfiguration" in service.properties:
             assert "ServiceName" not in service.properties, service.logical_id
+
+
+def test_database_connection_alarms_can_fire(synthesized_app):
+    """Aurora Serverless v2 caps max_connections at 2,000 when the minimum capacity is 0 or
+    0.5 ACU: an alarm threshold at or above the cap can never be reached."""
+    checked = 0
+    for alarm in resources(synthesized_app, "AWS::CloudWatch::Alarm"):
+        if alarm.properties.get("MetricName") != "DatabaseConnections":
+            continue
+        for dimension in alarm.properties["Dimensions"]:
+            for instance in resolve(synthesized_app, alarm.stack, dimension["Value"]):
+                for cluster in resolve(
+                    synthesized_app, alarm.stack, instance.properties["DBClusterIdentifier"]
+                ):
+                    scaling = cluster.properties["ServerlessV2ScalingConfiguration"]
+                    if scaling["MinCapacity"] <= 0.5:
+                        checked += 1
+                        assert alarm.properties["Threshold"] < 2000, alarm.logical_id
+    assert checked
+
+
+def test_api_gateway_alarms_watch_one_api_stage_of_one_environment(synthesized_app):
+    """API Gateway's metrics are keyed by the API's name (and stage): two APIs of one name
+    in an account add up in one metric, so an alarm on it watches both environments."""
+    watched: dict[tuple[str, str], str] = {}
+    for alarm in resources(synthesized_app, "AWS::CloudWatch::Alarm"):
+        if alarm.properties.get("Namespace") != "AWS/ApiGateway":
+            continue
+        dimensions = {item["Name"]: item["Value"] for item in alarm.properties["Dimensions"]}
+        assert set(dimensions) >= {"ApiName", "Stage"}, alarm.logical_id
+        key = (repr(dimensions["ApiName"]), repr(dimensions["Stage"]))
+        stage = alarm.stack.split("/")[0]
+        assert watched.setdefault(key, stage) == stage, f"{key} is watched by two stages"
+    assert watched
+    names = [
+        api.properties["Name"] for api in resources(synthesized_app, "AWS::ApiGateway::RestApi")
+    ]
+    assert len(names) == len(set(names)), names
