@@ -22,15 +22,24 @@ SHARED_LAYER := lambda_src/shared/python
 LAMBDA_DIRS := $(filter-out lambda_src/shared/,$(wildcard lambda_src/*/))
 # Each container service folder (Dockerfile + its package) is a code root of its own too.
 CONTAINER_DIRS := $(wildcard container_src/*/)
+# Our layer of the functions' third-party runtime dependencies (Powertools, fastjsonschema,
+# ...), installed from the pins in RUNTIME_REQUIREMENTS as wheels for Lambda's Python 3.14 on
+# arm64. Its copy of the requirements file is the build's target: the layer is rebuilt
+# when the file changes or the folder is gone, and stacks/runtime_layers.py refuses to
+# synthesize a layer whose copy differs from the file.
+RUNTIME_REQUIREMENTS := lambda_src/runtime-requirements.txt
+RUNTIME_LAYER := build/lambda-layers/runtime
+RUNTIME_LAYER_BUILT := $(RUNTIME_LAYER)/requirements.txt
 # Debian packages whose servers the service tests start on loopback (tools/test_servers.py).
 TEST_SERVER_PACKAGES := postgresql redis-server
 
-.PHONY: help setup test-servers synth test lint typecheck pytest cfn-lint clean
+.PHONY: help setup runtime-layer test-servers synth test lint typecheck pytest cfn-lint clean
 
 help:
 	@echo "make synth   set up everything, synthesize the reference app, print a summary"
 	@echo "make test    set up everything, then run every check (lint, types, pytest, cfn-lint)"
-	@echo "make clean   remove cdk.out and tool caches (keeps .venv and node_modules)"
+	@echo "make runtime-layer   build the functions' dependency layer (synth and test do it)"
+	@echo "make clean   remove cdk.out, the built runtime layer and tool caches (keeps .venv and node_modules)"
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +55,23 @@ $(NODE_STAMP): package.json package-lock.json $(PY_STAMP)
 	touch $@
 
 setup: $(PY_STAMP) $(NODE_STAMP)
+
+# Built in a scratch folder and moved into place, so a failed build leaves no half layer.
+# --no-compile and no __pycache__: Lambda cannot use bytecode compiled by this machine's
+# Python, and the folder's content (so the asset hash) stays the same from build to build.
+$(RUNTIME_LAYER_BUILT): $(RUNTIME_REQUIREMENTS) | $(PY_STAMP)
+	rm -rf $(RUNTIME_LAYER) $(RUNTIME_LAYER).tmp
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check \
+		--target $(RUNTIME_LAYER).tmp/python \
+		--platform manylinux2014_aarch64 --platform manylinux_2_28_aarch64 \
+		--implementation cp --python-version 3.14 --only-binary=:all: \
+		--no-deps --no-compile -r $(RUNTIME_REQUIREMENTS)
+	find $(RUNTIME_LAYER).tmp -name __pycache__ -prune -exec rm -rf {} +
+	find $(RUNTIME_LAYER).tmp -name '*.pyc' -delete
+	cp $(RUNTIME_REQUIREMENTS) $(RUNTIME_LAYER).tmp/requirements.txt
+	mv $(RUNTIME_LAYER).tmp $(RUNTIME_LAYER)
+
+runtime-layer: $(RUNTIME_LAYER_BUILT)
 
 # PostgreSQL and Redis for tests/services: installed from Debian when missing (needs root,
 # as on CI). The packages' own services are kept from starting (policy-rc.d answers 101
@@ -71,7 +97,7 @@ test-servers:
 	fi; \
 	[ ! -x /etc/init.d/redis-server ] || /etc/init.d/redis-server stop >/dev/null 2>&1 || true
 
-synth: setup
+synth: setup $(RUNTIME_LAYER_BUILT)
 	rm -rf $(CDK_OUT)
 	cdk synth --quiet --output $(CDK_OUT) '**'
 	$(VENV)/bin/python tools/synth_summary.py $(CDK_OUT)
@@ -92,7 +118,8 @@ typecheck: setup
 		MYPYPATH=$$dir mypy --strict --explicit-package-bases $$dir || exit 1; \
 	done
 
-pytest: setup test-servers
+# The test session synthesizes the app, which needs the runtime layer's folder.
+pytest: setup test-servers $(RUNTIME_LAYER_BUILT)
 	$(VENV)/bin/python -m pytest
 
 # Synthesizes through the pinned CLI (cdk-nag fails it on any unacknowledged finding),
@@ -104,4 +131,4 @@ test: lint typecheck pytest cfn-lint
 	@echo "make test: every check passed"
 
 clean:
-	rm -rf $(CDK_OUT) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(CDK_OUT) $(RUNTIME_LAYER) .pytest_cache .mypy_cache .ruff_cache

@@ -93,6 +93,7 @@ class AccountsStack(Stack):
             ],
             environment={"TABLE_NAME": self.table.table_name},
             layers=runtime_layers.layers,
+            powertools_layer_version=None,  # Powertools is in runtime_layers, pinned
             throttling_rate_limit=profile.api_throttling_rate_limit,
             throttling_burst_limit=profile.api_throttling_burst_limit,
             execution_logging_level=profile.api_execution_logging_level,
@@ -116,6 +117,7 @@ class AccountsStack(Stack):
             handler="publish_events.handler",
             filters=[ACCOUNT_INSERTS],
             layers=runtime_layers.layers,
+            powertools_layer_version=None,  # Powertools is in runtime_layers, pinned
             log_retention=profile.log_retention,
             removal_policy=profile.removal_policy,
             alarm_topic=alarm_topic,

@@ -59,6 +59,7 @@ class StatementsStack(Stack):
             handler="apply_events.handler",
             environment={"TABLE_NAME": self.table.table_name},
             layers=runtime_layers.layers,
+            powertools_layer_version=None,  # Powertools is in runtime_layers, pinned
             # Bounds the write rate on the table when a backlog drains.
             max_concurrency=10,
             log_retention=profile.log_retention,
@@ -91,6 +92,7 @@ class StatementsStack(Stack):
             ],
             environment={"TABLE_NAME": self.table.table_name},
             layers=runtime_layers.layers,
+            powertools_layer_version=None,  # Powertools is in runtime_layers, pinned
             throttling_rate_limit=profile.api_throttling_rate_limit,
             throttling_burst_limit=profile.api_throttling_burst_limit,
             execution_logging_level=profile.api_execution_logging_level,

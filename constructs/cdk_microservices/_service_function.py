@@ -2,7 +2,9 @@
 
 One place decides what a well-kept function looks like: the newest Python runtime, arm64,
 its own log group with retention, its own role holding only what it is granted (no
-AWS managed policies), active X-Ray tracing, and Powertools from its public Lambda layer.
+AWS managed policies), active X-Ray tracing, and Powertools from its public Lambda layer
+(``powertools_layer_version``: see ``DEFAULT_POWERTOOLS_LAYER_VERSION`` for what it ships,
+and ``None`` to leave it out and bring your own pinned layer).
 """
 
 from __future__ import annotations
@@ -23,7 +25,16 @@ from cdk_microservices.compliance import acknowledge
 DEFAULT_RUNTIME = lambda_.Runtime.PYTHON_3_14
 POWERTOOLS_LAYER_ACCOUNT = "017000801446"
 DEFAULT_POWERTOOLS_LAYER_VERSION = 27
-"""Version of the public ``AWSLambdaPowertoolsPythonV3`` layer used unless told otherwise."""
+"""Version of the public ``AWSLambdaPowertoolsPythonV3`` layer used unless told otherwise.
+
+Layer version 27 ships Powertools 3.23.0, the last release before 3.24.0 (the Python 3.9
+layers stop at version 27: aws-powertools/powertools-lambda-python#8434). AWS builds the
+public layer with an unlocked ``pip install aws-lambda-powertools[all]``, so the versions of
+its dependencies (fastjsonschema, aws-xray-sdk, ...) are whatever resolved on release day.
+A team that pins Powertools (or imports those dependencies) should ship its own layer built
+from its pins and pass ``powertools_layer_version=None``, as this repository's reference app
+does (``stacks/runtime_layers.py``, ``lambda_src/runtime-requirements.txt``).
+"""
 ASSET_EXCLUDES = ("__pycache__", "*.pyc", ".pytest_cache", ".mypy_cache")
 """Never shipped in a function's asset (and never part of its hash)."""
 

@@ -129,8 +129,9 @@ class ApiService(Construct):
       need the account's API Gateway CloudWatch role: pass ``cloud_watch_role=True`` in
       exactly one API per account and region, or create it once elsewhere;
     - functions: newest Python runtime (``runtime``), arm64, 256 MB, 10 s
-      (per route), Powertools v3 from its public layer (``powertools_layer_version``;
-      ``None`` to leave it out) followed by your ``layers`` (shared code, data files),
+      (per route), Powertools v3 from its public layer (``powertools_layer_version``,
+      default 27, which ships Powertools 3.23.0; ``None`` to leave it out and ship your
+      own pinned Powertools in ``layers``) followed by your ``layers`` (shared code, data files),
       ``POWERTOOLS_SERVICE_NAME`` set to ``service_name``;
     - alarms: API 5XX errors >= 1 in 5 minutes, API p99 latency > ``latency_alarm_threshold``
       (default 3 s) for 3 of 5 minutes, and any error of each function; sent to

@@ -56,8 +56,9 @@ class QueueWorker(Construct):
 
     Defaults (each can be changed by its argument):
 
-    - function: 256 MB, 30 s timeout, newest Python runtime, arm64, X-Ray, Powertools layer
-      followed by your ``layers``;
+    - function: 256 MB, 30 s timeout, newest Python runtime, arm64, X-Ray, Powertools'
+      public layer (``powertools_layer_version``, default 27: Powertools 3.23.0; ``None``
+      leaves it out) followed by your ``layers``;
     - batches of up to 10 messages (``batch_size``), no batching window, no concurrency cap
       (``max_concurrency``, 2-1000, limits how hard the worker hits what it writes to);
     - queue visibility timeout = 6 x function timeout + batching window; an explicit

@@ -66,7 +66,9 @@ class TableEventPublisher(Construct):
 
     Defaults (each can be changed by its argument):
 
-    - function: 256 MB, 30 s timeout, newest Python runtime, arm64, X-Ray, Powertools layer;
+    - function: 256 MB, 30 s timeout, newest Python runtime, arm64, X-Ray, Powertools'
+      public layer (``powertools_layer_version``, default 27: Powertools 3.23.0; ``None``
+      leaves it out) followed by your ``layers``;
     - batches of up to 10 records (``batch_size``), one batch per shard at a time
       (``parallelization_factor``: more may publish a key's events out of order);
     - ``filters``: Lambda event filter patterns (``aws_lambda.FilterRule`` values), e.g.
