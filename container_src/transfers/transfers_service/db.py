@@ -69,6 +69,12 @@ def create_pool(settings: Settings) -> Pool:
     )
 
 
+def connect(settings: Settings) -> Connection[Any]:
+    """One autocommit connection outside the pool (startup, readiness checks)."""
+    conninfo = settings.database_conninfo
+    return Connection.connect(conninfo() if callable(conninfo) else conninfo, autocommit=True)
+
+
 def discover(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     """The migration files of ``directory``, by version; two files of one version are an error."""
     migrations: dict[int, Migration] = {}

@@ -9,6 +9,17 @@ overridden by ``DATABASE_HOST``, ``DATABASE_PORT`` and ``DATABASE_NAME``; or
 optional: without ``REDIS_URL`` balances are not cached, without ``EVENT_TOPIC_ARN`` the
 outbox is not published, and without ``ACCOUNT_EVENTS_QUEUE_URL`` no AccountOpened events
 are consumed (each is logged at startup).
+
+Tunables, each optional (default in brackets; a bad value names its variable):
+
+- ``DATABASE_STARTUP_RETRY_MAX_SECONDS`` [10], 1 to 300: the longest pause between two
+  attempts to reach the database and apply the migrations at startup. The process never
+  gives up (it answers 503 meanwhile), so this bounds how long a task stays unready after
+  the database is up.
+- ``DATABASE_POOL_MAX_SIZE`` [10], ``DATABASE_POOL_TIMEOUT_SECONDS`` [5]: connections per
+  task, and how long a request waits for one before it gets 503.
+- ``BALANCE_CACHE_TTL_SECONDS`` [30], ``ACCOUNT_EVENTS_WAIT_SECONDS`` [20] (the SQS long
+  poll, 0 to 20), ``LOG_LEVEL`` [INFO].
 """
 
 from __future__ import annotations
@@ -50,8 +61,9 @@ class Settings:
     database_pool_timeout_seconds: float = 5.0
     # How long the pool keeps retrying to reconnect (backing off) before a fresh attempt.
     database_reconnect_timeout_seconds: float = 10.0
-    # How long startup waits for the database before the process gives up.
-    database_startup_timeout_seconds: float = 30.0
+    # Longest pause between two attempts to reach and migrate the database at startup (the
+    # process never gives up: it serves 503s meanwhile).
+    database_startup_retry_max_seconds: float = 10.0
     outbox_poll_seconds: float = 1.0
     outbox_batch_size: int = 25
     account_events_wait_seconds: int = 20
@@ -73,6 +85,9 @@ class Settings:
             database_pool_max_size=_int(environ, "DATABASE_POOL_MAX_SIZE", 10, low=1),
             database_pool_timeout_seconds=float(
                 _int(environ, "DATABASE_POOL_TIMEOUT_SECONDS", 5, low=1)
+            ),
+            database_startup_retry_max_seconds=float(
+                _int(environ, "DATABASE_STARTUP_RETRY_MAX_SECONDS", 10, low=1, high=300)
             ),
             account_events_wait_seconds=_int(
                 environ, "ACCOUNT_EVENTS_WAIT_SECONDS", 20, low=0, high=20

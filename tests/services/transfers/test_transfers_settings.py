@@ -81,6 +81,14 @@ def test_database_url_for_local_runs() -> None:
     assert settings.redis_url is None
     assert settings.event_topic_arn is None
     assert settings.contracts_dir == Path("/app/contracts/events")
+    assert settings.database_startup_retry_max_seconds == 10.0
+
+
+def test_the_startup_retry_pause_can_be_set() -> None:
+    settings = Settings.from_env(
+        {"DATABASE_URL": "postgresql://h/db", "DATABASE_STARTUP_RETRY_MAX_SECONDS": "30"}
+    )
+    assert settings.database_startup_retry_max_seconds == 30.0
 
 
 @pytest.mark.parametrize(
@@ -105,6 +113,14 @@ def test_database_url_for_local_runs() -> None:
             "between 0 and 20",
         ),
         ({"DATABASE_URL": "not a = valid = conninfo"}, "DATABASE_URL"),
+        (
+            {"DATABASE_URL": "postgresql://h/db", "DATABASE_STARTUP_RETRY_MAX_SECONDS": "0"},
+            "DATABASE_STARTUP_RETRY_MAX_SECONDS must be between 1 and 300",
+        ),
+        (
+            {"DATABASE_URL": "postgresql://h/db", "DATABASE_STARTUP_RETRY_MAX_SECONDS": "1.5"},
+            "DATABASE_STARTUP_RETRY_MAX_SECONDS must be an integer",
+        ),
     ],
 )
 def test_wrong_settings_name_the_variable(environ: dict[str, str], message: str) -> None:
