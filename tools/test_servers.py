@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import shlex
 import shutil
 import signal
 import socket
@@ -153,7 +154,7 @@ class PostgresServer(_ThrowawayServer):
             " -c fsync=off -c full_page_writes=off -c max_connections=200"
         )
         for name, value in self.settings.items():
-            options += f" -c {name}={value}"
+            options += f" -c {name}={shlex.quote(value)}"
         _run(
             self._command(
                 "pg_ctl",

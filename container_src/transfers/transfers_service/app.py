@@ -14,6 +14,13 @@ database and applied the migrations, retrying with a capped backoff
 (``database_startup_retry_max_seconds``). Only then are the outbox publisher and the
 AccountOpened consumer started. A failing migration is a bug, not an outage: it is logged
 at ERROR on every attempt and ``/health`` says ``migration_failed`` until it is fixed.
+
+An idle service leaves the database alone, so that Aurora Serverless v2 at 0 ACU can pause
+(it pauses only while no connection is open): the pool closes unused connections (see
+``db``), the outbox publisher is woken by commits instead of polling (see ``outbox``), the
+consumer touches the database only for a message it received, and ``/health`` checks the
+database on a connection of its own that it closes at once (the load balancer and the
+container health check use ``/health/live``, which never touches the database).
 """
 
 from __future__ import annotations
@@ -42,7 +49,11 @@ from transfers_service.events import ACCOUNT_OPENED, PUBLISHED, ContractRegistry
 from transfers_service.ledger import LedgerError
 from transfers_service.outbox import OutboxPublisher, SnsClient
 from transfers_service.service import Outcome, TransfersService
-from transfers_service.settings import Settings, configure_logging
+from transfers_service.settings import (
+    AURORA_DEFAULT_AUTO_PAUSE_SECONDS,
+    Settings,
+    configure_logging,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +125,8 @@ MIGRATION_FAILED = "migration_failed"
 DATABASE_UNAVAILABLE_MESSAGE = "the database is unavailable; nothing was written, retry later"
 # First pause between two startup attempts; it doubles up to the configured maximum.
 STARTUP_FIRST_RETRY_SECONDS = 0.5
+# How long /health waits for its connection (libpq counts whole seconds, at least 2).
+HEALTH_TIMEOUT_SECONDS = 2.0
 
 
 class NotReadyError(Exception):
@@ -190,12 +203,28 @@ class Runtime:
             logger.warning("ACCOUNT_EVENTS_QUEUE_URL is not set: no AccountOpened is consumed")
         if not self.settings.redis_url:
             logger.warning("REDIS_URL is not set: balances are not cached")
+        if (
+            self.publisher is not None
+            and self.settings.outbox_sweep_seconds < AURORA_DEFAULT_AUTO_PAUSE_SECONDS
+        ):
+            logger.warning(
+                "OUTBOX_SWEEP_SECONDS is %.0f: an Aurora Serverless v2 database that pauses"
+                " after %d s of no connection never pauses",
+                self.settings.outbox_sweep_seconds,
+                AURORA_DEFAULT_AUTO_PAUSE_SECONDS,
+            )
         self._spawn("startup", self._get_ready)
 
     def check_ready(self) -> None:
         """Raise :class:`NotReadyError` (saying why) unless the database is ready for use."""
         if not self.ready.is_set():
             raise self._not_ready
+
+    def check_database(self) -> None:
+        """Raise unless the database answers, on a connection of its own, closed at once:
+        not a pooled one, which would stay open up to the pool's max idle time."""
+        with connect(self.settings, timeout_seconds=HEALTH_TIMEOUT_SECONDS) as conn:
+            conn.execute("SELECT 1").fetchone()
 
     def _get_ready(self) -> None:
         """Connect and migrate until it works (or the runtime stops), then start the loops."""
@@ -262,10 +291,10 @@ class Runtime:
             self.ready.set()
             publisher, consumer = self.publisher, self.consumer
             if publisher is not None:
-                poll_seconds = self.settings.outbox_poll_seconds
+                sweep_seconds = self.settings.outbox_sweep_seconds
                 self._spawn(
                     "outbox-publisher",
-                    lambda: publisher.run(self._stop, poll_seconds=poll_seconds),
+                    lambda: publisher.run(self._stop, sweep_seconds=sweep_seconds),
                 )
             if consumer is not None:
                 self._spawn("account-events", lambda: consumer.run(self._stop))
@@ -415,7 +444,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         """Readiness: 200 once the database was reached and migrated and while it answers;
         503 otherwise, with a code that says why."""
         runtime.check_ready()
-        service.check_database()
+        runtime.check_database()
         return JSONResponse({"status": "ok"})
 
     @app.get("/health/live")

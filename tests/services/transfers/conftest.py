@@ -73,7 +73,7 @@ def settings(database_url: str, redis_server: RedisServer) -> Settings:
         database_pool_max_size=10,
         database_pool_timeout_seconds=5.0,
         database_startup_retry_max_seconds=1.0,
-        outbox_poll_seconds=0.2,
+        outbox_sweep_seconds=0.2,
         account_events_wait_seconds=1,
     )
 
