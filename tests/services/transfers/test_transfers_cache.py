@@ -14,7 +14,7 @@ from redis.crc import key_slot
 from transfers_support import Ledger, ServiceServer
 
 from tools.test_servers import RedisServer, free_port
-from transfers_service.cache import KEY_PREFIX, BalanceCache
+from transfers_service.cache import KEY_PREFIX, BalanceCache, RedisBalanceCache
 from transfers_service.ledger import Balance
 from transfers_service.settings import Settings
 
@@ -153,3 +153,16 @@ def test_without_redis_url_there_is_no_cache(
     api = serve(Settings(**{**settings.__dict__, "redis_url": None}))
     account = ledger.open_account(balance=5)
     assert api.balance(account) == 5
+
+
+def test_a_rediss_url_gives_a_tls_client_that_gives_up_fast() -> None:
+    """ElastiCache Serverless: one endpoint, TLS only (no server needed: nothing connects)."""
+    cache = RedisBalanceCache.from_url("rediss://cache.example.internal:6379", ttl_seconds=30)
+    try:
+        pool = cache._client.connection_pool
+        assert pool.connection_class is redis.SSLConnection
+        assert pool.connection_kwargs["socket_connect_timeout"] == 0.5
+        assert pool.connection_kwargs["socket_timeout"] == 0.5
+        assert pool.connection_kwargs["retry"].get_retries() == 0
+    finally:
+        cache.close()
