@@ -6,14 +6,19 @@ failure. The binaries come from the Debian packages ``postgresql`` and ``redis-s
 (``make test-servers`` installs them). PostgreSQL refuses to run as root: as root, its
 commands run as the ``postgres`` user (``runuser -u postgres --``).
 
-Usage: ``python tools/test_servers.py`` starts both, prints ``DATABASE_URL`` and
-``REDIS_URL`` and waits for Ctrl-C.
+A Redis server is standalone or, with ``cluster=True``, in cluster mode as ElastiCache
+Serverless always is: one node that owns all 16384 hash slots, so that a command over keys
+of different slots fails with CROSSSLOT as it does in AWS (a standalone server accepts it).
+
+Usage: ``python tools/test_servers.py`` starts both (Redis in cluster mode), prints
+``DATABASE_URL`` and ``REDIS_URL`` and waits for Ctrl-C.
 """
 
 from __future__ import annotations
 
 import os
 import pwd
+import shlex
 import shutil
 import signal
 import socket
@@ -21,13 +26,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Self
 
 POSTGRES_LIB = Path("/usr/lib/postgresql")
+CLUSTER_SLOTS = 16384
 INSTALL_HINT = "run `make test-servers` (installs the Debian packages postgresql and redis-server)"
 
 
@@ -93,12 +99,16 @@ class _ThrowawayServer:
 
 
 class PostgresServer(_ThrowawayServer):
-    """A PostgreSQL cluster made by initdb in a temporary folder, trust auth on loopback."""
+    """A PostgreSQL cluster made by initdb in a temporary folder, trust auth on loopback.
+
+    ``settings`` are more server settings (``-c name=value``), e.g. ``log_statement``.
+    """
 
     user = "postgres"
 
-    def __init__(self, *, port: int | None = None) -> None:
+    def __init__(self, *, port: int | None = None, settings: dict[str, str] | None = None) -> None:
         self.port = port or free_port()
+        self.settings = dict(settings or {})
         self.bin_dir = postgres_bin_dir()
         self._as_root = os.geteuid() == 0
         self.base_dir = Path(tempfile.mkdtemp(prefix="transfers-postgres-"))
@@ -143,6 +153,8 @@ class PostgresServer(_ThrowawayServer):
             f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.base_dir}"
             " -c fsync=off -c full_page_writes=off -c max_connections=200"
         )
+        for name, value in self.settings.items():
+            options += f" -c {name}={shlex.quote(value)}"
         _run(
             self._command(
                 "pg_ctl",
@@ -173,14 +185,22 @@ class PostgresServer(_ThrowawayServer):
 
 
 class RedisServer(_ThrowawayServer):
-    """A redis-server without persistence, on loopback, in a temporary folder."""
+    """A redis-server without persistence, on loopback, in a temporary folder.
 
-    def __init__(self, *, port: int | None = None) -> None:
+    With ``cluster=True`` it runs in cluster mode (``cluster-enabled yes``, its node file in
+    the temporary folder) as a one-node cluster owning every hash slot; ``start`` returns
+    once ``CLUSTER INFO`` says ``cluster_state:ok``. ``CLUSTER SLOTS`` and ``CLUSTER
+    SHARDS`` then answer with the node's own address, 127.0.0.1 and its port, as an
+    ElastiCache Serverless endpoint answers with itself.
+    """
+
+    def __init__(self, *, port: int | None = None, cluster: bool = False) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             raise ServerError(f"no redis-server on PATH: {INSTALL_HINT}")
         self.binary = binary
         self.port = port or free_port()
+        self.cluster = cluster
         self.base_dir = Path(tempfile.mkdtemp(prefix="transfers-redis-"))
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -188,8 +208,27 @@ class RedisServer(_ThrowawayServer):
         return f"redis://127.0.0.1:{self.port}/{db}"
 
     def start(self, *, timeout: float = 10.0) -> None:
-        """Start and wait until it answers PING."""
+        """Start and wait until it answers PING (and, in cluster mode, serves every slot)."""
         log = (self.base_dir / "redis.log").open("ab")
+        cluster_options = (
+            [
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                str(self.base_dir / "nodes.conf"),
+                "--cluster-node-timeout",
+                "5000",
+                # The bus port defaults to port + 10000, which may be taken or above 65535.
+                "--cluster-port",
+                str(free_port()),
+                # Else a lone node does not know its own address and answers CLUSTER SLOTS
+                # with an empty host.
+                "--cluster-announce-ip",
+                "127.0.0.1",
+            ]
+            if self.cluster
+            else []
+        )
         self._process = subprocess.Popen(
             [
                 self.binary,
@@ -205,19 +244,52 @@ class RedisServer(_ThrowawayServer):
                 str(self.base_dir),
                 "--daemonize",
                 "no",
+                *cluster_options,
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
         )
         log.close()
         deadline = time.monotonic() + timeout
-        while not self.answers():
+        self._wait(self.answers, deadline, "answer PING")
+        if self.cluster:
+            # A restart reads the slots back from nodes.conf: assign them only once.
+            if f"cluster_slots_assigned:{CLUSTER_SLOTS}" not in self._cluster_info():
+                reply = self.command("CLUSTER", "ADDSLOTSRANGE", "0", str(CLUSTER_SLOTS - 1))
+                if reply != b"+OK":
+                    self.stop()
+                    raise ServerError(f"CLUSTER ADDSLOTSRANGE answered {reply!r}")
+            self._wait(lambda: "cluster_state:ok" in self._cluster_info(), deadline, "be ok")
+
+    def _wait(self, condition: Callable[[], bool], deadline: float, what: str) -> None:
+        assert self._process is not None
+        while not condition():
             if self._process.poll() is not None:
                 raise ServerError(f"redis-server exited: see {self.base_dir / 'redis.log'}")
             if time.monotonic() > deadline:
                 self.stop()
-                raise ServerError(f"redis-server did not answer within {timeout}s")
+                raise ServerError(f"redis-server did not {what} in time")
             time.sleep(0.02)
+
+    def _cluster_info(self) -> str:
+        try:
+            return self.command("CLUSTER", "INFO").decode()
+        except OSError:
+            return ""
+
+    def command(self, *args: str) -> bytes:
+        """Send one command, return its reply: ``+OK``, ``-ERR ...``, ``:1``, the content of
+        a bulk string, or an array's header line only (a small RESP client, so that the
+        tool needs no redis package)."""
+        request = f"*{len(args)}\r\n" + "".join(f"${len(a.encode())}\r\n{a}\r\n" for a in args)
+        with socket.create_connection(("127.0.0.1", self.port), timeout=2) as connection:
+            connection.sendall(request.encode())
+            reader = connection.makefile("rb")
+            line = reader.readline().rstrip(b"\r\n")
+            if not line.startswith(b"$"):
+                return line
+            length = int(line[1:])
+            return b"" if length < 0 else reader.read(length + 2)[:length]
 
     def answers(self) -> bool:
         """Whether the server answers PING right now."""
@@ -242,9 +314,10 @@ class RedisServer(_ThrowawayServer):
 
 
 @contextmanager
-def servers() -> Iterator[tuple[PostgresServer, RedisServer]]:
-    """Both servers, started; both stopped and removed on exit."""
-    with PostgresServer() as postgres, RedisServer() as redis:
+def servers(*, redis_cluster: bool = True) -> Iterator[tuple[PostgresServer, RedisServer]]:
+    """Both servers, started (Redis in cluster mode unless told); both stopped and removed
+    on exit."""
+    with PostgresServer() as postgres, RedisServer(cluster=redis_cluster) as redis:
         yield postgres, redis
 
 

@@ -5,7 +5,9 @@ first on ``sys.path`` and its packages are imported here, without writing ``__py
 into the folder (the folder is the image's build input).
 
 The servers are a throwaway PostgreSQL cluster and a Redis server, each on a free loopback
-port, started once per test session and stopped afterwards (also when tests fail).
+port, started once per test session and stopped afterwards (also when tests fail). Redis
+runs in cluster mode, as ElastiCache Serverless does: a command over keys of two hash slots
+fails there (CROSSSLOT) as it would in AWS.
 ``make test-servers`` installs the Debian packages they come from.
 """
 
@@ -50,5 +52,5 @@ def postgres_server() -> Iterator[PostgresServer]:
 
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
-    with RedisServer() as server:
+    with RedisServer(cluster=True) as server:
         yield server

@@ -4,6 +4,23 @@ Run it with ``uvicorn transfers_service.app:create_app --factory`` (settings fro
 environment). Error bodies are always ``{"message": ..., "code": ...}`` (request validation
 errors add ``errors``, one per problem). Authentication is not done here: the service sits
 behind an internal load balancer, reachable only by the platform's own callers.
+
+The process never exits for want of a database (on a first deploy Aurora's writer comes up
+minutes after the cluster, and tasks that exit trip the ECS deployment circuit breaker).
+It serves at once: ``/health/live`` answers 200, while ``/health`` and every route that
+needs the database answer 503 (``Retry-After``) with the code ``starting``,
+``database_unavailable`` or ``migration_failed`` until a background thread has reached the
+database and applied the migrations, retrying with a capped backoff
+(``database_startup_retry_max_seconds``). Only then are the outbox publisher and the
+AccountOpened consumer started. A failing migration is a bug, not an outage: it is logged
+at ERROR on every attempt and ``/health`` says ``migration_failed`` until it is fixed.
+
+An idle service leaves the database alone, so that Aurora Serverless v2 at 0 ACU can pause
+(it pauses only while no connection is open): the pool closes unused connections (see
+``db``), the outbox publisher is woken by commits instead of polling (see ``outbox``), the
+consumer touches the database only for a message it received, and ``/health`` checks the
+database on a connection of its own that it closes at once (the load balancer and the
+container health check use ``/health/live``, which never touches the database).
 """
 
 from __future__ import annotations
@@ -17,7 +34,7 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
 
 import psycopg
-from fastapi import FastAPI, Header, Request
+from fastapi import Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from psycopg_pool import PoolTimeout
@@ -27,12 +44,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from transfers_service import idempotency
 from transfers_service.cache import BalanceCache, NoCache, RedisBalanceCache
 from transfers_service.consumer import AccountEventsConsumer, SqsClient
-from transfers_service.db import create_pool, migrate
+from transfers_service.db import MigrationError, connect, create_pool, migrate
 from transfers_service.events import ACCOUNT_OPENED, PUBLISHED, ContractRegistry
 from transfers_service.ledger import LedgerError
 from transfers_service.outbox import OutboxPublisher, SnsClient
 from transfers_service.service import Outcome, TransfersService
-from transfers_service.settings import Settings, configure_logging
+from transfers_service.settings import (
+    AURORA_DEFAULT_AUTO_PAUSE_SECONDS,
+    Settings,
+    configure_logging,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +119,24 @@ def _errors(*pairs: tuple[int, str]) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": ErrorResponse, "description": text} for status, text in pairs}
 
 
+STARTING = "starting"
+DATABASE_UNAVAILABLE = "database_unavailable"
+MIGRATION_FAILED = "migration_failed"
+DATABASE_UNAVAILABLE_MESSAGE = "the database is unavailable; nothing was written, retry later"
+# First pause between two startup attempts; it doubles up to the configured maximum.
+STARTUP_FIRST_RETRY_SECONDS = 0.5
+# How long /health waits for its connection (libpq counts whole seconds, at least 2).
+HEALTH_TIMEOUT_SECONDS = 2.0
+
+
+class NotReadyError(Exception):
+    """The service cannot serve requests that need the database yet (503)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 class Runtime:
     """The pool, cache, service and background loops of one running app."""
 
@@ -147,34 +186,127 @@ class Runtime:
             on_outbox_written=publisher.wake.set if publisher else lambda: None,
         )
         self._stop = threading.Event()
+        self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
+        self.ready = threading.Event()
+        self._not_ready = NotReadyError(
+            STARTING,
+            "the service is starting (connecting to the database, applying migrations);"
+            " retry later",
+        )
 
     def start(self) -> None:
-        """Open the pool (waiting for the database), migrate, start the loops."""
-        self.pool.open(wait=True, timeout=self.settings.database_startup_timeout_seconds)
-        with self.pool.connection() as conn:
-            migrate(conn)
-        publisher, consumer = self.publisher, self.consumer
-        if publisher is None:
+        """Start getting ready in the background, and return at once (see the module)."""
+        if self.publisher is None:
             logger.warning("EVENT_TOPIC_ARN is not set: the outbox is not published")
-        else:
-            poll_seconds = self.settings.outbox_poll_seconds
-            self._spawn(
-                "outbox-publisher", lambda: publisher.run(self._stop, poll_seconds=poll_seconds)
-            )
-        if consumer is None:
+        if self.consumer is None:
             logger.warning("ACCOUNT_EVENTS_QUEUE_URL is not set: no AccountOpened is consumed")
-        else:
-            self._spawn("account-events", lambda: consumer.run(self._stop))
         if not self.settings.redis_url:
             logger.warning("REDIS_URL is not set: balances are not cached")
+        if (
+            self.publisher is not None
+            and self.settings.outbox_sweep_seconds < AURORA_DEFAULT_AUTO_PAUSE_SECONDS
+        ):
+            logger.warning(
+                "OUTBOX_SWEEP_SECONDS is %.0f: an Aurora Serverless v2 database that pauses"
+                " after %d s of no connection never pauses",
+                self.settings.outbox_sweep_seconds,
+                AURORA_DEFAULT_AUTO_PAUSE_SECONDS,
+            )
+        self._spawn("startup", self._get_ready)
+
+    def check_ready(self) -> None:
+        """Raise :class:`NotReadyError` (saying why) unless the database is ready for use."""
+        if not self.ready.is_set():
+            raise self._not_ready
+
+    def check_database(self) -> None:
+        """Raise unless the database answers, on a connection of its own, closed at once:
+        not a pooled one, which would stay open up to the pool's max idle time."""
+        with connect(self.settings, timeout_seconds=HEALTH_TIMEOUT_SECONDS) as conn:
+            conn.execute("SELECT 1").fetchone()
+
+    def _get_ready(self) -> None:
+        """Connect and migrate until it works (or the runtime stops), then start the loops."""
+        delay = STARTUP_FIRST_RETRY_SECONDS
+        attempt = 0
+        while not self._stop.is_set():
+            attempt += 1
+            if self._connect_and_migrate(attempt, delay):
+                self._start_loops()
+                return
+            self._stop.wait(delay)
+            delay = min(delay * 2, self.settings.database_startup_retry_max_seconds)
+
+    def _connect_and_migrate(self, attempt: int, delay: float) -> bool:
+        try:
+            conn = connect(self.settings)
+        except Exception as error:  # refused, timed out, the secret unreadable, ...
+            self._not_ready = NotReadyError(DATABASE_UNAVAILABLE, DATABASE_UNAVAILABLE_MESSAGE)
+            logger.warning(
+                "database not reachable (attempt %d), retrying in %.1fs: %s: %s",
+                attempt,
+                delay,
+                type(error).__name__,
+                error,
+            )
+            return False
+        try:
+            with conn:
+                applied = migrate(conn)
+        except psycopg.OperationalError as error:  # the connection failed meanwhile
+            self._not_ready = NotReadyError(DATABASE_UNAVAILABLE, DATABASE_UNAVAILABLE_MESSAGE)
+            logger.warning(
+                "database lost while migrating (attempt %d), retrying in %.1fs: %s",
+                attempt,
+                delay,
+                error,
+            )
+            return False
+        except Exception as error:  # a bug: it will not go away by itself
+            detail = str(error) if isinstance(error, MigrationError) else type(error).__name__
+            self._not_ready = NotReadyError(
+                MIGRATION_FAILED, f"the schema migrations failed: {detail}; see the log"
+            )
+            logger.error(
+                "schema migrations failed (attempt %d), retrying in %.1fs: %s",
+                attempt,
+                delay,
+                error,
+                exc_info=not isinstance(error, MigrationError),
+            )
+            return False
+        logger.info(
+            "database ready after %d attempt(s); migrations applied now: %s",
+            attempt,
+            ", ".join(f"{version:04d}" for version in applied) or "none",
+        )
+        return True
+
+    def _start_loops(self) -> None:
+        with self._lock:
+            if self._stop.is_set():
+                return
+            self.pool.open(wait=False)
+            self.ready.set()
+            publisher, consumer = self.publisher, self.consumer
+            if publisher is not None:
+                sweep_seconds = self.settings.outbox_sweep_seconds
+                self._spawn(
+                    "outbox-publisher",
+                    lambda: publisher.run(self._stop, sweep_seconds=sweep_seconds),
+                )
+            if consumer is not None:
+                self._spawn("account-events", lambda: consumer.run(self._stop))
 
     def stop(self) -> None:
         """Stop the loops (a long poll may take its time), close the pool and the cache."""
-        self._stop.set()
+        with self._lock:
+            self._stop.set()
+            threads = list(self._threads)
         if self.publisher is not None:
             self.publisher.wake.set()
-        for thread in self._threads:
+        for thread in threads:
             thread.join(timeout=self.settings.account_events_wait_seconds + 5)
         self.pool.close()
         self.cache.close()
@@ -215,10 +347,13 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     )
     app.state.runtime = runtime
     _exception_handlers(app)
+    # Every route that needs the database answers 503 until the database is ready.
+    needs_database = [Depends(runtime.check_ready)]
 
     @app.post(
         "/transfers",
         status_code=201,
+        dependencies=needs_database,
         response_model=TransferResponse,
         responses=_errors(
             (400, "Idempotency-Key missing or invalid"),
@@ -245,6 +380,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
 
     @app.get(
         "/transfers/{transfer_id}",
+        dependencies=needs_database,
         response_model=TransferResponse,
         responses=_errors((404, "no such transfer"), (503, "database unavailable")),
     )
@@ -258,6 +394,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
 
     @app.get(
         "/accounts/{account_id}/balance",
+        dependencies=needs_database,
         response_model=BalanceResponse,
         responses=_errors((404, "no such account"), (503, "database unavailable")),
     )
@@ -272,6 +409,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     @app.post(
         "/accounts/{account_id}/deposits",
         status_code=201,
+        dependencies=needs_database,
         response_model=TransferResponse,
         responses=_errors(
             (400, "Idempotency-Key missing or invalid"),
@@ -298,10 +436,15 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         )
         return _created(outcome)
 
-    @app.get("/health", responses=_errors((503, "database unavailable")))
+    @app.get(
+        "/health",
+        responses=_errors((503, "starting, database unavailable, or migrations failed")),
+    )
     def health() -> JSONResponse:
-        """Readiness: 200 when the database answers, 503 otherwise."""
-        service.check_database()
+        """Readiness: 200 once the database was reached and migrated and while it answers;
+        503 otherwise, with a code that says why."""
+        runtime.check_ready()
+        runtime.check_database()
         return JSONResponse({"status": "ok"})
 
     @app.get("/health/live")
@@ -347,11 +490,11 @@ def _exception_handlers(app: FastAPI) -> None:
     @app.exception_handler(PoolTimeout)
     async def database_unavailable(_: Request, exc: Exception) -> JSONResponse:
         logger.error("database unavailable: %s: %s", type(exc).__name__, exc)
-        return error(
-            503,
-            "database_unavailable",
-            "the database is unavailable; nothing was written, retry later",
-        )
+        return error(503, DATABASE_UNAVAILABLE, DATABASE_UNAVAILABLE_MESSAGE)
+
+    @app.exception_handler(NotReadyError)
+    async def not_ready(_: Request, exc: NotReadyError) -> JSONResponse:
+        return error(503, exc.code, str(exc))
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:

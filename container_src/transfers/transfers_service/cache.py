@@ -5,6 +5,11 @@ write that touches an account deletes its entry afterwards. The cache is an opti
 only: when Redis fails, reads fall back to the database and the failure is logged, and a
 deletion that fails leaves a stale entry for at most the TTL. So does a read that races a
 write: it may store the balance it read just before the write committed and invalidated.
+
+Every command touches one key, so the cache works in cluster mode, which ElastiCache
+Serverless always is: there a command over keys of different hash slots (a ``DEL`` of two
+accounts) fails with CROSSSLOT. See :class:`RedisBalanceCache` for why the client is a plain
+one and not redis-py's cluster client.
 """
 
 from __future__ import annotations
@@ -55,7 +60,24 @@ class NoCache:
 
 
 class RedisBalanceCache:
-    """Balances as JSON strings under ``transfers:balance:<account id>``."""
+    """Balances as JSON strings under ``transfers:balance:<account id>``.
+
+    The client is redis-py's plain ``redis.Redis`` and every command names one key
+    (``invalidate`` sends one ``DEL`` per account, pipelined without a transaction: one
+    round trip, and no MULTI/EXEC, which cluster mode refuses across slots too). Why not
+    ``redis.cluster.RedisCluster``:
+
+    - ElastiCache Serverless has one endpoint (TLS, ``rediss://``) that routes each
+      single-key command to its shard itself, so slot-aware routing in the client buys
+      nothing; and the same client keeps working against a node-based cache with cluster
+      mode disabled (``Cache(mode="node")``) and a local standalone Redis, where
+      ``RedisCluster`` fails ("Cluster mode is not enabled on this node").
+    - ``RedisCluster`` connects and reads the slot map when it is created, so a cache that
+      is down at startup would stop the service, and on a connection error it refreshes the
+      topology and retries; the plain client with short socket timeouts and no retries
+      gives up within about half a second, which is what a cache that is only an
+      optimization needs.
+    """
 
     def __init__(self, client: redis.Redis, *, ttl_seconds: int) -> None:
         self._client = client
@@ -104,7 +126,11 @@ class RedisBalanceCache:
         if not account_ids:
             return
         try:
-            self._client.delete(*(KEY_PREFIX + str(account_id) for account_id in account_ids))
+            # One DEL per key: the keys of two accounts are in different hash slots.
+            pipeline = self._client.pipeline(transaction=False)
+            for account_id in account_ids:
+                pipeline.delete(KEY_PREFIX + str(account_id))
+            pipeline.execute()
         except redis.RedisError as error:
             logger.warning(
                 "balance cache invalidation failed (stale for at most the TTL): %s", error

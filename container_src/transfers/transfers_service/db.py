@@ -1,5 +1,10 @@
 """The connection pool and the schema migrations.
 
+The pool keeps no connection open while the service is idle (``database_pool_min_size`` 0,
+unused connections closed after ``database_pool_max_idle_seconds``), so that Aurora
+Serverless v2 at 0 ACU can pause. Every connection names itself ``application_name``
+``transfers`` unless its conninfo names it otherwise.
+
 Migrations are the numbered files ``migrations/NNNN_name.sql``, applied in order, each in
 its own transaction, under a PostgreSQL advisory lock (so tasks starting together apply
 each one once), and recorded with a checksum in ``schema_migrations``. Running them again
@@ -16,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from psycopg import Connection
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import ConnectionPool
 
 from transfers_service.settings import Settings
@@ -28,6 +34,7 @@ MIGRATIONS_LOCK = int.from_bytes(b"transfer", "big")
 _MIGRATION_FILE = re.compile(r"(?P<version>[0-9]{4})_(?P<name>[a-z0-9_]+)\.sql")
 
 Pool = ConnectionPool[Connection[Any]]
+APPLICATION_NAME = "transfers"
 
 
 class MigrationError(RuntimeError):
@@ -54,12 +61,15 @@ def create_pool(settings: Settings) -> Pool:
     costs the requests in flight, not the ones after it. Reconnection attempts back off
     exponentially and are given up after ``database_reconnect_timeout_seconds`` (the next
     request starts a fresh attempt), which bounds how long the service stays unavailable
-    after the database is back.
+    after the database is back. Connections are opened on demand (``min_size`` 0 by
+    default) and closed once unused for ``max_idle`` (one per interval): an idle pool holds
+    none.
     """
     return ConnectionPool(
-        settings.database_conninfo,
+        lambda: conninfo(settings),
         min_size=settings.database_pool_min_size,
         max_size=settings.database_pool_max_size,
+        max_idle=settings.database_pool_max_idle_seconds,
         timeout=settings.database_pool_timeout_seconds,
         kwargs={"autocommit": True},
         check=ConnectionPool.check_connection,
@@ -67,6 +77,26 @@ def create_pool(settings: Settings) -> Pool:
         name="transfers",
         open=False,
     )
+
+
+def conninfo(settings: Settings) -> str:
+    """The current conninfo (a rotating secret is read again when due), with the
+    ``application_name`` ``transfers`` unless it names one."""
+    current = settings.database_conninfo
+    text = current() if callable(current) else current
+    if conninfo_to_dict(text).get("application_name"):
+        return text
+    return make_conninfo(text, application_name=APPLICATION_NAME)
+
+
+def connect(settings: Settings, *, timeout_seconds: float | None = None) -> Connection[Any]:
+    """One autocommit connection outside the pool, closed by its user (startup, readiness
+    checks); ``timeout_seconds`` overrides the conninfo's ``connect_timeout``."""
+    extra: dict[str, Any] = {}
+    if timeout_seconds is not None:
+        # libpq's connect_timeout: whole seconds, and 1 is taken as 2.
+        extra["connect_timeout"] = max(2, round(timeout_seconds))
+    return Connection.connect(conninfo(settings), autocommit=True, **extra)
 
 
 def discover(directory: Path = MIGRATIONS_DIR) -> list[Migration]:

@@ -5,6 +5,12 @@ several tasks share the work without sending a row twice at once), publishes eac
 with the ``event_type`` message attribute, and marks a row sent only after SNS accepted it.
 A failed publish records the error and schedules the row again later (exponential backoff):
 delivery is at least once, and consumers deduplicate on ``event_id``.
+
+The publisher does not poll. :meth:`OutboxPublisher.run` publishes when it starts, then
+whenever :attr:`OutboxPublisher.wake` is set (the service sets it after each commit that
+wrote to the outbox), when the earliest failed row is due again, and otherwise only every
+``sweep_seconds`` (a safety net for rows another task left): an idle service sends no query
+to the database, so that Aurora Serverless v2 can pause.
 """
 
 from __future__ import annotations
@@ -106,18 +112,46 @@ class OutboxPublisher:
                     )
         return PublishResult(sent, failed)
 
-    def run(self, stop: threading.Event, *, poll_seconds: float) -> None:
-        """Publish until ``stop`` is set: whenever woken, else every ``poll_seconds``."""
-        logger.info("outbox publisher started (topic %s)", self._topic_arn)
-        while not stop.is_set():
+    def seconds_until_due(self) -> float | None:
+        """Seconds until the earliest unsent row is due (<= 0: due now); None: none left."""
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                "SELECT extract(epoch FROM min(next_attempt_at) - now())::float8 FROM outbox"
+                " WHERE sent_at IS NULL"
+            ).fetchone()
+        return None if row is None or row[0] is None else float(row[0])
+
+    def run(
+        self, stop: threading.Event, *, sweep_seconds: float, min_pause_seconds: float = 1.0
+    ) -> None:
+        """Publish until ``stop`` is set (which must be followed by ``wake.set()``): at
+        once, then whenever woken, when a failed row is due again, and at the latest every
+        ``sweep_seconds``. Waits at least ``min_pause_seconds`` between two batches unless
+        woken (rows due but locked by another task do not make it spin), and backs off from
+        it up to ``sweep_seconds`` while the database fails."""
+        logger.info(
+            "outbox publisher started (topic %s, sweep every %.0fs)", self._topic_arn, sweep_seconds
+        )
+        error_pause = min_pause_seconds
+        while True:
+            # Cleared before the outbox is read: a commit from now on sets it again, so the
+            # wait below returns at once and the next batch sees that commit's row.
+            self.wake.clear()
+            if stop.is_set():  # checked after the clear: stop() sets the flag, then wakes
+                break
             try:
                 result = self.publish_batch()
+                if result.sent + result.failed >= self._batch_size:
+                    continue  # a full batch: there may be more
+                due_in = self.seconds_until_due()
             except Exception:
-                logger.exception("outbox publisher failed, retrying")
-                result = PublishResult(0, 0)
-                stop.wait(poll_seconds)
-            if result.sent + result.failed >= self._batch_size:
-                continue  # a full batch: there may be more
-            self.wake.wait(poll_seconds)
-            self.wake.clear()
+                logger.exception("outbox publisher failed, retrying in %.0fs", error_pause)
+                pause = error_pause
+                error_pause = min(error_pause * 2, sweep_seconds)
+            else:
+                error_pause = min_pause_seconds
+                pause = sweep_seconds
+                if due_in is not None:
+                    pause = min(sweep_seconds, max(due_in, min_pause_seconds))
+            self.wake.wait(pause)
         logger.info("outbox publisher stopped")

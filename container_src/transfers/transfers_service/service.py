@@ -2,7 +2,10 @@
 
 A write is one transaction: the idempotency claim, the ledger change, the outbox event and
 the idempotency record commit together or not at all. Only after the commit is the
-balance cache invalidated and the outbox publisher woken.
+balance cache invalidated and the outbox publisher woken (``on_outbox_written``). Every
+write that adds to the outbox, transfer or deposit, goes through ``_move_once`` and so wakes
+the publisher; a replayed request writes nothing and wakes nothing. The publisher relies on
+it: it does not poll the outbox.
 """
 
 from __future__ import annotations
@@ -42,13 +45,11 @@ class TransfersService:
         cache: BalanceCache,
         *,
         on_outbox_written: Callable[[], None] = lambda: None,
-        health_timeout_seconds: float = 2.0,
     ) -> None:
         self.pool = pool
         self._registry = registry
         self._cache = cache
         self._on_outbox_written = on_outbox_written
-        self._health_timeout_seconds = health_timeout_seconds
 
     def create_transfer(
         self,
@@ -151,8 +152,3 @@ class TransfersService:
         """One transfer or deposit."""
         with self.pool.connection() as conn:
             return ledger.get_transfer(conn, transfer_id)
-
-    def check_database(self) -> None:
-        """Raise unless the database answers within the health timeout."""
-        with self.pool.connection(timeout=self._health_timeout_seconds) as conn:
-            conn.execute("SELECT 1").fetchone()

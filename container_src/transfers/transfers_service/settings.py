@@ -9,6 +9,35 @@ overridden by ``DATABASE_HOST``, ``DATABASE_PORT`` and ``DATABASE_NAME``; or
 optional: without ``REDIS_URL`` balances are not cached, without ``EVENT_TOPIC_ARN`` the
 outbox is not published, and without ``ACCOUNT_EVENTS_QUEUE_URL`` no AccountOpened events
 are consumed (each is logged at startup).
+
+Tunables, each optional (default in brackets; a bad value names its variable):
+
+- ``DATABASE_STARTUP_RETRY_MAX_SECONDS`` [10], 1 to 300: the longest pause between two
+  attempts to reach the database and apply the migrations at startup. The process never
+  gives up (it answers 503 meanwhile), so this bounds how long a task stays unready after
+  the database is up.
+- ``DATABASE_POOL_MIN_SIZE`` [0], ``DATABASE_POOL_MAX_SIZE`` [10]: connections a task
+  keeps open at least (0: none while idle, so that Aurora Serverless v2 at 0 ACU can pause;
+  it pauses only while no connection is open) and at most.
+- ``DATABASE_POOL_MAX_IDLE_SECONDS`` [30], at least 1: a pooled connection that stayed unused
+  for this long is closed (psycopg_pool closes one such connection per interval, so a task
+  that used k connections in a burst holds none about k times this after its last request).
+  30 s: an idle Dev task with its usual 1 to 3 connections holds none a minute or two after
+  its last request (at most 5 minutes with 10), and Aurora's auto-pause delay (300 s by
+  default) starts then; the price is a new connection (TLS and login, tens of
+  milliseconds) for a request after a quiet half minute, which steady Prod traffic rarely
+  pays.
+- ``DATABASE_POOL_TIMEOUT_SECONDS`` [5]: how long a request waits for a connection before
+  it gets 503.
+- ``OUTBOX_SWEEP_SECONDS`` [300], at least 1: the outbox publisher is woken by the task's
+  own commits that write to the outbox, and by the retry of a failed publish when it is due;
+  besides, it sweeps the outbox every this many seconds, a safety net for events another
+  task committed and could not publish (it stopped). Each sweep connects to the database:
+  keep it at least Aurora's auto-pause delay (``seconds_until_auto_pause``, 300 s by
+  default) or the sweeps keep a Dev database from ever pausing (a shorter one is logged as
+  a warning at startup).
+- ``BALANCE_CACHE_TTL_SECONDS`` [30], ``ACCOUNT_EVENTS_WAIT_SECONDS`` [20] (the SQS long
+  poll, 0 to 20), ``LOG_LEVEL`` [INFO].
 """
 
 from __future__ import annotations
@@ -25,6 +54,8 @@ from typing import Any
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 DEFAULT_CONTRACTS_DIR = "/app/contracts/events"
+AURORA_DEFAULT_AUTO_PAUSE_SECONDS = 300
+"""Aurora Serverless v2's default ``seconds_until_auto_pause`` (300 to 86 400 s)."""
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -44,15 +75,19 @@ class Settings:
     account_events_queue_url: str | None = None
     contracts_dir: Path = Path(DEFAULT_CONTRACTS_DIR)
     balance_cache_ttl_seconds: int = 30
-    database_pool_min_size: int = 1
+    database_pool_min_size: int = 0
     database_pool_max_size: int = 10
+    # An unused pooled connection is closed after this long (one per interval).
+    database_pool_max_idle_seconds: float = 30.0
     # How long a request waits for a pooled connection before it gets 503.
     database_pool_timeout_seconds: float = 5.0
     # How long the pool keeps retrying to reconnect (backing off) before a fresh attempt.
     database_reconnect_timeout_seconds: float = 10.0
-    # How long startup waits for the database before the process gives up.
-    database_startup_timeout_seconds: float = 30.0
-    outbox_poll_seconds: float = 1.0
+    # Longest pause between two attempts to reach and migrate the database at startup (the
+    # process never gives up: it serves 503s meanwhile).
+    database_startup_retry_max_seconds: float = 10.0
+    # The outbox publisher's safety-net sweep; keep it >= Aurora's auto-pause delay.
+    outbox_sweep_seconds: float = 300.0
     outbox_batch_size: int = 25
     account_events_wait_seconds: int = 20
     log_level: str = "INFO"
@@ -63,6 +98,13 @@ class Settings:
         log_level = environ.get("LOG_LEVEL", "INFO").upper()
         if log_level not in _LOG_LEVELS:
             raise SettingsError(f"LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}")
+        pool_min_size = _int(environ, "DATABASE_POOL_MIN_SIZE", 0, low=0)
+        pool_max_size = _int(environ, "DATABASE_POOL_MAX_SIZE", 10, low=1)
+        if pool_min_size > pool_max_size:
+            raise SettingsError(
+                f"DATABASE_POOL_MIN_SIZE ({pool_min_size}) must not exceed"
+                f" DATABASE_POOL_MAX_SIZE ({pool_max_size})"
+            )
         return cls(
             database_conninfo=database_conninfo(environ),
             redis_url=_optional(environ, "REDIS_URL"),
@@ -70,10 +112,18 @@ class Settings:
             account_events_queue_url=_optional(environ, "ACCOUNT_EVENTS_QUEUE_URL"),
             contracts_dir=Path(environ.get("CONTRACTS_DIR") or DEFAULT_CONTRACTS_DIR),
             balance_cache_ttl_seconds=_int(environ, "BALANCE_CACHE_TTL_SECONDS", 30, low=1),
-            database_pool_max_size=_int(environ, "DATABASE_POOL_MAX_SIZE", 10, low=1),
+            database_pool_min_size=pool_min_size,
+            database_pool_max_size=pool_max_size,
+            database_pool_max_idle_seconds=float(
+                _int(environ, "DATABASE_POOL_MAX_IDLE_SECONDS", 30, low=1)
+            ),
             database_pool_timeout_seconds=float(
                 _int(environ, "DATABASE_POOL_TIMEOUT_SECONDS", 5, low=1)
             ),
+            database_startup_retry_max_seconds=float(
+                _int(environ, "DATABASE_STARTUP_RETRY_MAX_SECONDS", 10, low=1, high=300)
+            ),
+            outbox_sweep_seconds=float(_int(environ, "OUTBOX_SWEEP_SECONDS", 300, low=1)),
             account_events_wait_seconds=_int(
                 environ, "ACCOUNT_EVENTS_WAIT_SECONDS", 20, low=0, high=20
             ),

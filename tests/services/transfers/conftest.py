@@ -72,8 +72,8 @@ def settings(database_url: str, redis_server: RedisServer) -> Settings:
         contracts_dir=CONTRACTS_DIR,
         database_pool_max_size=10,
         database_pool_timeout_seconds=5.0,
-        database_startup_timeout_seconds=10.0,
-        outbox_poll_seconds=0.2,
+        database_startup_retry_max_seconds=1.0,
+        outbox_sweep_seconds=0.2,
         account_events_wait_seconds=1,
     )
 
@@ -111,13 +111,16 @@ def service(pool: Pool, registry: ContractRegistry) -> TransfersService:
 
 @pytest.fixture
 def serve() -> Iterator[Callable[..., ServiceServer]]:
-    """Starts the real app (``create_app``) under uvicorn; stopped after the test."""
+    """Starts the real app (``create_app``) under uvicorn, by default waiting until it is
+    ready (``ready=False``: until it serves); stopped after the test."""
     started: list[ServiceServer] = []
 
-    def start(settings: Settings, **runtime_options: object) -> ServiceServer:
+    def start(
+        settings: Settings, *, ready: bool = True, **runtime_options: object
+    ) -> ServiceServer:
         server = ServiceServer(settings, **runtime_options)
         started.append(server)
-        server.start()
+        server.start(ready=ready)
         return server
 
     yield start

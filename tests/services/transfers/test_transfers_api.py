@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import uuid
 
+import psycopg
 import pytest
-from transfers_support import Ledger, ServiceServer
+from transfers_support import Ledger, ServiceServer, wait_for
 
 from transfers_service.events import EVENT_ID_NAMESPACE, ContractRegistry
 
@@ -307,3 +308,25 @@ def test_openapi_documents_the_routes(api: ServiceServer) -> None:
     assert {"201", "400", "404", "409", "422", "503"} <= set(
         paths["/transfers"]["post"]["responses"]
     )
+
+
+def test_readiness_checks_the_database_without_keeping_a_connection(
+    api: ServiceServer, database_url: str
+) -> None:
+    for _ in range(3):
+        assert api.get("/health").json() == {"status": "ok"}
+
+    # Not from the pool (whose connections stay open up to its max idle time), and closed.
+    assert api.runtime.pool.get_stats().get("pool_size", 0) == 0
+    with psycopg.connect(database_url, autocommit=True) as observer:
+        wait_for(
+            lambda: (
+                observer.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND pid <> pg_backend_pid()"
+                ).fetchone()
+                == (0,)
+            ),
+            timeout=5,
+            what="no connection but the observer's",
+        )

@@ -8,11 +8,9 @@ from collections.abc import Callable, Iterator
 
 import psycopg
 import pytest
-from psycopg_pool import PoolTimeout
 from transfers_support import Ledger, ServiceServer, wait_for
 
-from tools.test_servers import PostgresServer, free_port
-from transfers_service.app import Runtime
+from tools.test_servers import PostgresServer
 from transfers_service.db import migrate
 from transfers_service.events import ContractRegistry
 from transfers_service.settings import Settings
@@ -116,19 +114,3 @@ def test_a_connection_lost_mid_transaction_writes_nothing(
     retried = api.transfer(alice, bob, 400, key=key)
     assert retried.status_code == 201, retried.text
     assert (ledger.balance(alice), ledger.balance(bob)) == (600, 400)
-
-
-def test_startup_gives_up_when_the_database_is_unreachable(settings: Settings) -> None:
-    unreachable = Settings(
-        **{
-            **settings.__dict__,
-            "database_conninfo": f"postgresql://postgres@127.0.0.1:{free_port()}/x",
-            "database_startup_timeout_seconds": 1.0,
-        }
-    )
-    runtime = Runtime(unreachable)
-    try:
-        with pytest.raises(PoolTimeout):
-            runtime.start()
-    finally:
-        runtime.stop()

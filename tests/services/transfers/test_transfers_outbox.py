@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
@@ -16,7 +18,7 @@ from transfers_support import Ledger, ServiceServer, wait_for
 
 from transfers_service.db import Pool
 from transfers_service.events import ContractRegistry
-from transfers_service.outbox import OutboxPublisher, backoff_seconds
+from transfers_service.outbox import OutboxPublisher, PublishResult, backoff_seconds
 from transfers_service.service import TransfersService
 from transfers_service.settings import Settings
 
@@ -102,6 +104,16 @@ class FlakySns:
             raise ConnectionError("SNS is unreachable (simulated)")
         response: Mapping[str, Any] = self.client.publish(**kwargs)
         return response
+
+
+class CountingPublisher(OutboxPublisher):
+    """Counts its batches: each one is a transaction on the database."""
+
+    batches = 0
+
+    def publish_batch(self) -> PublishResult:
+        self.batches += 1
+        return super().publish_batch()
 
 
 def _transfers(service: TransfersService, ledger: Ledger, count: int) -> list[str]:
@@ -258,6 +270,37 @@ def test_publishing_to_a_missing_topic_keeps_the_event_and_backs_off(
     assert due_in[0].total_seconds() > 1
 
 
+def test_the_running_publisher_retries_a_failed_row_when_due_and_does_not_poll(
+    pool: Pool, service: TransfersService, ledger: Ledger, topic: str, subscriber: Drain
+) -> None:
+    [deposit_id] = _deposits(service, ledger, 1)
+    sns = FlakySns(boto3.client("sns", region_name=REGION), failures=1)
+    publisher = CountingPublisher(pool, sns, topic, retry_after=lambda attempts: 1.5)
+    stop = threading.Event()
+    # A sweep an hour away: only the row's own retry time can bring it out in time.
+    runner = threading.Thread(target=publisher.run, args=(stop,), kwargs={"sweep_seconds": 3600})
+    started = time.monotonic()
+    runner.start()
+    try:
+        received: list[dict[str, Any]] = []
+        wait_for(lambda: received.extend(subscriber()) or received, what="the retried event")
+        assert time.monotonic() - started >= 1.5  # not before its next_attempt_at
+        assert json.loads(received[0]["Body"])["data"]["deposit_id"] == deposit_id
+        assert sns.calls == 2
+        wait_for(lambda: ledger.outbox()[0]["sent_at"] is not None, what="the row marked sent")
+        batches = publisher.batches
+        assert batches == 2  # the first (failed) and the retry, nothing in between
+
+        time.sleep(2.5)  # nothing is due: no batch, no query
+
+        assert publisher.batches == batches
+    finally:
+        stop.set()
+        publisher.wake.set()
+        runner.join(timeout=10)
+    assert not runner.is_alive()
+
+
 def test_backoff_grows_and_is_capped() -> None:
     delays = [backoff_seconds(attempt) for attempt in range(1, 15)]
     assert delays[:3] == [2.0, 4.0, 8.0]
@@ -291,10 +334,10 @@ def test_the_running_app_publishes_after_each_transfer(
     subscriber: Drain,
 ) -> None:
     alice, bob = ledger.open_account(balance=100), ledger.open_account()
-    # A long poll interval: only the wake-up after the commit can publish in time (the
+    # A long sweep interval: only the wake-up after the commit can publish in time (the
     # funding deposit's event may go out with the first batch at startup, or with it).
     app_settings = Settings(
-        **{**settings.__dict__, "event_topic_arn": topic, "outbox_poll_seconds": 60}
+        **{**settings.__dict__, "event_topic_arn": topic, "outbox_sweep_seconds": 60}
     )
     api = serve(app_settings, sns=boto3.client("sns", region_name=REGION))
 
@@ -324,9 +367,9 @@ def test_the_running_app_publishes_after_each_deposit(
     subscriber: Drain,
 ) -> None:
     account = ledger.open_account()
-    # A long poll interval: only the wake-up after the deposit's commit can publish in time.
+    # A long sweep interval: only the wake-up after the deposit's commit can publish in time.
     app_settings = Settings(
-        **{**settings.__dict__, "event_topic_arn": topic, "outbox_poll_seconds": 60}
+        **{**settings.__dict__, "event_topic_arn": topic, "outbox_sweep_seconds": 60}
     )
     api = serve(app_settings, sns=boto3.client("sns", region_name=REGION))
 

@@ -81,6 +81,32 @@ def test_database_url_for_local_runs() -> None:
     assert settings.redis_url is None
     assert settings.event_topic_arn is None
     assert settings.contracts_dir == Path("/app/contracts/events")
+    assert settings.database_startup_retry_max_seconds == 10.0
+
+
+def test_by_default_an_idle_service_lets_the_database_pause() -> None:
+    settings = Settings.from_env({"DATABASE_URL": "postgresql://h/db"})
+    assert settings.database_pool_min_size == 0
+    assert settings.database_pool_max_idle_seconds == 30.0
+    # No more often than Aurora Serverless v2's default auto-pause delay.
+    assert settings.outbox_sweep_seconds == 300.0
+
+
+def test_the_pool_sweep_and_startup_settings_can_be_set() -> None:
+    settings = Settings.from_env(
+        {
+            "DATABASE_URL": "postgresql://h/db",
+            "DATABASE_STARTUP_RETRY_MAX_SECONDS": "30",
+            "DATABASE_POOL_MIN_SIZE": "2",
+            "DATABASE_POOL_MAX_SIZE": "4",
+            "DATABASE_POOL_MAX_IDLE_SECONDS": "120",
+            "OUTBOX_SWEEP_SECONDS": "900",
+        }
+    )
+    assert settings.database_startup_retry_max_seconds == 30.0
+    assert (settings.database_pool_min_size, settings.database_pool_max_size) == (2, 4)
+    assert settings.database_pool_max_idle_seconds == 120.0
+    assert settings.outbox_sweep_seconds == 900.0
 
 
 @pytest.mark.parametrize(
@@ -105,6 +131,42 @@ def test_database_url_for_local_runs() -> None:
             "between 0 and 20",
         ),
         ({"DATABASE_URL": "not a = valid = conninfo"}, "DATABASE_URL"),
+        (
+            {"DATABASE_URL": "postgresql://h/db", "DATABASE_POOL_MIN_SIZE": "-1"},
+            "DATABASE_POOL_MIN_SIZE must be >= 0",
+        ),
+        (
+            {
+                "DATABASE_URL": "postgresql://h/db",
+                "DATABASE_POOL_MIN_SIZE": "3",
+                "DATABASE_POOL_MAX_SIZE": "2",
+            },
+            r"DATABASE_POOL_MIN_SIZE \(3\) must not exceed DATABASE_POOL_MAX_SIZE \(2\)",
+        ),
+        (
+            {"DATABASE_URL": "postgresql://h/db", "DATABASE_POOL_MAX_IDLE_SECONDS": "0"},
+            "DATABASE_POOL_MAX_IDLE_SECONDS must be >= 1",
+        ),
+        (
+            {"DATABASE_URL": "postgresql://h/db", "DATABASE_POOL_MAX_IDLE_SECONDS": "soon"},
+            "DATABASE_POOL_MAX_IDLE_SECONDS must be an integer",
+        ),
+        (
+            {"DATABASE_URL": "postgresql://h/db", "OUTBOX_SWEEP_SECONDS": "0"},
+            "OUTBOX_SWEEP_SECONDS must be >= 1",
+        ),
+        (
+            {"DATABASE_URL": "postgresql://h/db", "OUTBOX_SWEEP_SECONDS": "5m"},
+            "OUTBOX_SWEEP_SECONDS must be an integer",
+        ),
+        (
+            {"DATABASE_URL": "postgresql://h/db", "DATABASE_STARTUP_RETRY_MAX_SECONDS": "0"},
+            "DATABASE_STARTUP_RETRY_MAX_SECONDS must be between 1 and 300",
+        ),
+        (
+            {"DATABASE_URL": "postgresql://h/db", "DATABASE_STARTUP_RETRY_MAX_SECONDS": "1.5"},
+            "DATABASE_STARTUP_RETRY_MAX_SECONDS must be an integer",
+        ),
     ],
 )
 def test_wrong_settings_name_the_variable(environ: dict[str, str], message: str) -> None:

@@ -41,8 +41,9 @@ def wait_for(
 class ServiceServer:
     """The app from ``create_app`` served by uvicorn on a free loopback port, in a thread.
 
-    The listening socket is bound before the server starts; ``start`` returns once the
-    app's lifespan (pool, migrations, loops) completed and uvicorn serves.
+    The listening socket is bound before the server starts; ``start`` returns once uvicorn
+    serves and, unless ``ready=False``, the app is ready (``/health`` answers 200: the
+    database reached and migrated).
     """
 
     def __init__(self, settings: Settings, **runtime_options: Any) -> None:
@@ -61,7 +62,7 @@ class ServiceServer:
             target=self.server.run, kwargs={"sockets": [self._socket]}, daemon=True
         )
 
-    def start(self) -> None:
+    def start(self, *, ready: bool = True) -> None:
         self._thread.start()
         wait_for(
             lambda: self.server.started or not self._thread.is_alive(),
@@ -70,6 +71,8 @@ class ServiceServer:
         )
         if not self.server.started:
             raise RuntimeError("the app did not start (see the log above)")
+        if ready:
+            wait_for(lambda: self.get("/health").status_code == 200, timeout=30, what="ready")
 
     def stop(self) -> None:
         self.server.should_exit = True
