@@ -106,8 +106,9 @@ class Cache(Construct):
       AwsSolutions-AEC4: acknowledge it in the stack that decides so), port 6379
       (``port``), minor version upgrades applied automatically;
     - alarms (``alarms=False`` turns them off), each after 3 consecutive 5-minute periods.
-      Serverless, only for the limits given: ``BytesUsedForCache`` at 80 % of
-      ``max_data_storage_gb`` (1 GB = 10^9 bytes), ECPUs consumed at 80 % of
+      Serverless: ``ThrottledCmds`` in every period (the cache scales slower than the
+      load, or hit its ECPU limit), and for the limits given, ``BytesUsedForCache`` at 80 %
+      of ``max_data_storage_gb`` (1 GB = 10^9 bytes), ECPUs consumed at 80 % of
       ``max_ecpu_per_second``. Node, per node: ``CPUUtilization`` and
       ``EngineCPUUtilization`` above 80 %, ``DatabaseMemoryUsagePercentage`` above 80 %,
       and evictions in every period (the data no longer fits).
@@ -371,6 +372,17 @@ class Cache(Construct):
                 period=Duration.minutes(5),
             )
 
+        if self._with_alarms:
+            # Throttled commands fail, and every caller falls back to the database: the
+            # cache is scaling slower than the load grows (or has hit its ECPU limit).
+            self.alarms.append(
+                self._alarm(
+                    "ThrottledAlarm",
+                    metric("ThrottledCmds", "Sum"),
+                    1,
+                    "commands throttled (the cache cannot keep up; callers use the database)",
+                )
+            )
         if max_data_storage_gb is not None and self._with_alarms:
             self.alarms.append(
                 self._alarm(

@@ -396,3 +396,22 @@ def test_api_gateway_alarms_watch_one_api_stage_of_one_environment(synthesized_a
         api.properties["Name"] for api in resources(synthesized_app, "AWS::ApiGateway::RestApi")
     ]
     assert len(names) == len(set(names)), names
+
+
+def test_every_serverless_cache_is_alarmed(synthesized_app):
+    """A serverless cache that throttles fails its commands, and the service silently falls
+    back to the database: someone must hear of it. Alarms name a serverless cache by its
+    ``clusterId`` dimension, the cache's name."""
+    caches = list(resources(synthesized_app, "AWS::ElastiCache::ServerlessCache"))
+    assert caches
+    for cache in caches:
+        name = cache.properties["ServerlessCacheName"]
+        alarmed = [
+            alarm
+            for alarm in resources(
+                {cache.stack: synthesized_app[cache.stack]}, "AWS::CloudWatch::Alarm"
+            )
+            if alarm.properties.get("Namespace") == "AWS/ElastiCache"
+            and {"Name": "clusterId", "Value": name} in alarm.properties.get("Dimensions", [])
+        ]
+        assert alarmed, f"{cache.stack}/{cache.logical_id} has no alarm"

@@ -100,7 +100,8 @@ def test_account_events_arrive_on_the_services_own_queue(profile, synthesized_ap
     assert subscription["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0] == dead_letters
     alarms = [a["Properties"] for _, a in resources_of_type(template, "AWS::CloudWatch::Alarm")]
     assert any(
-        dimension.get("Value", {}).get("Fn::GetAtt", [None])[0] == dead_letters
+        isinstance(dimension["Value"], dict)
+        and dimension["Value"].get("Fn::GetAtt", [None])[0] == dead_letters
         for alarm in alarms
         for dimension in alarm.get("Dimensions", [])
     )

@@ -116,8 +116,14 @@ def test_serverless_defaults(serverless: tuple[Cache, Template]) -> None:
         },
     )
     assert DEFAULT_SERVERLESS_MAJOR_VERSION == "8"
-    template.resource_count_is(ALARM, 0)  # no limits, nothing to be near
-    assert cache.alarms == []
+    # No limits, nothing to be near; throttling is alarmed on whatever the limits.
+    [alarm] = [a["Properties"] for a in template.find_resources(ALARM).values()]
+    assert (alarm["MetricName"], alarm["Statistic"], alarm["Threshold"]) == (
+        "ThrottledCmds",
+        "Sum",
+        1,
+    )
+    assert len(cache.alarms) == 1
     assert cache.replication_group is None
     assert cache.auth_secret is None
     assert cache.serverless_cache is not None
@@ -195,8 +201,9 @@ def test_serverless_limits_key_name_and_alarms() -> None:
         a["Properties"]["MetricName"]: a["Properties"]
         for a in template.find_resources(ALARM).values()
     }
-    assert len(cache.alarms) == 2
+    assert len(cache.alarms) == 3
     assert {name: (a["Threshold"], a["Statistic"]) for name, a in alarms.items()} == {
+        "ThrottledCmds": (1, "Sum"),
         "BytesUsedForCache": (8_000_000_000, "Maximum"),  # 80 % of 10 GB
         "ElastiCacheProcessingUnits": (1_200_000, "Sum"),  # 80 % of 5000 ECPU/s x 300 s
     }
