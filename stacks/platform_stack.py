@@ -69,7 +69,8 @@ class PlatformStack(Stack):
             vpc=self.vpc,
             container_insights_v2=ecs.ContainerInsights.ENABLED,
         )
-        # Service Connect: services reach each other as http://<name>.payments.internal.
+        # Service Connect: services reach each other as http://<name> in the namespace
+        # payments-<environment>.internal.
         self.cluster.add_default_cloud_map_namespace(
             name=service_namespace(profile), use_for_service_connect=True
         )
