@@ -102,13 +102,25 @@ class PostgresServer(_ThrowawayServer):
     """A PostgreSQL cluster made by initdb in a temporary folder, trust auth on loopback.
 
     ``settings`` are more server settings (``-c name=value``), e.g. ``log_statement``.
+
+    With ``password_auth=True``, every role but the superuser ``postgres`` logs in over TCP
+    with its password (scram-sha-256), as on Aurora, so a test can change a role's password
+    (``ALTER ROLE ... PASSWORD``) and see a login with the old one fail; ``postgres`` keeps
+    trust auth (and ``url()`` stays password-less) to administer the cluster.
     """
 
     user = "postgres"
 
-    def __init__(self, *, port: int | None = None, settings: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        port: int | None = None,
+        settings: dict[str, str] | None = None,
+        password_auth: bool = False,
+    ) -> None:
         self.port = port or free_port()
         self.settings = dict(settings or {})
+        self.password_auth = password_auth
         self.bin_dir = postgres_bin_dir()
         self._as_root = os.geteuid() == 0
         self.base_dir = Path(tempfile.mkdtemp(prefix="transfers-postgres-"))
@@ -146,6 +158,8 @@ class PostgresServer(_ThrowawayServer):
                 ),
                 what="initdb",
             )
+            if self.password_auth:
+                self._require_passwords()
             self._initialized = True
         # No fsync and no full-page writes: the data need not survive the machine crashing,
         # only the server (commits stay synchronous, so a crash of PostgreSQL loses nothing).
@@ -171,6 +185,21 @@ class PostgresServer(_ThrowawayServer):
             ),
             what=f"pg_ctl start (log: {self.log_file})",
         )
+
+    def _require_passwords(self) -> None:
+        # pg_hba.conf is read top down, the first matching line wins: trust over the Unix
+        # socket and for postgres on TCP (to administer), passwords for everyone else. As
+        # root, the file is given back to postgres, who owns the data folder.
+        hba = (
+            "local all all trust\n"
+            f"host all {self.user} 127.0.0.1/32 trust\n"
+            "host all all 127.0.0.1/32 scram-sha-256\n"
+        )
+        hba_file = self.data_dir / "pg_hba.conf"
+        hba_file.write_text(hba, encoding="utf-8")
+        if self._as_root:
+            owner = pwd.getpwnam("postgres")
+            os.chown(hba_file, owner.pw_uid, owner.pw_gid)
 
     def stop(self, *, mode: str = "fast") -> None:
         """Stop the server (``immediate``: as if it crashed); no-op when not running."""

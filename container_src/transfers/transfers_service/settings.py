@@ -2,7 +2,8 @@
 
 The database is given by one of, in this order: ``DATABASE_SECRET_ARN`` (the Aurora secret
 in Secrets Manager, read again every minute while connections are made, so that new
-connections use the password the secret's rotation set), ``DATABASE_SECRET`` (the JSON of
+connections use the password the secret's rotation set, and at once when a login fails on
+its password: see :class:`SecretConninfo`), ``DATABASE_SECRET`` (the JSON of
 that secret: ``username``, ``password``, ``host``, ``port``, ``dbname``), both completed or
 overridden by ``DATABASE_HOST``, ``DATABASE_PORT`` and ``DATABASE_NAME``; or
 ``DATABASE_URL`` (a libpq URL or conninfo string, for local runs). Everything else is
@@ -133,6 +134,8 @@ class Settings:
 
 SECRET_REFRESH_SECONDS = 60.0
 """How long a secret read from Secrets Manager is reused for new connections."""
+SECRET_REREAD_MIN_SECONDS = 5.0
+"""The least time between two re-reads of the secret forced by failed logins."""
 
 
 class SecretConninfo:
@@ -141,6 +144,13 @@ class SecretConninfo:
     Called by the connection pool for each new connection. The secret is read again once
     ``refresh_seconds`` have passed, so within a minute of a rotation new connections log
     in with the new password (sessions already open are not affected by it).
+
+    That minute is not soon enough: the single-user rotation changes the password in the
+    database first and stores it in the secret a moment later, so every login with the
+    cached password fails from then on. A login that fails on its password calls
+    :meth:`reread`, which reads the secret again at once, though at most once per
+    ``reread_min_seconds``, so that a password wrong in the secret too does not make each
+    attempt read Secrets Manager.
     """
 
     def __init__(
@@ -150,30 +160,53 @@ class SecretConninfo:
         *,
         client: Any = None,
         refresh_seconds: float = SECRET_REFRESH_SECONDS,
+        reread_min_seconds: float = SECRET_REREAD_MIN_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.secret_arn = secret_arn
         self._overrides = dict(overrides)
         self._client = client
         self._refresh_seconds = refresh_seconds
+        self._reread_min_seconds = reread_min_seconds
         self._clock = clock
         self._lock = threading.Lock()
         self._conninfo: str | None = None
         self._read_at = 0.0
+        self._reread_at: float | None = None
 
     def __call__(self) -> str:
         with self._lock:
             now = self._clock()
             if self._conninfo is None or now - self._read_at >= self._refresh_seconds:
-                if self._client is None:
-                    import boto3  # type: ignore[import-untyped]
-
-                    self._client = boto3.client("secretsmanager")
-                text = self._client.get_secret_value(SecretId=self.secret_arn)["SecretString"]
-                params = _secret_params(text, self._overrides, source="DATABASE_SECRET_ARN")
-                self._conninfo = _finish(params)
-                self._read_at = now
+                self._read(now)
+            assert self._conninfo is not None
             return self._conninfo
+
+    def reread(self) -> str:
+        """The conninfo from the secret read again now, ignoring ``refresh_seconds``; or,
+        when the last re-read was less than ``reread_min_seconds`` ago, the current one
+        (which that re-read, or a later refresh, gave)."""
+        with self._lock:
+            now = self._clock()
+            if (
+                self._conninfo is None
+                or self._reread_at is None
+                or now - self._reread_at >= self._reread_min_seconds
+            ):
+                self._reread_at = now
+                self._read(now)
+            assert self._conninfo is not None
+            return self._conninfo
+
+    def _read(self, now: float) -> None:
+        if self._client is None:
+            import boto3  # type: ignore[import-untyped]
+
+            self._client = boto3.client("secretsmanager")
+        text = self._client.get_secret_value(SecretId=self.secret_arn)["SecretString"]
+        params = _secret_params(text, self._overrides, source="DATABASE_SECRET_ARN")
+        self._conninfo = _finish(params)
+        self._read_at = now
 
     def __repr__(self) -> str:
         return f"SecretConninfo({self.secret_arn!r})"
