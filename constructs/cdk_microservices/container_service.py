@@ -123,7 +123,10 @@ class ContainerService(Construct):
       Cloud Map namespace shared by the services that call each other); without it, the
       cluster's default namespace, referred to by ARN (a created cluster gets an HTTP
       namespace ``<stack name>-<service_name>`` of its own; an existing cluster must have
-      one);
+      one). The ECS service itself has no fixed name, so CloudFormation can replace it;
+      a replacement registers ``service_name`` in the namespace again while the old
+      service still holds it, so a change that replaces the service (e.g. its
+      deployment controller) also needs a new ``service_name``, or two deploys;
     - load balancer: internal (``public=False``), listening on HTTP port 80, or on HTTPS
       port 443 with the ``RECOMMENDED_TLS`` policy when ``certificate`` (an ACM certificate
       or ``elbv2.IListenerCertificate``) is given; ``public=True`` requires a certificate and
