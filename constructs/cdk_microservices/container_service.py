@@ -124,9 +124,10 @@ class ContainerService(Construct):
       cluster's default namespace, referred to by ARN (a created cluster gets an HTTP
       namespace ``<stack name>-<service_name>`` of its own; an existing cluster must have
       one). The ECS service itself has no fixed name, so CloudFormation can replace it;
-      a replacement registers ``service_name`` in the namespace again while the old
-      service still holds it, so a change that replaces the service (e.g. its
-      deployment controller) also needs a new ``service_name``, or two deploys;
+      its replacement is created before the old one is deleted and registers
+      ``service_name`` in the namespace while the old one may still hold it: plan a
+      change that replaces the service (e.g. its deployment controller) with a new
+      ``service_name``, or in two deploys (unverified against a real account);
     - load balancer: internal (``public=False``), listening on HTTP port 80, or on HTTPS
       port 443 with the ``RECOMMENDED_TLS`` policy when ``certificate`` (an ACM certificate
       or ``elbv2.IListenerCertificate``) is given; ``public=True`` requires a certificate and
