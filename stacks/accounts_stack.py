@@ -71,7 +71,7 @@ class AccountsStack(Stack):
             service_name="accounts",
             # Named per environment: API Gateway's metrics are keyed by API name and stage,
             # which Dev and Prod would otherwise share in one account.
-            rest_api_props={"rest_api_name": f"accounts-{profile.name}"},
+            api_name=f"accounts-{profile.name}",
             code=code_dir,
             user_pool=user_pool,
             routes=[

@@ -79,7 +79,7 @@ class StatementsStack(Stack):
             service_name="statements",
             # Named per environment: API Gateway's metrics are keyed by API name and stage,
             # which Dev and Prod would otherwise share in one account.
-            rest_api_props={"rest_api_name": f"statements-{profile.name}"},
+            api_name=f"statements-{profile.name}",
             code=code_dir,
             user_pool=user_pool,
             routes=[

@@ -189,7 +189,9 @@ class ServiceFunction(Construct):
             base_environment = defaults["environment"]
             assert isinstance(base_environment, dict)
             overrides["environment"] = {**base_environment, **extra_environment}
-        props = merge_props(construct_name, "function_props", lambda_.Function, defaults, overrides)
+        props = merge_props(
+            construct_name, "function_props", lambda_.Function, defaults, overrides, scope=self
+        )
         self.function = lambda_.Function(self, "Function", **props)  # type: ignore[arg-type]
         unscoped = []
         if settings.tracing:

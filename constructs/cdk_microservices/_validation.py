@@ -11,7 +11,8 @@ import inspect
 import re
 from collections.abc import Callable, Collection, Mapping
 
-from aws_cdk import Duration, RemovalPolicy, Token
+from aws_cdk import Annotations, Duration, RemovalPolicy, Token
+from constructs import IConstruct
 
 SERVICE_NAME_PATTERN = r"[a-z][a-z0-9-]{1,38}[a-z0-9]"
 HANDLER_PATTERN = r"[A-Za-z_][A-Za-z0-9_.]*\.[A-Za-z_][A-Za-z0-9_]*"
@@ -153,12 +154,19 @@ def merge_props(
     target: Callable[..., object],
     defaults: Mapping[str, object],
     overrides: Mapping[str, object] | None,
+    *,
+    scope: IConstruct,
 ) -> dict[str, object]:
-    """Merge caller ``overrides`` over ``defaults`` for the keyword arguments of ``target``.
+    """Merge caller ``overrides`` into ``defaults`` for the keyword arguments of ``target``.
 
     ``target`` is the L2 class the props are for; an override key that is not one of its
     keyword arguments is rejected with the list of accepted keys, so a typo cannot be
-    silently ignored.
+    silently ignored. The merge is deep: an override that is a struct of the same type as
+    the default (``StageOptions``, ``DeadLetterQueue``, ...) or a mapping changes only the
+    fields it sets, so every default it does not name (access logs, tracing, encryption,
+    ...) stays. Lists and other values replace the default. Each default an override
+    changes is reported as a warning annotation on ``scope``, so a caller sees what the
+    pattern no longer does for them.
     """
     merged = dict(defaults)
     if not overrides:
@@ -180,5 +188,47 @@ def merge_props(
             f"keyword arguments of {getattr(target, '__qualname__', target)}: "
             + ", ".join(sorted(accepted)),
         )
-    merged.update(overrides)
+    changed: list[str] = []
+    for key, value in overrides.items():
+        merged[key] = _merge_value(key, merged.get(key, _ABSENT), value, changed)
+    for path in changed:
+        Annotations.of(scope).add_warning_v2(
+            f"cdk-microservices:{argument}:{path}",
+            f"{construct}: '{argument}' overrides the pattern's default for '{path}'; "
+            "check that what the default did (see the construct's docstring) is still done",
+        )
     return merged
+
+
+_ABSENT = object()
+
+
+def _struct_values(value: object) -> dict[str, object] | None:
+    """The fields set on a jsii struct (data class), or None for anything else."""
+    values = getattr(value, "_values", None)
+    return values if isinstance(values, dict) else None
+
+
+def _merge_value(path: str, default: object, override: object, changed: list[str]) -> object:
+    """``override`` merged into ``default`` (see ``merge_props``); records changed paths."""
+    if default is _ABSENT:
+        return override
+    default_fields = _struct_values(default)
+    override_fields = _struct_values(override)
+    if (
+        default_fields is not None
+        and override_fields is not None
+        and type(default) is type(override)
+    ):
+        fields = dict(default_fields)
+        for key, value in override_fields.items():
+            fields[key] = _merge_value(f"{path}.{key}", fields.get(key, _ABSENT), value, changed)
+        return type(default)(**fields)
+    if isinstance(default, Mapping) and isinstance(override, Mapping):
+        merged = dict(default)
+        for key, value in override.items():
+            merged[key] = _merge_value(f"{path}.{key}", merged.get(key, _ABSENT), value, changed)
+        return merged
+    if override is not default and override != default:
+        changed.append(path)
+    return override

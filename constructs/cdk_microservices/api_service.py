@@ -120,7 +120,9 @@ class ApiService(Construct):
       ``user_pool``) or ``"iam"`` (SigV4); there are no anonymous routes;
     - request validation: bodies against ``ApiRoute.request_schema``, path parameters
       required;
-    - stage ``v1``, regional endpoint, throttling 50 requests/s with bursts of 100
+    - the API named ``api_name`` (default ``service_name``; API Gateway's metrics are keyed
+      by name and stage, so give the same API in two environments of one account two
+      names), stage ``v1``, regional endpoint, throttling 50 requests/s with bursts of 100
       (``throttling_rate_limit`` / ``throttling_burst_limit``);
     - X-Ray tracing on the stage and on every function (``tracing``);
     - JSON access logs and ``INFO`` execution logs (``execution_logging_level``) without
@@ -154,6 +156,7 @@ class ApiService(Construct):
         code: str | Path | lambda_.Code,
         routes: Sequence[ApiRoute],
         user_pool: cognito.IUserPool | None = None,
+        api_name: str | None = None,
         stage_name: str = "v1",
         throttling_rate_limit: float = 50,
         throttling_burst_limit: int = 100,
@@ -179,6 +182,10 @@ class ApiService(Construct):
         require_service_name(name, service_name)
         self._validate_routes(routes, user_pool)
         require_pattern(name, "stage_name", stage_name, _STAGE_NAME, "1-128 of [A-Za-z0-9_]")
+        if api_name is not None:
+            require_pattern(
+                name, "api_name", api_name, r"[ -~]{1,128}", "1-128 printable ASCII characters"
+            )
         require_range(
             name, "throttling_rate_limit", throttling_rate_limit, minimum=1, maximum=10000
         )
@@ -220,7 +227,7 @@ class ApiService(Construct):
             else apigw.MethodLoggingLevel.ERROR
         )
         api_defaults: dict[str, object] = {
-            "rest_api_name": service_name,
+            "rest_api_name": api_name or service_name,
             "description": f"{service_name} API ({self.node.path})",
             "endpoint_types": [apigw.EndpointType.REGIONAL],
             "cloud_watch_role": cloud_watch_role,
@@ -248,7 +255,9 @@ class ApiService(Construct):
         }
         if cloud_watch_role:
             api_defaults["cloud_watch_role_removal_policy"] = removal_policy
-        props = merge_props(name, "rest_api_props", apigw.RestApi, api_defaults, rest_api_props)
+        props = merge_props(
+            name, "rest_api_props", apigw.RestApi, api_defaults, rest_api_props, scope=self
+        )
         self.rest_api = apigw.RestApi(self, "Api", **props)  # type: ignore[arg-type]
 
         self.execution_log_group = logs.LogGroup(

@@ -416,6 +416,7 @@ class ContainerService(Construct):
                 ecs.FargateTaskDefinition,
                 task_defaults,
                 task_definition_props,
+                scope=self,
             ),
         )
         # A jsii static property, which mypy reads as a function.
@@ -448,6 +449,7 @@ class ContainerService(Construct):
             ecs.ContainerDefinitionOptions,
             container_defaults,
             container_props,
+            scope=self,
         )
         self.container = self.task_definition.add_container(
             "Container",
@@ -524,7 +526,12 @@ class ContainerService(Construct):
             self,
             "Service",
             **merge_props(  # type: ignore[arg-type]
-                name, "service_props", ecs.FargateService, service_defaults, service_props
+                name,
+                "service_props",
+                ecs.FargateService,
+                service_defaults,
+                service_props,
+                scope=self,
             ),
         )
         if enable_execute_command:

@@ -147,7 +147,7 @@ class EventBus(Construct):
             "master_key": self.master_key,
             "enforce_ssl": True,
         }
-        props = merge_props(name, "topic_props", sns.Topic, defaults, topic_props)
+        props = merge_props(name, "topic_props", sns.Topic, defaults, topic_props, scope=self)
         self.topic = sns.Topic(self, "Topic", **props)  # type: ignore[arg-type]
 
     @property

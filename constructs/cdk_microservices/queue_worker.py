@@ -290,13 +290,15 @@ class QueueWorker(Construct):
             "retention_period": dead_letter_retention_period,
             "removal_policy": removal_policy,
         }
-        self.dead_letter_queue = sqs.Queue(
-            self,
-            "DeadLetterQueue",
-            **merge_props(  # type: ignore[arg-type]
-                name, "dead_letter_queue_props", sqs.Queue, dlq_defaults, dead_letter_queue_props
-            ),
+        dlq_props = merge_props(
+            name,
+            "dead_letter_queue_props",
+            sqs.Queue,
+            dlq_defaults,
+            dead_letter_queue_props,
+            scope=self,
         )
+        self.dead_letter_queue = sqs.Queue(self, "DeadLetterQueue", **dlq_props)  # type: ignore[arg-type]
         acknowledge(
             self.dead_letter_queue,
             "Serverless::Serverless-SQSRedrivePolicy",
@@ -313,11 +315,37 @@ class QueueWorker(Construct):
                 queue=self.dead_letter_queue, max_receive_count=max_receive_count
             ),
         }
-        return sqs.Queue(
-            self,
-            "Queue",
-            **merge_props(name, "queue_props", sqs.Queue, queue_defaults, queue_props),  # type: ignore[arg-type]
-        )
+        props = merge_props(name, "queue_props", sqs.Queue, queue_defaults, queue_props, scope=self)
+        # The overrides are held to the same rules as the arguments.
+        merged_visibility = props.get("visibility_timeout")
+        if (
+            isinstance(merged_visibility, Duration)
+            and merged_visibility.to_seconds() < minimum_visibility
+        ):
+            raise fail(
+                name,
+                "queue_props",
+                f"sets visibility_timeout to {merged_visibility.to_seconds()} seconds; it must "
+                f"be at least {minimum_visibility} seconds ({VISIBILITY_TIMEOUT_FACTOR} x "
+                f"timeout + batching window), or messages are delivered again while still "
+                "being processed",
+            )
+        queue_retention = props.get("retention_period")
+        dlq_retention = dlq_props.get("retention_period")
+        if (
+            props.get("dead_letter_queue") is queue_defaults["dead_letter_queue"]
+            and isinstance(queue_retention, Duration)
+            and isinstance(dlq_retention, Duration)
+            and dlq_retention.to_seconds() <= queue_retention.to_seconds()
+        ):
+            raise fail(
+                name,
+                "dead_letter_queue_props" if dead_letter_queue_props else "queue_props",
+                f"leaves the dead-letter queue's retention ({dlq_retention.to_seconds()} s) not "
+                f"longer than the queue's ({queue_retention.to_seconds()} s); a dead-lettered "
+                "message keeps its original age and would expire before anyone sees it",
+            )
+        return sqs.Queue(self, "Queue", **props)  # type: ignore[arg-type]
 
     def _add_alarms(self, alarm_topic: sns.ITopic | None, max_message_age: Duration) -> None:
         at_least = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD

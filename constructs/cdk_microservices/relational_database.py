@@ -370,7 +370,9 @@ class RelationalDatabase(Construct):
             defaults["deletion_protection"] = deletion_protection_for(
                 name, explicit_protection, override
             )
-        props = merge_props(name, "cluster_props", rds.DatabaseCluster, defaults, cluster_props)
+        props = merge_props(
+            name, "cluster_props", rds.DatabaseCluster, defaults, cluster_props, scope=self
+        )
         destroyed = props.get("removal_policy") == RemovalPolicy.DESTROY
         if destroyed and props.get("deletion_protection"):
             raise fail(name, "cluster_props", DESTROY_WITH_DELETION_PROTECTION)

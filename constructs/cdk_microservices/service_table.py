@@ -210,7 +210,7 @@ class ServiceTable(Construct):
         if stream is not None:
             defaults["stream"] = _STREAM_VIEWS[stream]
 
-        props = merge_props(name, "table_props", dynamodb.Table, defaults, table_props)
+        props = merge_props(name, "table_props", dynamodb.Table, defaults, table_props, scope=self)
         destroyed = props.get("removal_policy") == RemovalPolicy.DESTROY
         if destroyed and props.get("deletion_protection"):
             raise fail(name, "table_props", DESTROY_WITH_DELETION_PROTECTION)

@@ -194,7 +194,12 @@ class TableEventPublisher(Construct):
             self,
             "FailureQueue",
             **merge_props(  # type: ignore[arg-type]
-                name, "failure_queue_props", sqs.Queue, failure_defaults, failure_queue_props
+                name,
+                "failure_queue_props",
+                sqs.Queue,
+                failure_defaults,
+                failure_queue_props,
+                scope=self,
             ),
         )
         acknowledge(

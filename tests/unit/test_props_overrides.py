@@ -1,0 +1,164 @@
+"""``*_props`` escape hatches merge into the pattern's defaults, are held to the pattern's
+rules, and say what they changed (issue 10, class 2)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk import App, Duration, Environment, Stack
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_sqs as sqs
+from aws_cdk.assertions import Annotations, Match, Template
+
+from cdk_microservices import (
+    ApiRoute,
+    ApiService,
+    ConstructArgumentError,
+    QueueWorker,
+    ServiceTable,
+)
+from cdk_microservices._validation import merge_props
+
+GET = ApiRoute(method="GET", path="/items/{id}", handler="read.handler")
+
+
+def _stack() -> Stack:
+    return Stack(
+        App(builtin_cloud_formation_validation=False),
+        "Test",
+        env=Environment(region="us-east-1"),
+    )
+
+
+def _warnings(stack: Stack) -> list[str]:
+    return [
+        str(entry.entry.data)
+        for entry in Annotations.from_stack(stack).find_warning("*", Match.any_value())
+    ]
+
+
+def test_a_stage_override_keeps_logs_tracing_and_the_stage_name(code_dir: Path) -> None:
+    """Before, ``deploy_options`` replaced the whole StageOptions: access logs, tracing and
+    throttling went, and the execution log group was made for the wrong stage."""
+    stack = _stack()
+    ApiService(
+        stack,
+        "Items",
+        service_name="items",
+        code=code_dir,
+        routes=[GET],
+        user_pool=cognito.UserPool(stack, "Users"),
+        rest_api_props={"deploy_options": apigw.StageOptions(throttling_rate_limit=5)},
+    )
+    template = Template.from_stack(stack)
+
+    template.has_resource_properties(
+        "AWS::ApiGateway::Stage",
+        {
+            "StageName": "v1",
+            "TracingEnabled": True,
+            "AccessLogSetting": {"DestinationArn": Match.any_value(), "Format": Match.any_value()},
+            "MethodSettings": [
+                Match.object_like(
+                    {"LoggingLevel": "INFO", "ThrottlingRateLimit": 5, "ThrottlingBurstLimit": 100}
+                )
+            ],
+        },
+    )
+    [log_group] = [
+        group["Properties"]["LogGroupName"]
+        for group in template.find_resources("AWS::Logs::LogGroup").values()
+        if "LogGroupName" in group["Properties"]
+    ]
+    assert "/v1" in str(log_group)
+    warnings = _warnings(stack)
+    assert any("'deploy_options.throttling_rate_limit'" in warning for warning in warnings)
+    assert not any("tracing_enabled" in warning for warning in warnings)
+
+
+def test_a_table_override_keeps_point_in_time_recovery_on() -> None:
+    stack = _stack()
+    ServiceTable(
+        stack,
+        "Orders",
+        table_props={
+            "point_in_time_recovery_specification": dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True, recovery_period_in_days=7
+            ),
+            "contributor_insights_enabled": True,
+        },
+    )
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "PointInTimeRecoverySpecification": {
+                "PointInTimeRecoveryEnabled": True,
+                "RecoveryPeriodInDays": 7,
+            },
+            "SSESpecification": {"SSEEnabled": True},
+        },
+    )
+
+
+def test_a_dead_letter_queue_override_must_still_outlive_the_queue(code_dir: Path) -> None:
+    with pytest.raises(
+        ConstructArgumentError,
+        match=r"'dead_letter_queue_props' leaves the dead-letter queue's retention \(3600 s\)",
+    ):
+        QueueWorker(
+            _stack(),
+            "Worker",
+            service_name="statements",
+            code=code_dir,
+            handler="consumer.handler",
+            dead_letter_queue_props={"retention_period": Duration.hours(1)},
+        )
+
+
+def test_a_queue_override_must_keep_a_safe_visibility_timeout(code_dir: Path) -> None:
+    with pytest.raises(ConstructArgumentError, match=r"'queue_props' sets visibility_timeout"):
+        QueueWorker(
+            _stack(),
+            "Worker",
+            service_name="statements",
+            code=code_dir,
+            handler="consumer.handler",
+            queue_props={"visibility_timeout": Duration.seconds(5)},
+        )
+
+
+def test_merge_is_deep_for_structs_and_mappings_and_replaces_the_rest() -> None:
+    stack = _stack()
+    defaults: dict[str, Any] = {
+        "dead_letter_queue": None,
+        "encryption": sqs.QueueEncryption.SQS_MANAGED,
+        "enforce_ssl": True,
+        "redrive_allow_policy": {"a": 1, "nested": {"keep": True, "change": 1}},
+    }
+    merged = merge_props(
+        "Test",
+        "queue_props",
+        sqs.Queue,
+        defaults,
+        {
+            "enforce_ssl": True,  # the same value: not reported
+            "redrive_allow_policy": {"nested": {"change": 2}},
+            "fifo": True,  # not a default: nothing to report
+        },
+        scope=stack,
+    )
+    assert merged["redrive_allow_policy"] == {"a": 1, "nested": {"keep": True, "change": 2}}
+    assert merged["encryption"] is sqs.QueueEncryption.SQS_MANAGED
+    assert merged["fifo"] is True
+    warnings = _warnings(stack)
+    assert len(warnings) == 1
+    assert "'redrive_allow_policy.nested.change'" in warnings[0]
+
+
+def test_an_unknown_override_key_is_still_rejected() -> None:
+    with pytest.raises(ConstructArgumentError, match=r"unknown key\(s\) 'retention'"):
+        merge_props("Test", "queue_props", sqs.Queue, {}, {"retention": 1}, scope=_stack())
