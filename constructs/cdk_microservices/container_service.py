@@ -78,6 +78,7 @@ _DESIRED_COUNT_OWNED_BY_SCALING = (
     "out: a new service starts one task and autoscaling raises it to min_capacity"
 )
 
+HTTP_PORT = 80
 PORT_MAPPING_NAME = "http"
 """Name of the container's port mapping, which Service Connect refers to."""
 TMP_VOLUME = "tmp"
@@ -131,7 +132,8 @@ class ContainerService(Construct):
     - load balancer: internal (``public=False``), listening on HTTP port 80, or on HTTPS
       port 443 with the ``RECOMMENDED_TLS`` policy when ``certificate`` (an ACM certificate
       or ``elbv2.IListenerCertificate``) is given; ``public=True`` requires a certificate and
-      listens on HTTPS only (no HTTP listener at all); ``listener_port`` changes the port;
+      listens on HTTPS, with an HTTP listener on port 80 that only answers a permanent
+      redirect to HTTPS (created load balancer only); ``listener_port`` changes the port;
       invalid header fields dropped; deletion protection follows ``removal_policy``
       (off for ``DESTROY``, on otherwise) unless ``deletion_protection`` says otherwise
       (on together with ``DESTROY`` is rejected);
@@ -576,7 +578,21 @@ class ContainerService(Construct):
             ssl_policy=elbv2.SslPolicy.RECOMMENDED_TLS if self._https else None,
             open=False,
         )
-        self._admit_listener_traffic(vpc=vpc, public=public)
+        self.redirect_listener: elbv2.ApplicationListener | None = None
+        ports = [self.listener_port]
+        if public and existing_load_balancer is None and self.listener_port != HTTP_PORT:
+            # Browsers try http:// first: answer with a permanent redirect, never content.
+            self.redirect_listener = self.load_balancer.add_listener(
+                "HttpRedirect",
+                port=HTTP_PORT,
+                protocol=elbv2.ApplicationProtocol.HTTP,
+                default_action=elbv2.ListenerAction.redirect(
+                    protocol="HTTPS", port=str(self.listener_port), permanent=True
+                ),
+                open=False,
+            )
+            ports.append(HTTP_PORT)
+        self._admit_listener_traffic(vpc=vpc, public=public, ports=ports)
         self.target_group = self.listener.add_targets(
             "Targets",
             port=container_port,
@@ -766,39 +782,53 @@ class ContainerService(Construct):
         load_balancer.log_access_logs(access_logs_bucket, prefix=self.service_name)
         return load_balancer
 
-    def _admit_listener_traffic(self, *, vpc: ec2.IVpc, public: bool) -> None:
-        """Open the listener port on the load balancer's security groups, and nothing else.
+    def _admit_listener_traffic(self, *, vpc: ec2.IVpc, public: bool, ports: list[int]) -> None:
+        """Open the listener ports on the load balancer's security groups, and nothing else.
 
-        One ingress resource per security group, so that a cdk-nag acknowledgement can sit
-        on exactly that rule and the security group itself stays checked.
+        One ingress resource per security group and port, so that a cdk-nag acknowledgement
+        can sit on exactly that rule and the security group itself stays checked.
         """
         cidr = "0.0.0.0/0" if public else vpc.vpc_cidr_block
         source = "anywhere (public load balancer)" if public else "the VPC"
-        for index, group in enumerate(self.load_balancer.connections.security_groups):
-            ingress = ec2.CfnSecurityGroupIngress(
-                self,
-                f"ListenerIngress{index}" if index else "ListenerIngress",
-                group_id=group.security_group_id,
-                ip_protocol="tcp",
-                from_port=self.listener_port,
-                to_port=self.listener_port,
-                cidr_ip=cidr,
-                description=f"{self.service_name} listener from {source}",
+        for port in ports:
+            redirect = port != self.listener_port
+            for index, group in enumerate(self.load_balancer.connections.security_groups):
+                base = "RedirectIngress" if redirect else "ListenerIngress"
+                ingress = ec2.CfnSecurityGroupIngress(
+                    self,
+                    f"{base}{index}" if index else base,
+                    group_id=group.security_group_id,
+                    ip_protocol="tcp",
+                    from_port=port,
+                    to_port=port,
+                    cidr_ip=cidr,
+                    description=f"{self.service_name} "
+                    + ("HTTP to HTTPS redirect" if redirect else "listener")
+                    + f" from {source}",
+                )
+                self._acknowledge_ingress(ingress, public=public, cidr=cidr, redirect=redirect)
+
+    def _acknowledge_ingress(
+        self, ingress: ec2.CfnSecurityGroupIngress, *, public: bool, cidr: str, redirect: bool
+    ) -> None:
+        if public:
+            acknowledge(
+                ingress,
+                "AwsSolutions::AwsSolutions-EC23",
+                "The load balancer is public (public=True): this rule opens "
+                + (
+                    "port 80 to the internet, whose listener only redirects to HTTPS."
+                    if redirect
+                    else "its HTTPS listener port, and only that port, to the internet."
+                ),
             )
-            if public:
-                acknowledge(
-                    ingress,
-                    "AwsSolutions::AwsSolutions-EC23",
-                    "The load balancer is public (public=True): this rule opens its HTTPS "
-                    "listener port, and only that port, to the internet.",
-                )
-            elif Token.is_unresolved(cidr):
-                acknowledge(
-                    ingress,
-                    "AwsSolutions::AwsSolutions-EC23",
-                    "The rule cannot resolve a CIDR given as a CloudFormation reference; this "
-                    "one is the VPC's own CIDR block (internal load balancer), never 0.0.0.0/0.",
-                )
+        elif Token.is_unresolved(cidr):
+            acknowledge(
+                ingress,
+                "AwsSolutions::AwsSolutions-EC23",
+                "The rule cannot resolve a CIDR given as a CloudFormation reference; this "
+                "one is the VPC's own CIDR block (internal load balancer), never 0.0.0.0/0.",
+            )
 
     def _add_alarms(self, alarm_topic: sns.ITopic | None, latency_threshold: Duration) -> None:
         at_least = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD

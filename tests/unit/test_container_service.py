@@ -435,19 +435,29 @@ def test_public_service_is_internet_facing_on_https_only(
     assert attributes["deletion_protection.enabled"] == "false"  # follows DESTROY
     for subnet in load_balancer["Subnets"]:
         assert subnet["Ref"].startswith("VpcPublicSubnet")
-    listener = _one(template, "AWS::ElasticLoadBalancingV2::Listener")
-    assert listener["Port"] == 443
+    listeners = {
+        listener["Port"]: listener
+        for listener in _resources(template, "AWS::ElasticLoadBalancingV2::Listener")
+    }
+    assert set(listeners) == {443, 80}
+    listener = listeners[443]
     assert listener["Protocol"] == "HTTPS"
     assert listener["Certificates"] == [{"CertificateArn": CERTIFICATE_ARN}]
     assert listener["SslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
-    [open_rule] = [
-        rule for rule in _resources(template, "AWS::EC2::SecurityGroupIngress") if "CidrIp" in rule
+    # Port 80 serves nothing: it only sends browsers to HTTPS, permanently.
+    assert listeners[80]["Protocol"] == "HTTP"
+    assert listeners[80]["DefaultActions"] == [
+        {
+            "Type": "redirect",
+            "RedirectConfig": {"Protocol": "HTTPS", "Port": "443", "StatusCode": "HTTP_301"},
+        }
     ]
-    assert (open_rule["CidrIp"], open_rule["FromPort"], open_rule["ToPort"]) == (
-        "0.0.0.0/0",
-        443,
-        443,
+    open_rules = sorted(
+        (rule["CidrIp"], rule["FromPort"], rule["ToPort"])
+        for rule in _resources(template, "AWS::EC2::SecurityGroupIngress")
+        if "CidrIp" in rule
     )
+    assert open_rules == [("0.0.0.0/0", 80, 80), ("0.0.0.0/0", 443, 443)]
     resolved = Stack.of(service).resolve(service.url)
     assert resolved["Fn::Join"][1][0] == "https://"
 
