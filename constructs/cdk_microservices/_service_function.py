@@ -19,7 +19,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from cdk_microservices._validation import fail, merge_props
+from cdk_microservices._validation import fail, merge_props, require_environment
 from cdk_microservices.compliance import acknowledge
 
 DEFAULT_RUNTIME = lambda_.Runtime.PYTHON_3_14
@@ -126,6 +126,13 @@ class ServiceFunction(Construct):
         unscoped_reason: str | None = None,
     ) -> None:
         super().__init__(scope, id_)
+        require_environment(construct_name, "environment", settings.environment)
+        require_environment(construct_name, "environment", environment)
+        require_environment(
+            construct_name,
+            "function_props['environment']",
+            (settings.function_props or {}).get("environment"),
+        )
         self.log_group = logs.LogGroup(
             self,
             "LogGroup",

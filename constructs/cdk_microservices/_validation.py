@@ -46,6 +46,28 @@ def deletion_protection_for(
     return bool(deletion_protection)
 
 
+def require_environment(construct: str, argument: str, environment: object) -> None:
+    """Lambda and ECS environment variables: a mapping of names to strings (a number or a
+    boolean would reach the template as something CloudFormation refuses)."""
+    if environment is None:
+        return
+    if not isinstance(environment, Mapping):
+        raise fail(
+            construct,
+            argument,
+            f"must be a mapping of names to strings, got {type(environment).__name__}",
+        )
+    for key, value in environment.items():
+        if not isinstance(key, str) or re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", key) is None:
+            raise fail(construct, argument, f"has the name {key!r}; names are like 'LOG_LEVEL'")
+        if not isinstance(value, str):
+            raise fail(
+                construct,
+                f"{argument}[{key!r}]",
+                f"must be a string, got {type(value).__name__} (write {str(value)!r})",
+            )
+
+
 def require_choice(construct: str, argument: str, value: str, allowed: Collection[str]) -> str:
     """Return ``value`` if it is one of ``allowed``, else raise an error listing them."""
     if value not in allowed:
@@ -188,6 +210,15 @@ def merge_props(
             f"keyword arguments of {getattr(target, '__qualname__', target)}: "
             + ", ".join(sorted(accepted)),
         )
+    deprecated = sorted(key for key in overrides if _is_deprecated(target, key))
+    if deprecated:
+        raise fail(
+            construct,
+            argument,
+            f"uses the deprecated key(s) {', '.join(map(repr, deprecated))} of "
+            f"{getattr(target, '__qualname__', target)}; use what aws-cdk-lib's documentation "
+            "names as the replacement (it may be ignored or conflict with the pattern's defaults)",
+        )
     changed: list[str] = []
     for key, value in overrides.items():
         merged[key] = _merge_value(key, merged.get(key, _ABSENT), value, changed)
@@ -201,6 +232,13 @@ def merge_props(
 
 
 _ABSENT = object()
+
+
+def _is_deprecated(target: Callable[..., object], key: str) -> bool:
+    """Whether jsii documents keyword argument ``key`` of ``target`` as deprecated."""
+    function = getattr(target, "__init__") if isinstance(target, type) else target  # noqa: B009
+    doc = inspect.getdoc(function) or ""
+    return f":param {key}: (deprecated)" in doc
 
 
 def _struct_values(value: object) -> dict[str, object] | None:

@@ -54,6 +54,7 @@ from cdk_microservices._validation import (
     reject_conflicts,
     require_choice,
     require_duration,
+    require_environment,
     require_handler,
     require_pattern,
     require_range,
@@ -289,6 +290,7 @@ class ApiService(Construct):
                 self, "Authorizer", cognito_user_pools=[user_pool]
             )
 
+        require_environment(self.CONSTRUCT, "environment", environment)
         settings = FunctionSettings(
             service_name=service_name,
             code=asset_code(name, code),
@@ -401,6 +403,15 @@ class ApiService(Construct):
                     "user_pool",
                     f"is missing; route {route.key!r} uses authorization='cognito'",
                 )
+            require_environment(name, f"{where}.environment", route.environment)
+        if user_pool is not None and not hasattr(user_pool, "user_pool_arn"):
+            raise fail(
+                name,
+                "user_pool",
+                "must be an aws_cognito.IUserPool (e.g. UserPool.from_user_pool_id(...)), got "
+                f"{type(user_pool).__name__}",
+            )
+        _reject_sibling_parameters(name, [route.path for route in routes])
 
     def _add_route(self, route: ApiRoute, settings: FunctionSettings) -> None:
         construct_id = _route_construct_id(route)
@@ -556,6 +567,28 @@ class ApiService(Construct):
         return self.rest_api.deployment_stage.metric_latency(
             period=period or Duration.minutes(1), statistic="p99"
         )
+
+
+def _reject_sibling_parameters(construct: str, paths: Sequence[str]) -> None:
+    """API Gateway refuses two path parameters of different names at one level of a path
+    (``/orders/{id}`` beside ``/orders/{order_id}``): it fails the deploy, so fail here."""
+    parameters_at: dict[tuple[str, ...], dict[str, str]] = {}
+    for path in paths:
+        segments = [segment for segment in path.split("/") if segment]
+        for depth, segment in enumerate(segments):
+            if segment.startswith("{"):
+                parent = tuple(segments[:depth])
+                seen = parameters_at.setdefault(parent, {})
+                seen.setdefault(segment, path)
+                if len(seen) > 1:
+                    first, second = sorted(seen)[:2]
+                    raise fail(
+                        construct,
+                        "routes",
+                        f"put {first} ({seen[first]!r}) and {second} ({seen[second]!r}) at the "
+                        f"same level under '/{'/'.join(parent)}'; API Gateway allows one path "
+                        "parameter name per level: use the same name in both routes",
+                    )
 
 
 def _route_construct_id(route: ApiRoute) -> str:

@@ -212,6 +212,20 @@ class EventBus(Construct):
         if isinstance(event_types, str) or not event_types:
             raise fail(self.CONSTRUCT, "event_types", "must be a non-empty list of event names")
         names = [self.contract(event_type).name for event_type in event_types]
+        for argument, target in (("queue", queue), ("dead_letter_queue", dead_letter_queue)):
+            if target is not None and not isinstance(target, sqs.Queue):
+                # CDK adds the queue policy that lets SNS send only to a queue it creates; on
+                # an imported queue that is silently skipped and nothing is ever delivered.
+                raise fail(
+                    self.CONSTRUCT,
+                    argument,
+                    "was imported, so its queue policy cannot be changed here and SNS would "
+                    "not be allowed to deliver: subscribe it in the stack that creates the "
+                    "queue, or add to its policy a statement allowing 'sns:SendMessage' to "
+                    "the service principal sns.amazonaws.com with the condition aws:SourceArn "
+                    "= this bus's topic ARN, then subscribe it with "
+                    "aws_sns_subscriptions.SqsSubscription yourself",
+                )
         self.topic.add_subscription(
             subscriptions.SqsSubscription(
                 queue,

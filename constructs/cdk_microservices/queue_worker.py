@@ -42,6 +42,7 @@ from cdk_microservices._validation import (
     merge_props,
     reject_conflicts,
     require_duration,
+    require_environment,
     require_handler,
     require_range,
     require_service_name,
@@ -181,6 +182,7 @@ class QueueWorker(Construct):
                 dead_letter_queue_props=dead_letter_queue_props,
             )
 
+        require_environment(self.CONSTRUCT, "environment", environment)
         settings = FunctionSettings(
             service_name=service_name,
             code=asset_code(name, code),

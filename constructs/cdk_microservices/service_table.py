@@ -248,6 +248,13 @@ class ServiceTable(Construct):
         if not actions:
             raise fail(self.CONSTRUCT, "actions", "is empty; name at least one dynamodb: action")
         for action in actions:
+            if not isinstance(action, str):
+                raise fail(
+                    self.CONSTRUCT,
+                    "actions",
+                    f"has {action!r} ({type(action).__name__}); pass each action as its own "
+                    "argument: grant(grantee, 'dynamodb:GetItem', 'dynamodb:Query')",
+                )
             if not action.startswith("dynamodb:"):
                 raise fail(self.CONSTRUCT, "actions", f"has {action!r}; only dynamodb:* actions")
         grant = self.table.grant(grantee, *actions)

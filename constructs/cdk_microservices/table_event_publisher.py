@@ -49,6 +49,7 @@ from cdk_microservices._validation import (
     merge_props,
     reject_conflicts,
     require_duration,
+    require_environment,
     require_handler,
     require_range,
     require_service_name,
@@ -215,6 +216,7 @@ class TableEventPublisher(Construct):
             "alarmed on, and are replayed by an operator.",
         )
 
+        require_environment(self.CONSTRUCT, "environment", environment)
         settings = FunctionSettings(
             service_name=service_name,
             code=asset_code(name, code),

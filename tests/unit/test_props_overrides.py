@@ -89,7 +89,7 @@ def test_a_table_override_keeps_point_in_time_recovery_on() -> None:
             "point_in_time_recovery_specification": dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True, recovery_period_in_days=7
             ),
-            "contributor_insights_enabled": True,
+            "table_class": dynamodb.TableClass.STANDARD_INFREQUENT_ACCESS,
         },
     )
     Template.from_stack(stack).has_resource_properties(
