@@ -455,7 +455,7 @@ class ApiService(Construct):
                 authorization["authorization_scopes"] = list(route.authorization_scopes)
         else:
             authorization = {"authorization_type": apigw.AuthorizationType.IAM}
-        resource.add_method(
+        method = resource.add_method(
             route.method,
             apigw.LambdaIntegration(function, allow_test_invoke=False),
             request_validator=self.request_validator,
@@ -466,6 +466,14 @@ class ApiService(Construct):
             or None,
             **authorization,  # type: ignore[arg-type]
         )
+        if route.authorization == "iam":
+            acknowledge(
+                method,
+                "AwsSolutions::AwsSolutions-COG4",
+                "This route is IAM-authorized by choice (authorization='iam'): its callers are "
+                "AWS principals signing with SigV4, not Cognito users; anonymous calls are "
+                "refused all the same.",
+            )
         self.functions[route.key] = function
         self.service_functions[route.key] = service_function
 

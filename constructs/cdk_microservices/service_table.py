@@ -32,6 +32,18 @@ from cdk_microservices._validation import (
     require_pattern,
 )
 
+_READ_ACTIONS = frozenset(
+    {
+        "dynamodb:BatchGetItem",
+        "dynamodb:ConditionCheckItem",
+        "dynamodb:DescribeTable",
+        "dynamodb:GetItem",
+        "dynamodb:Query",
+        "dynamodb:Scan",
+    }
+)
+"""Item and table reads: a customer managed key needs only to decrypt for them."""
+
 KeyType = Literal["S", "N", "B"]
 TableEncryption = Literal["aws_owned", "aws_managed", "customer_managed"]
 StreamView = Literal["NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES", "KEYS_ONLY"]
@@ -240,10 +252,13 @@ class ServiceTable(Construct):
         """Allow ``grantee`` to read and write items."""
         return self.table.grant_read_write_data(grantee)
 
-    def grant(self, grantee: iam.IGrantable, *actions: str) -> iam.Grant:
-        """Allow ``grantee`` exactly ``actions`` (e.g. ``"dynamodb:GetItem"``) on the table.
+    def grant(self, grantee: iam.IGrantable, *actions: str, indexes: bool = False) -> iam.Grant:
+        """Allow ``grantee`` exactly ``actions`` (e.g. ``"dynamodb:GetItem"``) on the table,
+        and on its indexes only with ``indexes=True`` (e.g. for a ``Query`` on a GSI).
 
-        With a customer managed key, the key use those actions need is granted too.
+        With a customer managed key, the key use those actions need is granted too: only
+        ``kms:Decrypt`` and ``kms:DescribeKey`` for reads, as aws-cdk-lib's own read grants
+        do, and encryption as well when an action writes.
         """
         if not actions:
             raise fail(self.CONSTRUCT, "actions", "is empty; name at least one dynamodb: action")
@@ -257,7 +272,16 @@ class ServiceTable(Construct):
                 )
             if not action.startswith("dynamodb:"):
                 raise fail(self.CONSTRUCT, "actions", f"has {action!r}; only dynamodb:* actions")
-        grant = self.table.grant(grantee, *actions)
+        resources = [self.table.table_arn]
+        if indexes:
+            resources.append(f"{self.table.table_arn}/index/*")
+        # Not self.table.grant(): once the table has an index it always adds index/*.
+        grant = iam.Grant.add_to_principal(
+            grantee=grantee, actions=list(actions), resource_arns=resources
+        )
         if self.encryption_key is not None:
-            self.encryption_key.grant_encrypt_decrypt(grantee)
+            if set(actions) <= _READ_ACTIONS:
+                self.encryption_key.grant(grantee, "kms:Decrypt", "kms:DescribeKey")
+            else:
+                self.encryption_key.grant_encrypt_decrypt(grantee)
         return grant

@@ -15,6 +15,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk.assertions import Match, Template
 
 from cdk_microservices import ApiRoute, ApiService, ConstructArgumentError
+from stacks.compliance import add_compliance_checks
 
 SCHEMA = {
     "type": "object",
@@ -474,3 +475,20 @@ def test_routes_whose_construct_ids_collide_are_rejected(code_dir: Path) -> None
     routes = [_route(path="/a-b"), _route(path="/a/b")]
     with pytest.raises(ConstructArgumentError, match=r"'routes\[1\]' 'GET /a/b' would share"):
         _service(code_dir, routes=routes)
+
+
+def test_iam_routes_leave_no_open_cdk_nag_finding(code_dir: Path, tmp_path: Path) -> None:
+    """COG4 (no Cognito authorizer) is a choice for an IAM route: the construct acknowledges
+    it on that method, with the reason, so the consumer's app stays clean."""
+    app = App(outdir=str(tmp_path), builtin_cloud_formation_validation=False)
+    add_compliance_checks(app)
+    stack = Stack(app, "Consumer", env=Environment(region="us-east-1"))
+    ApiService(
+        stack,
+        "Internal",
+        service_name="internal",
+        code=code_dir,
+        routes=[IAM_GET],
+        web_acl_arn="arn:aws:wafv2:us-east-1:111111111111:regional/webacl/x/y",
+    )
+    app.synth()  # raises on any unacknowledged finding

@@ -180,7 +180,7 @@ def test_grant_gives_exactly_the_named_actions() -> None:
                     {
                         "Action": ["dynamodb:PutItem", "dynamodb:UpdateItem"],
                         "Effect": "Allow",
-                        "Resource": [{"Fn::GetAtt": [Match.string_like_regexp("^Table"), "Arn"]}],
+                        "Resource": {"Fn::GetAtt": [Match.string_like_regexp("^Table"), "Arn"]},
                     }
                 ]
             }
@@ -311,3 +311,40 @@ def test_grant_rejects_empty_and_foreign_actions() -> None:
     with pytest.raises(ConstructArgumentError, match="has 'GetItem'"):
         table.grant(role, "dynamodb:GetItem", "GetItem")
     assert role.node.try_find_child("DefaultPolicy") is None  # nothing was granted
+
+
+def test_grant_covers_indexes_only_when_asked_and_reads_only_decrypt() -> None:
+    """cdk-nag flagged the consumer for index/* it never asked for (CDK's table.grant adds
+    it once the table has an index) and for kms:ReEncrypt*/GenerateDataKey* on a read."""
+    stack = _stack()
+    table = ServiceTable(stack, "Table", encryption="customer_managed")
+    table.table.add_global_secondary_index(  # type: ignore[attr-defined]
+        index_name="by_email",
+        partition_key=dynamodb.Attribute(name="email", type=dynamodb.AttributeType.STRING),
+    )
+    reader = iam.Role(stack, "Reader", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+    searcher = iam.Role(stack, "Searcher", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+    table.grant(reader, "dynamodb:GetItem")
+    table.grant(searcher, "dynamodb:Query", indexes=True)
+    policies = {
+        logical_id: policy["Properties"]["PolicyDocument"]["Statement"]
+        for logical_id, policy in Template.from_stack(stack)
+        .find_resources("AWS::IAM::Policy")
+        .items()
+    }
+    [reader_statements] = [s for key, s in policies.items() if key.startswith("Reader")]
+    [searcher_statements] = [s for key, s in policies.items() if key.startswith("Searcher")]
+    assert "index" not in str(reader_statements)
+    assert "/index/*" in str(searcher_statements)
+    for statements in (reader_statements, searcher_statements):
+        kms_actions = {
+            action
+            for statement in statements
+            for action in (
+                [statement["Action"]]
+                if isinstance(statement["Action"], str)
+                else statement["Action"]
+            )
+            if action.startswith("kms:")
+        }
+        assert kms_actions == {"kms:Decrypt", "kms:DescribeKey"}
