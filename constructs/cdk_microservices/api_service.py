@@ -60,7 +60,7 @@ from cdk_microservices._validation import (
     require_range,
     require_service_name,
 )
-from cdk_microservices.compliance import acknowledge
+from cdk_microservices.compliance import acknowledge, nag_finding
 
 HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 RouteAuthorization = Literal["cognito", "iam"]
@@ -305,6 +305,7 @@ class ApiService(Construct):
             layers=checked_layers(name, layers),
         )
         self.functions: dict[str, lambda_.Function] = {}
+        self._invoke_grants = 0
         self.service_functions: dict[str, ServiceFunction] = {}
         for route in self.routes:
             self._add_route(route, settings)
@@ -537,24 +538,57 @@ class ApiService(Construct):
         for function in self.functions.values():
             function.add_environment(key, value)
 
-    def grant_invoke_iam_routes(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Allow ``grantee`` to call the routes that use ``authorization="iam"``."""
+    def grant_invoke_iam_routes(self, grantee: iam.IGrantable) -> iam.Policy:
+        """Allow ``grantee`` (a role, user or group) to call the routes that use
+        ``authorization="iam"``; returns the policy, which lives in this construct.
+
+        Each path parameter becomes ``*`` in the resource ARN (the caller may name any id),
+        which cdk-nag reports as AwsSolutions-IAM5: the policy is this construct's own, so
+        that finding is acknowledged here, for exactly those ARNs, not on the grantee.
+        """
+        routes = [route for route in self.routes if route.authorization == "iam"]
+        if not routes:
+            raise fail(
+                self.CONSTRUCT, "routes", "has no route with authorization='iam' to grant invoke on"
+            )
+        principal = getattr(grantee, "grant_principal", None)
+        is_role, is_user, is_group = (
+            hasattr(principal, marker) for marker in ("role_name", "user_name", "group_name")
+        )
+        if not (is_role or is_user or is_group):
+            raise fail(
+                self.CONSTRUCT,
+                "grantee",
+                f"is {type(principal).__name__}; an identity policy can only be attached to an "
+                "IAM role, user or group",
+            )
         arns = [
             self.rest_api.arn_for_execute_api(
                 route.method,
                 re.sub(r"\{[^}]+\}", "*", route.path),
                 self.rest_api.deployment_stage.stage_name,
             )
-            for route in self.routes
-            if route.authorization == "iam"
+            for route in routes
         ]
-        if not arns:
-            raise fail(
-                self.CONSTRUCT, "routes", "has no route with authorization='iam' to grant invoke on"
-            )
-        return iam.Grant.add_to_principal(
-            grantee=grantee, actions=["execute-api:Invoke"], resource_arns=arns
+        self._invoke_grants += 1
+        policy = iam.Policy(
+            self,
+            f"InvokeIamRoutes{self._invoke_grants}",
+            statements=[iam.PolicyStatement(actions=["execute-api:Invoke"], resources=arns)],
+            roles=[principal] if is_role else None,  # type: ignore[list-item]
+            users=[principal] if is_user else None,  # type: ignore[list-item]
+            groups=[principal] if is_group else None,  # type: ignore[list-item]
         )
+        for arn, route in zip(arns, routes, strict=True):
+            if route.path_parameters:
+                acknowledge(
+                    policy,
+                    f"AwsSolutions::AwsSolutions-IAM5[Resource::{nag_finding(self, arn)}]",
+                    f"Route {route.key} has path parameters: the caller may call it for any "
+                    "value of them, so they are '*' in the ARN; method, path and stage are "
+                    "named exactly.",
+                )
+        return policy
 
     def metric_server_errors(self, period: Duration | None = None) -> cloudwatch.Metric:
         """Sum of 5XX answers of the stage (dimensions ApiName and Stage: the API's name

@@ -266,6 +266,9 @@ def test_iam_routes_waf_and_helpers(code_dir: Path) -> None:
     with pytest.raises(KeyError, match="routes are GET /internal/\\{id\\}, POST /items"):
         service.function_for("GET /nope")
 
+    with pytest.raises(ConstructArgumentError, match=r"'grantee' is .*role, user or group"):
+        service.grant_invoke_iam_routes(iam.ServicePrincipal("lambda.amazonaws.com"))
+
     cognito_only, stack = _service(code_dir)
     with pytest.raises(ConstructArgumentError, match="no route with authorization='iam'"):
         cognito_only.grant_invoke_iam_routes(
@@ -483,7 +486,7 @@ def test_iam_routes_leave_no_open_cdk_nag_finding(code_dir: Path, tmp_path: Path
     app = App(outdir=str(tmp_path), builtin_cloud_formation_validation=False)
     add_compliance_checks(app)
     stack = Stack(app, "Consumer", env=Environment(region="us-east-1"))
-    ApiService(
+    api = ApiService(
         stack,
         "Internal",
         service_name="internal",
@@ -491,4 +494,8 @@ def test_iam_routes_leave_no_open_cdk_nag_finding(code_dir: Path, tmp_path: Path
         routes=[IAM_GET],
         web_acl_arn="arn:aws:wafv2:us-east-1:111111111111:regional/webacl/x/y",
     )
+    caller = iam.Role(stack, "Caller", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+    policy = api.grant_invoke_iam_routes(caller)
+    # The grant, and its acknowledgement, live in the construct, not on the caller's role.
+    assert policy.node.path.startswith("Consumer/Internal/")
     app.synth()  # raises on any unacknowledged finding
