@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,41 @@ def _example_source(name: str) -> str:
     match = re.search(re.escape(marker) + r".*?-->\s*```python\n(.*?)```", text, re.DOTALL)
     assert match, f"README.md lost its {name} example block"
     return match.group(1)
+
+
+def _example_names() -> list[str]:
+    return re.findall(r"<!-- example: ([a-z-]+) ", README.read_text(encoding="utf-8"))
+
+
+def test_readme_examples_type_check_strictly(tmp_path: Path) -> None:
+    """A reader who copies an example into a project checked by ``mypy --strict`` gets no
+    error: the library's types say what its constructs guarantee. One mypy run for all the
+    examples, on the repository's cache (``make typecheck`` has filled it with aws_cdk)."""
+    sources = []
+    for name in _example_names():
+        source = tmp_path / f"example_{name.replace('-', '_')}.py"
+        source.write_text(_example_source(name), encoding="utf-8")
+        sources.append(str(source))
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--cache-dir",
+            str(README.parent / ".mypy_cache"),
+            *sources,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_example_is_checked() -> None:
+    assert set(_example_names()) == {"api-service", "events", "containers"}
 
 
 def _run_example(name: str) -> Stack:
@@ -107,3 +144,7 @@ def test_readme_containers_example_synthesizes(
     assert [secret["Name"] for secret in container["Secrets"]] == ["DATABASE_SECRET"]
     ingress = of_type("AWS::EC2::SecurityGroupIngress")
     assert {rule["FromPort"] for rule in ingress} >= {cluster["Port"], 6379}
+    # grant_connect(service, ...) also makes the service wait for the database's writer.
+    [service] = [r for r in resources.values() if r["Type"] == "AWS::ECS::Service"]
+    writers = [k for k, r in resources.items() if r["Type"] == "AWS::RDS::DBInstance"]
+    assert set(writers) <= set(service["DependsOn"])

@@ -113,7 +113,7 @@ class ServiceFunction(Construct):
     def __init__(
         self,
         scope: Construct,
-        id_: str,
+        id: str,
         *,
         settings: FunctionSettings,
         handler: str,
@@ -125,7 +125,7 @@ class ServiceFunction(Construct):
         construct_name: str,
         unscoped_reason: str | None = None,
     ) -> None:
-        super().__init__(scope, id_)
+        super().__init__(scope, id)
         require_environment(construct_name, "environment", settings.environment)
         require_environment(construct_name, "environment", environment)
         require_environment(

@@ -151,7 +151,7 @@ class ApiService(Construct):
     def __init__(
         self,
         scope: Construct,
-        id_: str,
+        id: str,
         *,
         service_name: str,
         code: str | Path | lambda_.Code,
@@ -178,7 +178,7 @@ class ApiService(Construct):
         rest_api_props: Mapping[str, object] | None = None,
         function_props: Mapping[str, object] | None = None,
     ) -> None:
-        super().__init__(scope, id_)
+        super().__init__(scope, id)
         name = self.CONSTRUCT
         require_service_name(name, service_name)
         self._validate_routes(routes, user_pool)

@@ -130,7 +130,7 @@ class Cache(Construct):
     def __init__(
         self,
         scope: Construct,
-        id_: str,
+        id: str,
         *,
         vpc: ec2.IVpc,
         mode: CacheMode = "serverless",
@@ -149,7 +149,7 @@ class Cache(Construct):
         alarms: bool = True,
         alarm_topic: sns.ITopic | None = None,
     ) -> None:
-        super().__init__(scope, id_)
+        super().__init__(scope, id)
         name = self.CONSTRUCT
         require_choice(name, "mode", mode, _MODES)
         node_arguments = {

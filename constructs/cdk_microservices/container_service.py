@@ -172,7 +172,7 @@ class ContainerService(Construct):
     def __init__(
         self,
         scope: Construct,
-        id_: str,
+        id: str,
         *,
         service_name: str,
         image: ecs.ContainerImage,
@@ -209,7 +209,7 @@ class ContainerService(Construct):
         container_props: Mapping[str, object] | None = None,
         service_props: Mapping[str, object] | None = None,
     ) -> None:
-        super().__init__(scope, id_)
+        super().__init__(scope, id)
         name = self.CONSTRUCT
         require_service_name(name, service_name)
         if not isinstance(image, ecs.ContainerImage):

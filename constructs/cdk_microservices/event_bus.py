@@ -91,7 +91,7 @@ class EventBus(Construct):
     def __init__(
         self,
         scope: Construct,
-        id_: str,
+        id: str,
         *,
         domain: str,
         contracts: Sequence[EventContract],
@@ -100,7 +100,7 @@ class EventBus(Construct):
         existing_topic: sns.ITopic | None = None,
         topic_props: Mapping[str, object] | None = None,
     ) -> None:
-        super().__init__(scope, id_)
+        super().__init__(scope, id)
         name = self.CONSTRUCT
         require_service_name(name, domain, "domain")
         self.domain = domain

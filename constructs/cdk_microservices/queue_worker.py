@@ -84,7 +84,7 @@ class QueueWorker(Construct):
     def __init__(
         self,
         scope: Construct,
-        id_: str,
+        id: str,
         *,
         service_name: str,
         code: str | Path | lambda_.Code,
@@ -114,7 +114,7 @@ class QueueWorker(Construct):
         dead_letter_queue_props: Mapping[str, object] | None = None,
         function_props: Mapping[str, object] | None = None,
     ) -> None:
-        super().__init__(scope, id_)
+        super().__init__(scope, id)
         name = self.CONSTRUCT
         timeout = timeout or Duration.seconds(30)
         require_service_name(name, service_name)

@@ -29,7 +29,7 @@ Creates (unless an existing cluster is passed in):
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Generic, TypeVar, cast, overload
 
 from aws_cdk import CfnResource, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -61,6 +61,10 @@ DEFAULT_ENGINE_VERSION = rds.AuroraPostgresEngineVersion.VER_18_4
 """Aurora PostgreSQL 18.4: the newest version that both aws-cdk-lib 2.275's built-in
 template validation (which does not know 18.6 yet) and cfn-lint 1.58 accept as current."""
 
+ClusterT = TypeVar("ClusterT", bound=rds.IDatabaseCluster, covariant=True)
+"""``rds.DatabaseCluster`` when the construct creates the cluster, ``rds.IDatabaseCluster``
+for an ``existing_cluster``: the type checker knows which from the arguments."""
+
 DEFAULT_PORT = 5433
 """Not PostgreSQL's default 5432 (cdk-nag AwsSolutions-RDS11): clients read the port from
 the secret or from ``RelationalDatabase.port``, so changing it costs nothing."""
@@ -83,7 +87,7 @@ _DB_USER = r"[A-Za-z_][A-Za-z0-9_]{0,62}"
 _LOG_RETENTION_FUNCTION_ID = "LogRetentionaae0aa3c5b4d4f87b02d85b201efdd8a"
 
 
-class RelationalDatabase(Construct):
+class RelationalDatabase(Construct, Generic[ClusterT]):
     """An Aurora PostgreSQL Serverless v2 cluster owned by exactly one service.
 
     Defaults (each can be changed by its argument):
@@ -131,18 +135,21 @@ class RelationalDatabase(Construct):
       (a paused instance) is not breaching.
 
     Escape hatches: ``existing_cluster`` uses a cluster created elsewhere (then no other
-    cluster argument may be given; ``grant_connect`` works through its connections and,
-    if it has one, its secret), and ``cluster_props`` overrides any keyword argument of
-    ``aws_rds.DatabaseCluster`` after the defaults above are applied.
+    cluster argument may be given; ``grant_connect`` works through its connections and
+    the ``existing_secret``, or the cluster's own secret when it has one; without either it
+    is rejected), and ``cluster_props`` merges into the keyword arguments of
+    ``aws_rds.DatabaseCluster`` (see ``merge_props``).
     """
 
     CONSTRUCT = "RelationalDatabase"
 
-    cluster: rds.IDatabaseCluster
-    """The cluster (created here, or the ``existing_cluster`` passed in)."""
+    cluster: ClusterT
+    """The cluster: an ``rds.DatabaseCluster`` created here, or the ``existing_cluster``
+    passed in, typed as what it is (``RelationalDatabase[rds.IDatabaseCluster]``)."""
 
-    secret: secretsmanager.ISecret | None
-    """The master user's secret (None for an existing cluster without one)."""
+    secret: secretsmanager.ISecret
+    """The master user's secret: generated here, or the ``existing_secret`` (or the existing
+    cluster's own secret). ``grant_connect`` lets grantees read it."""
 
     security_group: ec2.ISecurityGroup | None
     """The database's security group (None for an existing cluster)."""
@@ -159,10 +166,51 @@ class RelationalDatabase(Construct):
     connections: whatever cannot start without the database must depend on this
     (``grant_connect`` does it for an ECS service; the rotation schedule waits too)."""
 
+    @overload
+    def __init__(
+        self: RelationalDatabase[rds.DatabaseCluster],
+        scope: Construct,
+        id: str,
+        *,
+        vpc: ec2.IVpc | None = None,
+        database_name: str | None = None,
+        engine_version: rds.AuroraPostgresEngineVersion | None = None,
+        min_capacity: float | None = None,
+        max_capacity: float | None = None,
+        readers: int | None = None,
+        port: int | None = None,
+        subnets: ec2.SubnetSelection | None = None,
+        encryption_key: kms.IKey | None = None,
+        iam_authentication: bool | None = None,
+        rotation_interval: Duration | None = None,
+        rotation_subnets: ec2.SubnetSelection | None = None,
+        backup_retention: Duration | None = None,
+        deletion_protection: bool | None = None,
+        removal_policy: RemovalPolicy | None = None,
+        log_exports: Sequence[str] | None = None,
+        log_retention: logs.RetentionDays | None = None,
+        monitoring_interval: Duration | None = None,
+        alarms: bool | None = None,
+        alarm_topic: sns.ITopic | None = None,
+        existing_cluster: None = None,
+        existing_secret: None = None,
+        cluster_props: Mapping[str, object] | None = None,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self: RelationalDatabase[rds.IDatabaseCluster],
+        scope: Construct,
+        id: str,
+        *,
+        existing_cluster: rds.IDatabaseCluster,
+        existing_secret: secretsmanager.ISecret | None = None,
+    ) -> None: ...
+
     def __init__(
         self,
         scope: Construct,
-        id_: str,
+        id: str,
         *,
         vpc: ec2.IVpc | None = None,
         database_name: str | None = None,
@@ -185,9 +233,10 @@ class RelationalDatabase(Construct):
         alarms: bool | None = None,
         alarm_topic: sns.ITopic | None = None,
         existing_cluster: rds.IDatabaseCluster | None = None,
+        existing_secret: secretsmanager.ISecret | None = None,
         cluster_props: Mapping[str, object] | None = None,
     ) -> None:
-        super().__init__(scope, id_)
+        super().__init__(scope, id)
         name = self.CONSTRUCT
         self.alarms = []
         self.instances = DependencyGroup()
@@ -220,16 +269,29 @@ class RelationalDatabase(Construct):
                     "cluster_props": cluster_props,
                 },
             )
-            self.cluster = existing_cluster
-            existing_secret: secretsmanager.ISecret | None = getattr(
+            self.cluster = cast(ClusterT, existing_cluster)
+            secret: secretsmanager.ISecret | None = existing_secret or getattr(
                 existing_cluster, "secret", None
             )
-            self.secret = existing_secret
+            if secret is None:
+                raise fail(
+                    name,
+                    "existing_secret",
+                    "is missing and existing_cluster has no secret of its own; pass the "
+                    "Secrets Manager secret whose credentials grant_connect lets grantees read",
+                )
+            self.secret = secret
             self.security_group = None
             self.rotation_security_group = None
             self._port: int | None = None
             return
 
+        if existing_secret is not None:
+            raise fail(
+                name,
+                "existing_secret",
+                "was given without existing_cluster; a created cluster generates its secret",
+            )
         if vpc is None:
             raise fail(name, "vpc", "is required (unless 'existing_cluster' is given)")
         if database_name is None:
@@ -385,7 +447,7 @@ class RelationalDatabase(Construct):
                 and child.cfn_resource_type == "AWS::RDS::DBInstance"
             )
         )
-        self.cluster = created
+        self.cluster = cast(ClusterT, created)
         self._port = _effective_int(props.get("port"), port)
         self._iam_authentication = bool(props.get("iam_authentication"))
         if created.secret is None:
@@ -517,8 +579,7 @@ class RelationalDatabase(Construct):
             )
         else:
             self.cluster.connections.allow_default_port_from(peer, f"Clients of {self.node.path}")
-        if self.secret is not None:
-            self.secret.grant_read(principal)
+        self.secret.grant_read(principal)
         if iam_user is not None:
             self.cluster.grant_connect(principal, iam_user)
         service = getattr(connectable, "service", connectable)

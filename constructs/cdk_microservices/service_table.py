@@ -14,7 +14,7 @@ helpers from that service's stack.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Literal
+from typing import Generic, Literal, TypeVar, cast, overload
 
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
@@ -44,6 +44,10 @@ _READ_ACTIONS = frozenset(
 )
 """Item and table reads: a customer managed key needs only to decrypt for them."""
 
+TableT = TypeVar("TableT", bound=dynamodb.ITable, covariant=True)
+"""``dynamodb.Table`` when the construct creates the table, ``dynamodb.ITable`` for one
+passed in as ``existing_table``: the type checker knows which from the arguments."""
+
 KeyType = Literal["S", "N", "B"]
 TableEncryption = Literal["aws_owned", "aws_managed", "customer_managed"]
 StreamView = Literal["NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES", "KEYS_ONLY"]
@@ -67,7 +71,7 @@ _STREAM_VIEWS: dict[str, dynamodb.StreamViewType] = {
 _ATTRIBUTE_NAME = r"[A-Za-z0-9_.\-]{1,255}"
 
 
-class ServiceTable(Construct):
+class ServiceTable(Construct, Generic[TableT]):
     """A DynamoDB table owned by exactly one service.
 
     Defaults (each can be changed by its argument):
@@ -94,16 +98,48 @@ class ServiceTable(Construct):
 
     CONSTRUCT = "ServiceTable"
 
-    table: dynamodb.ITable
-    """The table (created here, or the ``existing_table`` passed in)."""
+    table: TableT
+    """The table: a ``dynamodb.Table`` created here (so ``add_global_secondary_index`` and
+    the other methods of the class are there), or the ``existing_table`` passed in, typed
+    as what it is (``ServiceTable[dynamodb.ITable]``)."""
 
     encryption_key: kms.IKey | None
     """The customer managed key, when ``encryption="customer_managed"``; otherwise None."""
 
+    @overload
+    def __init__(
+        self: ServiceTable[dynamodb.Table],
+        scope: Construct,
+        id: str,
+        *,
+        partition_key: str | None = None,
+        partition_key_type: KeyType | None = None,
+        sort_key: str | None = None,
+        sort_key_type: KeyType | None = None,
+        time_to_live_attribute: str | None = None,
+        encryption: TableEncryption | None = None,
+        encryption_key: kms.IKey | None = None,
+        stream: StreamView | None = None,
+        point_in_time_recovery: bool | None = None,
+        removal_policy: RemovalPolicy | None = None,
+        deletion_protection: bool | None = None,
+        existing_table: None = None,
+        table_props: Mapping[str, object] | None = None,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self: ServiceTable[dynamodb.ITable],
+        scope: Construct,
+        id: str,
+        *,
+        existing_table: dynamodb.ITable,
+    ) -> None: ...
+
     def __init__(
         self,
         scope: Construct,
-        id_: str,
+        id: str,
         *,
         partition_key: str | None = None,
         partition_key_type: KeyType | None = None,
@@ -119,7 +155,7 @@ class ServiceTable(Construct):
         existing_table: dynamodb.ITable | None = None,
         table_props: Mapping[str, object] | None = None,
     ) -> None:
-        super().__init__(scope, id_)
+        super().__init__(scope, id)
         name = self.CONSTRUCT
         if existing_table is not None:
             reject_conflicts(
@@ -140,7 +176,7 @@ class ServiceTable(Construct):
                     "table_props": table_props,
                 },
             )
-            self.table = existing_table
+            self.table = cast(TableT, existing_table)
             self.encryption_key = existing_table.encryption_key
             return
 
@@ -227,7 +263,7 @@ class ServiceTable(Construct):
         if destroyed and props.get("deletion_protection"):
             raise fail(name, "table_props", DESTROY_WITH_DELETION_PROTECTION)
         created = dynamodb.Table(self, "Table", **props)  # type: ignore[arg-type]
-        self.table = created
+        self.table = cast(TableT, created)
         self.encryption_key = created_key
 
     @property

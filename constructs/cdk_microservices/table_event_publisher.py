@@ -93,10 +93,10 @@ class TableEventPublisher(Construct):
     def __init__(
         self,
         scope: Construct,
-        id_: str,
+        id: str,
         *,
         service_name: str,
-        table: ServiceTable | dynamodb.ITable,
+        table: ServiceTable[dynamodb.ITable] | dynamodb.ITable,
         bus: EventBus,
         event_types: Sequence[str],
         code: str | Path | lambda_.Code,
@@ -122,7 +122,7 @@ class TableEventPublisher(Construct):
         failure_queue_props: Mapping[str, object] | None = None,
         function_props: Mapping[str, object] | None = None,
     ) -> None:
-        super().__init__(scope, id_)
+        super().__init__(scope, id)
         name = self.CONSTRUCT
         timeout = timeout or Duration.seconds(30)
         max_record_age = max_record_age or Duration.hours(6)

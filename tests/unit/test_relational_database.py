@@ -590,13 +590,24 @@ def test_existing_cluster_without_a_port_cannot_be_granted() -> None:
     existing = rds.DatabaseCluster.from_database_cluster_attributes(
         stack, "Legacy", cluster_identifier="legacy"
     )
-    database = RelationalDatabase(stack, "Database", existing_cluster=existing)
-    assert database.secret is None
+    with pytest.raises(ConstructArgumentError, match="'existing_secret' is missing"):
+        RelationalDatabase(stack, "NoSecret", existing_cluster=existing)
+    secret = secretsmanager.Secret(stack, "LegacySecret")
+    database = RelationalDatabase(
+        stack, "Database", existing_cluster=existing, existing_secret=secret
+    )
+    assert database.secret is secret
     client, role = _client(stack)
     with pytest.raises(
         ConstructArgumentError, match="argument 'existing_cluster' has no port, so no connection"
     ):
         database.grant_connect(client, role)
+
+
+def test_an_existing_secret_needs_an_existing_cluster() -> None:
+    stack = _stack()
+    with pytest.raises(ConstructArgumentError, match="'existing_secret' was given without"):
+        _database(stack, existing_secret=secretsmanager.Secret(stack, "Stray"))
 
 
 def test_existing_cluster_conflicts_with_every_cluster_argument() -> None:
