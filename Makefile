@@ -32,13 +32,25 @@ RUNTIME_LAYER := build/lambda-layers/runtime
 RUNTIME_LAYER_BUILT := $(RUNTIME_LAYER)/requirements.txt
 # Debian packages whose servers the service tests start on loopback (tools/test_servers.py).
 TEST_SERVER_PACKAGES := postgresql redis-server
+# The floor environment: the oldest aws-cdk-lib and constructs the library declares, cdk-nag
+# at its floor and AWS Solutions Constructs 2.105 (tests/floor-requirements.txt), with the
+# library installed from a wheel of this checkout, not editable. Its packages are
+# reinstalled only when the requirements file changes; the wheel is rebuilt when the
+# library's sources or pyproject.toml change.
+FLOOR_VENV := .venv-floor
+FLOOR_REQUIREMENTS := tests/floor-requirements.txt
+FLOOR_STAMP := $(FLOOR_VENV)/.installed
+FLOOR_LIBRARY := $(FLOOR_VENV)/.library
+FLOOR_WHEELHOUSE := build/floor-wheel
+LIBRARY_SOURCES := $(shell find constructs/cdk_microservices -type f -not -path '*/__pycache__/*')
 
-.PHONY: help setup runtime-layer test-servers synth test lint typecheck pytest cfn-lint clean
+.PHONY: help setup runtime-layer test-servers synth test lint typecheck pytest test-floor cfn-lint clean
 
 help:
 	@echo "make synth   set up everything, synthesize the reference app, print a summary"
 	@echo "make test    set up everything, then run every check (lint, types, pytest, cfn-lint)"
 	@echo "make runtime-layer   build the functions' dependency layer (synth and test do it)"
+	@echo "make test-floor      the construct tests and a consumer app at the oldest supported aws-cdk-lib (test does it)"
 	@echo "make clean   remove cdk.out, the built runtime layer and tool caches (keeps .venv and node_modules)"
 
 $(VENV)/bin/python:
@@ -127,7 +139,35 @@ pytest: setup test-servers $(RUNTIME_LAYER_BUILT)
 cfn-lint: synth
 	cfn-lint $$(find $(CDK_OUT) -name '*.template.json' | sort)
 
-test: lint typecheck pytest cfn-lint
+$(FLOOR_STAMP): $(FLOOR_REQUIREMENTS)
+	rm -rf $(FLOOR_VENV)
+	$(PYTHON) -m venv $(FLOOR_VENV)
+	$(FLOOR_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r $(FLOOR_REQUIREMENTS)
+	touch $@
+
+# A wheel, as a consumer gets it: its metadata must accept the floor pins and Solutions
+# Constructs (pip check), and it must not carry the source tree's other folders.
+$(FLOOR_LIBRARY): $(FLOOR_STAMP) pyproject.toml $(LIBRARY_SOURCES) | $(PY_STAMP)
+	rm -rf $(FLOOR_WHEELHOUSE) build/lib build/bdist.*
+	$(VENV)/bin/python -m pip wheel --quiet --disable-pip-version-check --no-deps \
+		--wheel-dir $(FLOOR_WHEELHOUSE) .
+	$(FLOOR_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps \
+		--force-reinstall $(FLOOR_WHEELHOUSE)/cdk_microservices-*.whl
+	$(FLOOR_VENV)/bin/python -m pip check
+	touch $@
+
+# The construct tests and tests/consumer in the floor environment, from a scratch working
+# directory: nothing on the path holds the library's sources, so they import the wheel
+# (tests/unit/test_library_under_test.py checks it equals the checkout). The rootdir's
+# pyproject.toml still supplies pytest's settings and puts stacks/ on the path (the cdk-nag
+# packs of the construct tests); cfn-lint comes from the development venv on PATH.
+test-floor: $(FLOOR_LIBRARY) $(PY_STAMP)
+	scratch=$$(mktemp -d); trap 'rm -rf "$$scratch"' EXIT; cd "$$scratch"; \
+	$(CURDIR)/$(FLOOR_VENV)/bin/python -m pytest -p no:cacheprovider \
+		-c $(CURDIR)/pyproject.toml --rootdir=$(CURDIR) \
+		$(CURDIR)/tests/unit $(CURDIR)/tests/consumer
+
+test: lint typecheck pytest test-floor cfn-lint
 	@echo "make test: every check passed"
 
 clean:

@@ -57,9 +57,15 @@ from cdk_microservices._validation import (
 )
 from cdk_microservices.compliance import acknowledge
 
-DEFAULT_ENGINE_VERSION = rds.AuroraPostgresEngineVersion.VER_18_4
+DEFAULT_ENGINE_VERSION = rds.AuroraPostgresEngineVersion.of(
+    "18.4", "18", s3_import=True, s3_export=True
+)
 """Aurora PostgreSQL 18.4: the newest version that both aws-cdk-lib 2.275's built-in
-template validation (which does not know 18.6 yet) and cfn-lint 1.58 accept as current."""
+template validation (which does not know 18.6 yet) and cfn-lint 1.58 accept as current.
+
+Built with ``of`` rather than ``AuroraPostgresEngineVersion.VER_18_4``, which older releases
+of aws-cdk-lib than the library supports do not have; the arguments are the ones that
+constant is defined with in aws-cdk-lib 2.275, so the templates are the same."""
 
 ClusterT = TypeVar("ClusterT", bound=rds.IDatabaseCluster, covariant=True)
 """``rds.DatabaseCluster`` when the construct creates the cluster, ``rds.IDatabaseCluster``

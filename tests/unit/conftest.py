@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+from importlib import metadata
 from pathlib import Path
 
 import pytest
+
+import cdk_microservices
+
+
+def pytest_report_header() -> list[str]:
+    """Which aws-cdk-lib and which copy of the library the construct tests run against."""
+    return [
+        f"aws-cdk-lib {metadata.version('aws-cdk-lib')}, "
+        f"constructs {metadata.version('constructs')}, "
+        f"cdk_microservices from {Path(cdk_microservices.__file__).parent}"
+    ]
 
 
 @pytest.fixture(scope="module")

@@ -6,13 +6,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_cdk import App, Duration, Environment, RemovalPolicy, Stack
+from aws_cdk import Duration, Environment, RemovalPolicy, Stack
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk.assertions import Match, Template
+from unit_app import new_app
 
 from cdk_microservices import ApiRoute, ApiService, ConstructArgumentError
 from stacks.compliance import add_compliance_checks
@@ -34,7 +35,7 @@ IAM_GET = ApiRoute(method="GET", path="/internal/{id}", handler="read.handler", 
 
 
 def _stack() -> tuple[Stack, cognito.UserPool]:
-    app = App(builtin_cloud_formation_validation=False)
+    app = new_app()
     stack = Stack(app, "Test", env=Environment(region="us-east-1"))
     return stack, cognito.UserPool(stack, "Users")
 

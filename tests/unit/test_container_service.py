@@ -19,6 +19,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_ssm as ssm
 from aws_cdk.assertions import Match, Template
+from unit_app import new_app
 
 from cdk_microservices import ConstructArgumentError
 from cdk_microservices.container_service import ContainerService
@@ -36,7 +37,7 @@ FIVE_ALARMS = {
 
 
 def _stack(app: App | None = None) -> Stack:
-    app = app or App(builtin_cloud_formation_validation=False)
+    app = app or new_app()
     return Stack(app, "Test", env=Environment(region="us-east-1"))
 
 
@@ -616,7 +617,7 @@ def test_props_overrides_reach_the_resources() -> None:
 
 
 def test_no_open_cdk_nag_findings_in_a_bare_stack(tmp_path: Path) -> None:
-    app = App(outdir=str(tmp_path), builtin_cloud_formation_validation=False)
+    app = new_app(outdir=str(tmp_path))
     add_compliance_checks(app)
     _service(_stack(app))
     app.synth()  # raises on any unacknowledged finding
@@ -627,7 +628,7 @@ def test_asset_image_synthesizes_without_docker_and_is_nag_clean(tmp_path: Path)
     image_dir = tmp_path / "image"
     image_dir.mkdir()
     (image_dir / "Dockerfile").write_text(f"FROM {IMAGE}\nUSER 1000:1000\n")
-    app = App(outdir=str(tmp_path / "out"), builtin_cloud_formation_validation=False)
+    app = new_app(outdir=str(tmp_path / "out"))
     add_compliance_checks(app)
     stack = _stack(app)
     database = secretsmanager.Secret.from_secret_name_v2(stack, "Database", "db-credentials")
@@ -732,7 +733,7 @@ def test_bad_arguments_are_rejected_by_name(
 
 
 def test_a_created_load_balancer_needs_a_region() -> None:
-    stack = Stack(App(builtin_cloud_formation_validation=False), "Agnostic")
+    stack = Stack(new_app(), "Agnostic")
     with pytest.raises(ConstructArgumentError, match="'scope' is in a stack without a region"):
         _service(stack)
 

@@ -7,11 +7,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from aws_cdk import App, Environment, RemovalPolicy, Stack
+from aws_cdk import Environment, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
 from aws_cdk.assertions import Template
+from unit_app import new_app
 
 from cdk_microservices import (
     AlarmTopic,
@@ -26,7 +27,7 @@ IMAGE = "public.ecr.aws/docker/library/python:3.14-slim"
 
 def _stack() -> Stack:
     return Stack(
-        App(builtin_cloud_formation_validation=False),
+        new_app(),
         "Test",
         env=Environment(account="111111111111", region="eu-west-1"),
     )

@@ -11,6 +11,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Template
+from unit_app import new_app
 
 from cdk_microservices import ConstructArgumentError, EventBus, EventContract, QueueWorker
 from stacks.compliance import add_compliance_checks
@@ -20,7 +21,7 @@ CLOSED = EventContract(name="AccountClosed", version=2, schema={"type": "object"
 
 
 def _stack(app: App | None = None) -> Stack:
-    app = app or App(builtin_cloud_formation_validation=False)
+    app = app or new_app()
     return Stack(app, "Test", env=Environment(region="us-east-1"))
 
 
@@ -76,7 +77,7 @@ def test_subscribing_to_an_undeclared_event_fails_at_synth(code_dir: Path) -> No
 
 
 def test_no_open_cdk_nag_findings(code_dir: Path, tmp_path: Path) -> None:
-    app = App(outdir=str(tmp_path), builtin_cloud_formation_validation=False)
+    app = new_app(outdir=str(tmp_path))
     add_compliance_checks(app)
     bus, worker = _bus_and_worker(_stack(app), code_dir)
     bus.subscribe(worker, event_types=["AccountOpened", "AccountClosed"])

@@ -11,13 +11,14 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Match, Template
+from unit_app import new_app
 
 from cdk_microservices import ConstructArgumentError, QueueWorker
 from stacks.compliance import add_compliance_checks
 
 
 def _stack(app: App | None = None) -> Stack:
-    app = app or App(builtin_cloud_formation_validation=False)
+    app = app or new_app()
     return Stack(app, "Test", env=Environment(region="us-east-1"))
 
 
@@ -111,7 +112,7 @@ def test_existing_queue_and_alarm_topic(code_dir: Path) -> None:
 
 
 def test_no_open_cdk_nag_findings_in_a_bare_stack(code_dir: Path, tmp_path: Path) -> None:
-    app = App(outdir=str(tmp_path), builtin_cloud_formation_validation=False)
+    app = new_app(outdir=str(tmp_path))
     add_compliance_checks(app)
     _worker(code_dir, _stack(app))
     app.synth()  # raises on any unacknowledged finding

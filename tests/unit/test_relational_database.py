@@ -18,6 +18,7 @@ from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from aws_cdk.assertions import Match, Template
+from unit_app import new_app
 
 from cdk_microservices import ConstructArgumentError
 from cdk_microservices.relational_database import (
@@ -33,7 +34,7 @@ INGRESS = "AWS::EC2::SecurityGroupIngress"
 
 
 def _stack(app: App | None = None) -> Stack:
-    app = app or App(builtin_cloud_formation_validation=False)
+    app = app or new_app()
     return Stack(app, "Test", env=Environment(region="us-east-1"))
 
 
@@ -780,7 +781,7 @@ def test_rotation_may_run_in_isolated_subnets_with_an_endpoint() -> None:
 
 
 def _synth_with_nag(tmp_path: Path, **overrides: Any) -> None:
-    app = App(outdir=str(tmp_path), builtin_cloud_formation_validation=False)
+    app = new_app(outdir=str(tmp_path))
     add_compliance_checks(app)
     _database(_stack(app), **overrides)
     app.synth()  # raises on any unacknowledged finding

@@ -6,17 +6,18 @@ import re
 from typing import Any
 
 import pytest
-from aws_cdk import App, Environment, RemovalPolicy, Stack
+from aws_cdk import Environment, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk.assertions import Match, Template
+from unit_app import new_app
 
 from cdk_microservices import ConstructArgumentError, ServiceTable
 
 
 def _stack() -> Stack:
-    app = App(builtin_cloud_formation_validation=False)
+    app = new_app()
     return Stack(app, "Test", env=Environment(region="us-east-1"))
 
 

@@ -12,6 +12,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk.assertions import Match, Template
+from unit_app import new_app
 
 from cdk_microservices import (
     ConstructArgumentError,
@@ -27,7 +28,7 @@ ACCOUNT_INSERTS = {"eventName": lambda_.FilterRule.is_equal("INSERT")}
 
 
 def _stack(app: App | None = None) -> Stack:
-    app = app or App(builtin_cloud_formation_validation=False)
+    app = app or new_app()
     return Stack(app, "Test", env=Environment(region="us-east-1"))
 
 
@@ -135,7 +136,7 @@ def test_alarms_can_be_turned_off_and_layers_follow_powertools(code_dir: Path) -
 
 
 def test_no_open_cdk_nag_findings_in_a_bare_stack(code_dir: Path, tmp_path: Path) -> None:
-    app = App(outdir=str(tmp_path), builtin_cloud_formation_validation=False)
+    app = new_app(outdir=str(tmp_path))
     add_compliance_checks(app)
     _publisher(code_dir, _stack(app))
     app.synth()  # raises on any unacknowledged finding
