@@ -484,7 +484,7 @@ def test_routes_whose_construct_ids_collide_are_rejected(code_dir: Path) -> None
 def test_iam_routes_leave_no_open_cdk_nag_finding(code_dir: Path, tmp_path: Path) -> None:
     """COG4 (no Cognito authorizer) is a choice for an IAM route: the construct acknowledges
     it on that method, with the reason, so the consumer's app stays clean."""
-    app = App(outdir=str(tmp_path), builtin_cloud_formation_validation=False)
+    app = new_app(str(tmp_path))
     add_compliance_checks(app)
     stack = Stack(app, "Consumer", env=Environment(region="us-east-1"))
     api = ApiService(

@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_cdk import App, Environment, Stack
+from aws_cdk import Environment, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sqs as sqs
+from unit_app import new_app
 
 from cdk_microservices import (
     ApiRoute,
@@ -27,7 +28,7 @@ OPENED = EventContract(name="AccountOpened", version=1, schema={"type": "object"
 
 def _stack() -> Stack:
     return Stack(
-        App(builtin_cloud_formation_validation=False),
+        new_app(),
         "Test",
         env=Environment(account="111111111111", region="us-east-1"),
     )

@@ -7,12 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_cdk import App, Duration, Environment, Stack
+from aws_cdk import Duration, Environment, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Annotations, Match, Template
+from unit_app import new_app
 
 from cdk_microservices import (
     ApiRoute,
@@ -28,7 +29,7 @@ GET = ApiRoute(method="GET", path="/items/{id}", handler="read.handler")
 
 def _stack() -> Stack:
     return Stack(
-        App(builtin_cloud_formation_validation=False),
+        new_app(),
         "Test",
         env=Environment(region="us-east-1"),
     )
