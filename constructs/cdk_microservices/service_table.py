@@ -13,7 +13,7 @@ helpers from that service's stack.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Generic, Literal, TypeVar, cast, overload
 
 from aws_cdk import RemovalPolicy
@@ -288,9 +288,12 @@ class ServiceTable(Construct, Generic[TableT]):
         """Allow ``grantee`` to read and write items."""
         return self.table.grant_read_write_data(grantee)
 
-    def grant(self, grantee: iam.IGrantable, *actions: str, indexes: bool = False) -> iam.Grant:
+    def grant(
+        self, grantee: iam.IGrantable, *actions: str, indexes: Sequence[str] = ()
+    ) -> iam.Grant:
         """Allow ``grantee`` exactly ``actions`` (e.g. ``"dynamodb:GetItem"``) on the table,
-        and on its indexes only with ``indexes=True`` (e.g. for a ``Query`` on a GSI).
+        and on the ``indexes`` named (e.g. for a ``Query`` on a GSI), each by its own ARN:
+        no ``index/*`` wildcard that cdk-nag would report in the grantee's policy.
 
         With a customer managed key, the key use those actions need is granted too: only
         ``kms:Decrypt`` and ``kms:DescribeKey`` for reads, as aws-cdk-lib's own read grants
@@ -308,9 +311,14 @@ class ServiceTable(Construct, Generic[TableT]):
                 )
             if not action.startswith("dynamodb:"):
                 raise fail(self.CONSTRUCT, "actions", f"has {action!r}; only dynamodb:* actions")
+        if isinstance(indexes, str):
+            raise fail(self.CONSTRUCT, "indexes", "must be a list of index names, not a string")
+        for index in indexes:
+            require_pattern(
+                self.CONSTRUCT, "indexes", index, r"[A-Za-z0-9_.-]{3,255}", "an index name"
+            )
         resources = [self.table.table_arn]
-        if indexes:
-            resources.append(f"{self.table.table_arn}/index/*")
+        resources.extend(f"{self.table.table_arn}/index/{index}" for index in indexes)
         # Not self.table.grant(): once the table has an index it always adds index/*.
         grant = iam.Grant.add_to_principal(
             grantee=grantee, actions=list(actions), resource_arns=resources
