@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Literal
+from typing import Generic, Literal, TypeVar, cast, overload
 
 from aws_cdk import Duration, Names, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -50,6 +50,9 @@ from cdk_microservices._validation import (
 from cdk_microservices.compliance import acknowledge
 
 CacheMode = Literal["serverless", "node"]
+AuthT = TypeVar("AuthT", bound=secretsmanager.Secret | None, covariant=True)
+"""``secretsmanager.Secret`` for a node-based cache (its AUTH token), None for a serverless
+one: the type checker knows which from ``mode``."""
 
 DEFAULT_SERVERLESS_MAJOR_VERSION = "8"
 """Valkey major version of a serverless cache (ElastiCache picks and patches the minor)."""
@@ -70,7 +73,7 @@ _NODE_VERSION = r"[0-9]+\.[0-9]+"
 _GB = 10**9
 
 
-class Cache(Construct):
+class Cache(Construct, Generic[AuthT]):
     """A Valkey cache (ElastiCache) in a VPC, reachable only from granted services.
 
     ``mode`` chooses the kind of cache:
@@ -123,9 +126,75 @@ class Cache(Construct):
     replication_group: elasticache.CfnReplicationGroup | None
     """The replication group (mode ``"node"``), else None."""
     subnet_group: elasticache.CfnSubnetGroup | None
-    auth_secret: secretsmanager.Secret | None
-    """The AUTH token clients send (mode ``"node"``), else None."""
+    auth_secret: AuthT
+    """The AUTH token clients send: a ``secretsmanager.Secret`` in mode ``"node"`` (typed so
+    for ``Cache(..., mode="node")``), None in mode ``"serverless"``."""
     alarms: list[cloudwatch.Alarm]
+
+    @overload
+    def __init__(
+        self: Cache[None],
+        scope: Construct,
+        id: str,
+        *,
+        vpc: ec2.IVpc,
+        mode: Literal["serverless"] = "serverless",
+        subnets: ec2.SubnetSelection | None = None,
+        engine_version: str | None = None,
+        encryption_key: kms.IKey | None = None,
+        snapshot_retention_days: int = 1,
+        removal_policy: RemovalPolicy = RemovalPolicy.DESTROY,
+        cache_name: str | None = None,
+        max_data_storage_gb: int | None = None,
+        max_ecpu_per_second: int | None = None,
+        alarms: bool = True,
+        alarm_topic: sns.ITopic | None = None,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self: Cache[secretsmanager.Secret],
+        scope: Construct,
+        id: str,
+        *,
+        vpc: ec2.IVpc,
+        mode: Literal["node"],
+        subnets: ec2.SubnetSelection | None = None,
+        engine_version: str | None = None,
+        encryption_key: kms.IKey | None = None,
+        snapshot_retention_days: int = 1,
+        removal_policy: RemovalPolicy = RemovalPolicy.DESTROY,
+        cache_node_type: str | None = None,
+        replicas_per_node_group: int | None = None,
+        multi_az: bool | None = None,
+        port: int | None = None,
+        alarms: bool = True,
+        alarm_topic: sns.ITopic | None = None,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self: Cache[secretsmanager.Secret | None],
+        scope: Construct,
+        id: str,
+        *,
+        vpc: ec2.IVpc,
+        mode: CacheMode,
+        subnets: ec2.SubnetSelection | None = None,
+        engine_version: str | None = None,
+        encryption_key: kms.IKey | None = None,
+        snapshot_retention_days: int = 1,
+        removal_policy: RemovalPolicy = RemovalPolicy.DESTROY,
+        cache_name: str | None = None,
+        max_data_storage_gb: int | None = None,
+        max_ecpu_per_second: int | None = None,
+        cache_node_type: str | None = None,
+        replicas_per_node_group: int | None = None,
+        multi_az: bool | None = None,
+        port: int | None = None,
+        alarms: bool = True,
+        alarm_topic: sns.ITopic | None = None,
+    ) -> None: ...
 
     def __init__(
         self,
@@ -206,7 +275,7 @@ class Cache(Construct):
         self.serverless_cache = None
         self.replication_group = None
         self.subnet_group = None
-        self.auth_secret = None
+        self.auth_secret = cast(AuthT, None)
         self.alarms = []
         self._with_alarms = alarms
         self.security_group = ec2.SecurityGroup(
@@ -443,7 +512,7 @@ class Cache(Construct):
             description=f"Subnets of the Valkey cache {self.node.path}",
             subnet_ids=subnet_ids,
         )
-        self.auth_secret = secretsmanager.Secret(
+        auth_secret = secretsmanager.Secret(
             self,
             "AuthToken",
             description=f"AUTH token of the Valkey cache {self.node.path}",
@@ -459,8 +528,9 @@ class Cache(Construct):
                 else RemovalPolicy.RETAIN
             ),
         )
+        self.auth_secret = cast(AuthT, auth_secret)
         acknowledge(
-            self.auth_secret,
+            auth_secret,
             "AwsSolutions::AwsSolutions-SMG4",
             "Secrets Manager has no rotation function for ElastiCache AUTH tokens; rotating "
             "one is a two-step ModifyReplicationGroup (AuthTokenUpdateStrategy ROTATE, then "
@@ -486,7 +556,7 @@ class Cache(Construct):
             transit_encryption_mode="required",
             at_rest_encryption_enabled=True,
             kms_key_id=encryption_key.key_arn if encryption_key is not None else None,
-            auth_token=self.auth_secret.secret_value.unsafe_unwrap(),
+            auth_token=auth_secret.secret_value.unsafe_unwrap(),
             auto_minor_version_upgrade=True,
             snapshot_retention_limit=snapshot_retention_days,
         )

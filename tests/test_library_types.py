@@ -1,0 +1,38 @@
+"""The library's types say what its constructs guarantee (issue 10, class 3)."""
+
+from __future__ import annotations
+
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+
+TYPES = Path(__file__).resolve().parent / "typecheck" / "library_types.py"
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_a_strict_type_checker_accepts_the_documented_types() -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--cache-dir",
+            str(REPO / ".mypy_cache"),
+            str(TYPES),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=TYPES.parent,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_typed_program_runs() -> None:
+    """The same calls work at run time: ``id=`` by keyword, GSIs on the created table."""
+    namespace = runpy.run_path(str(TYPES))
+    assert namespace["orders"].table.table_name
+    assert namespace["serverless_cache"].auth_secret is None
+    assert namespace["node_cache"].auth_secret is not None

@@ -1,0 +1,49 @@
+"""What a caller's type checker sees of the library: ``mypy --strict`` must accept this file
+(tests/test_library_types.py runs it, and runs it as a program too)."""
+
+from __future__ import annotations
+
+from typing import assert_type
+
+from aws_cdk import App, Environment, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_rds as rds
+from aws_cdk import aws_secretsmanager as secretsmanager
+
+from cdk_microservices import Cache, RelationalDatabase, ServiceTable
+
+stack = Stack(App(), "Types", env=Environment(region="eu-west-1"))
+vpc = ec2.Vpc(
+    stack,
+    "Vpc",
+    max_azs=2,
+    subnet_configuration=[
+        ec2.SubnetConfiguration(name="Public", subnet_type=ec2.SubnetType.PUBLIC),
+        ec2.SubnetConfiguration(name="Private", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
+        ec2.SubnetConfiguration(name="Data", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+    ],
+)
+
+# The construct id is 'id', as in aws-cdk-lib.
+orders = ServiceTable(stack, id="Orders")
+# A created table is a Table: its methods are there.
+assert_type(orders.table, dynamodb.Table)
+orders.table.add_global_secondary_index(
+    index_name="by_customer",
+    partition_key=dynamodb.Attribute(name="customer", type=dynamodb.AttributeType.STRING),
+)
+imported = ServiceTable(
+    stack, "Legacy", existing_table=dynamodb.Table.from_table_name(stack, "L", "legacy")
+)
+assert_type(imported.table, dynamodb.ITable)
+
+database = RelationalDatabase(stack, "Ledger", vpc=vpc, database_name="ledger")
+assert_type(database.cluster, rds.DatabaseCluster)
+# Always there: no None check needed before using the credentials.
+assert_type(database.secret, secretsmanager.ISecret)
+
+node_cache = Cache(stack, "NodeCache", vpc=vpc, mode="node")
+assert_type(node_cache.auth_secret, secretsmanager.Secret)
+serverless_cache = Cache(stack, "Cache", vpc=vpc)
+assert_type(serverless_cache.auth_secret, None)
