@@ -52,7 +52,7 @@ class AccountsStack(Stack):
         user_pool: cognito.IUserPool,
         web_acl_arn: str,
         alarm_topic: sns.ITopic,
-        account_events: EventBus,
+        account_events: EventBus[sns.ITopic],
         code_dir: Path = ACCOUNTS_CODE,
         **kwargs: Any,
     ) -> None:

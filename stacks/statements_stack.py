@@ -38,8 +38,8 @@ class StatementsStack(Stack):
         user_pool: cognito.IUserPool,
         web_acl_arn: str,
         alarm_topic: sns.ITopic,
-        account_events: EventBus,
-        transfer_events: EventBus,
+        account_events: EventBus[sns.ITopic],
+        transfer_events: EventBus[sns.ITopic],
         code_dir: Path = STATEMENTS_CODE,
         **kwargs: Any,
     ) -> None:

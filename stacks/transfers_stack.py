@@ -70,8 +70,8 @@ class TransfersStack(Stack):
         vpc: ec2.IVpc,
         cluster: ecs.ICluster,
         alarm_topic: sns.ITopic,
-        account_events: EventBus,
-        transfer_events: EventBus,
+        account_events: EventBus[sns.ITopic],
+        transfer_events: EventBus[sns.ITopic],
         image: ecs.ContainerImage | None = None,
         **kwargs: Any,
     ) -> None:

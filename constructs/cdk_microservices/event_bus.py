@@ -22,6 +22,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Generic, TypeVar, cast, overload
 
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_iam as iam
@@ -76,7 +77,11 @@ class EventContract:
         return cls(name=match["name"], version=int(match["version"]), schema=schema)
 
 
-class EventBus(Construct):
+TopicT = TypeVar("TopicT", bound=sns.ITopic, covariant=True)
+"""``sns.Topic`` when the bus creates its topic, ``sns.ITopic`` for an ``existing_topic``."""
+
+
+class EventBus(Construct, Generic[TopicT]):
     """The SNS topic one domain publishes its events to, and its contract registry.
 
     Defaults: topic encrypted with a customer managed key with rotation (``master_key``
@@ -87,6 +92,35 @@ class EventBus(Construct):
     """
 
     CONSTRUCT = "EventBus"
+
+    topic: TopicT
+    """The topic: an ``sns.Topic`` created here, or the ``existing_topic`` passed in, typed
+    as what it is (``EventBus[sns.ITopic]``)."""
+
+    @overload
+    def __init__(
+        self: EventBus[sns.Topic],
+        scope: Construct,
+        id: str,
+        *,
+        domain: str,
+        contracts: Sequence[EventContract],
+        master_key: kms.IKey | None = None,
+        removal_policy: RemovalPolicy | None = None,
+        existing_topic: None = None,
+        topic_props: Mapping[str, object] | None = None,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self: EventBus[sns.ITopic],
+        scope: Construct,
+        id: str,
+        *,
+        domain: str,
+        contracts: Sequence[EventContract],
+        existing_topic: sns.ITopic,
+    ) -> None: ...
 
     def __init__(
         self,
@@ -131,7 +165,7 @@ class EventBus(Construct):
                     "topic_props": topic_props,
                 },
             )
-            self.topic: sns.ITopic = existing_topic
+            self.topic = cast(TopicT, existing_topic)
             self.master_key: kms.IKey | None = None
             return
 
@@ -148,7 +182,7 @@ class EventBus(Construct):
             "enforce_ssl": True,
         }
         props = merge_props(name, "topic_props", sns.Topic, defaults, topic_props, scope=self)
-        self.topic = sns.Topic(self, "Topic", **props)  # type: ignore[arg-type]
+        self.topic = cast(TopicT, sns.Topic(self, "Topic", **props))  # type: ignore[arg-type]
 
     @property
     def event_types(self) -> list[str]:

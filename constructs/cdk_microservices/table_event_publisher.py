@@ -97,7 +97,7 @@ class TableEventPublisher(Construct):
         *,
         service_name: str,
         table: ServiceTable[dynamodb.ITable] | dynamodb.ITable,
-        bus: EventBus,
+        bus: EventBus[sns.ITopic],
         event_types: Sequence[str],
         code: str | Path | lambda_.Code,
         handler: str,

@@ -10,8 +10,9 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sns as sns
 
-from cdk_microservices import Cache, RelationalDatabase, ServiceTable
+from cdk_microservices import Cache, EventBus, EventContract, RelationalDatabase, ServiceTable
 
 stack = Stack(App(), "Types", env=Environment(region="eu-west-1"))
 vpc = ec2.Vpc(
@@ -47,3 +48,11 @@ node_cache = Cache(stack, "NodeCache", vpc=vpc, mode="node")
 assert_type(node_cache.auth_secret, secretsmanager.Secret)
 serverless_cache = Cache(stack, "Cache", vpc=vpc)
 assert_type(serverless_cache.auth_secret, None)
+
+bus = EventBus(
+    stack,
+    "OrderEvents",
+    domain="orders",
+    contracts=[EventContract(name="OrderPlaced", version=1, schema={"type": "object"})],
+)
+assert_type(bus.topic, sns.Topic)
