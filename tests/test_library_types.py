@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 TYPES = Path(__file__).resolve().parent / "typecheck" / "library_types.py"
 REPO = Path(__file__).resolve().parent.parent
 
@@ -30,9 +32,14 @@ def test_a_strict_type_checker_accepts_the_documented_types() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_the_typed_program_runs() -> None:
+def test_the_typed_program_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The same calls work at run time: ``id=`` by keyword, GSIs on the created table."""
+    handlers = tmp_path / "handlers"
+    handlers.mkdir()
+    (handlers / "worker.py").write_text("def handler(event, context):\n    return {}\n")
+    monkeypatch.chdir(tmp_path)
     namespace = runpy.run_path(str(TYPES))
     assert namespace["orders"].table.table_name
     assert namespace["serverless_cache"].auth_secret is None
     assert namespace["node_cache"].auth_secret is not None
+    assert namespace["existing_worker"].dead_letter_queue is None

@@ -217,7 +217,9 @@ class EventBus(Construct, Generic[TopicT]):
             resource=self.topic,
         )
 
-    def subscribe(self, worker: QueueWorker, *, event_types: Sequence[str]) -> None:
+    def subscribe(
+        self, worker: QueueWorker[sqs.IQueue, sqs.Queue | None], *, event_types: Sequence[str]
+    ) -> None:
         """Deliver events of ``event_types`` to ``worker``'s queue, raw, filtered by type.
 
         Messages SNS cannot deliver go to the worker's dead-letter queue, when it has one.

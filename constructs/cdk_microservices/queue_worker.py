@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Generic, TypeVar, cast, overload
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -51,8 +52,13 @@ from cdk_microservices.compliance import acknowledge
 
 VISIBILITY_TIMEOUT_FACTOR = 6
 
+QueueT = TypeVar("QueueT", bound=sqs.IQueue, covariant=True)
+"""``sqs.Queue`` when the worker creates its queue, ``sqs.IQueue`` for an existing_queue."""
+DeadLetterQueueT = TypeVar("DeadLetterQueueT", bound=sqs.Queue | None, covariant=True)
+"""``sqs.Queue`` when the worker creates its queues, None for an existing_queue."""
 
-class QueueWorker(Construct):
+
+class QueueWorker(Construct, Generic[QueueT, DeadLetterQueueT]):
     """An SQS queue and dead-letter queue with a Lambda consumer.
 
     Defaults (each can be changed by its argument):
@@ -80,6 +86,70 @@ class QueueWorker(Construct):
     """
 
     CONSTRUCT = "QueueWorker"
+
+    @overload
+    def __init__(
+        self: QueueWorker[sqs.Queue, sqs.Queue],
+        scope: Construct,
+        id: str,
+        *,
+        service_name: str,
+        code: str | Path | lambda_.Code,
+        handler: str,
+        memory_size: int = 256,
+        timeout: Duration | None = None,
+        batch_size: int = 10,
+        max_batching_window: Duration | None = None,
+        max_concurrency: int | None = None,
+        visibility_timeout: Duration | None = None,
+        max_receive_count: int | None = None,
+        retention_period: Duration | None = None,
+        dead_letter_retention_period: Duration | None = None,
+        environment: Mapping[str, str] | None = None,
+        tracing: bool = True,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        runtime: lambda_.Runtime = DEFAULT_RUNTIME,
+        architecture: lambda_.Architecture = lambda_.Architecture.ARM_64,
+        powertools_layer_version: int | None = DEFAULT_POWERTOOLS_LAYER_VERSION,
+        layers: Sequence[lambda_.ILayerVersion] = (),
+        alarms: bool = True,
+        alarm_topic: sns.ITopic | None = None,
+        max_message_age: Duration | None = None,
+        existing_queue: None = None,
+        queue_props: Mapping[str, object] | None = None,
+        dead_letter_queue_props: Mapping[str, object] | None = None,
+        function_props: Mapping[str, object] | None = None,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self: QueueWorker[sqs.IQueue, None],
+        scope: Construct,
+        id: str,
+        *,
+        service_name: str,
+        code: str | Path | lambda_.Code,
+        handler: str,
+        memory_size: int = 256,
+        timeout: Duration | None = None,
+        batch_size: int = 10,
+        max_batching_window: Duration | None = None,
+        max_concurrency: int | None = None,
+        environment: Mapping[str, str] | None = None,
+        tracing: bool = True,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        runtime: lambda_.Runtime = DEFAULT_RUNTIME,
+        architecture: lambda_.Architecture = lambda_.Architecture.ARM_64,
+        powertools_layer_version: int | None = DEFAULT_POWERTOOLS_LAYER_VERSION,
+        layers: Sequence[lambda_.ILayerVersion] = (),
+        alarms: bool = True,
+        alarm_topic: sns.ITopic | None = None,
+        max_message_age: Duration | None = None,
+        existing_queue: sqs.IQueue,
+        function_props: Mapping[str, object] | None = None,
+    ) -> None: ...
 
     def __init__(
         self,
@@ -154,7 +224,7 @@ class QueueWorker(Construct):
             )
 
         self.service_name = service_name
-        self.dead_letter_queue: sqs.Queue | None = None
+        self.dead_letter_queue = cast(DeadLetterQueueT, None)
         if existing_queue is not None:
             reject_conflicts(
                 name,
@@ -168,18 +238,21 @@ class QueueWorker(Construct):
                     "dead_letter_queue_props": dead_letter_queue_props,
                 },
             )
-            self.queue: sqs.IQueue = existing_queue
+            self.queue = cast(QueueT, existing_queue)
         else:
-            self.queue = self._create_queues(
-                timeout=timeout,
-                max_batching_window=max_batching_window,
-                visibility_timeout=visibility_timeout,
-                max_receive_count=5 if max_receive_count is None else max_receive_count,
-                retention_period=retention_period or Duration.days(4),
-                dead_letter_retention_period=dead_letter_retention_period or Duration.days(14),
-                removal_policy=removal_policy,
-                queue_props=queue_props,
-                dead_letter_queue_props=dead_letter_queue_props,
+            self.queue = cast(
+                QueueT,
+                self._create_queues(
+                    timeout=timeout,
+                    max_batching_window=max_batching_window,
+                    visibility_timeout=visibility_timeout,
+                    max_receive_count=5 if max_receive_count is None else max_receive_count,
+                    retention_period=retention_period or Duration.days(4),
+                    dead_letter_retention_period=dead_letter_retention_period or Duration.days(14),
+                    removal_policy=removal_policy,
+                    queue_props=queue_props,
+                    dead_letter_queue_props=dead_letter_queue_props,
+                ),
             )
 
         require_environment(self.CONSTRUCT, "environment", environment)
@@ -300,9 +373,10 @@ class QueueWorker(Construct):
             dead_letter_queue_props,
             scope=self,
         )
-        self.dead_letter_queue = sqs.Queue(self, "DeadLetterQueue", **dlq_props)  # type: ignore[arg-type]
+        dead_letter_queue = sqs.Queue(self, "DeadLetterQueue", **dlq_props)  # type: ignore[arg-type]
+        self.dead_letter_queue = cast(DeadLetterQueueT, dead_letter_queue)
         acknowledge(
-            self.dead_letter_queue,
+            dead_letter_queue,
             "Serverless::Serverless-SQSRedrivePolicy",
             "This is the dead-letter queue: messages end here, are alarmed on, and are "
             "inspected or redriven to the source queue by an operator.",
@@ -314,7 +388,7 @@ class QueueWorker(Construct):
             "visibility_timeout": visibility_timeout,
             "removal_policy": removal_policy,
             "dead_letter_queue": sqs.DeadLetterQueue(
-                queue=self.dead_letter_queue, max_receive_count=max_receive_count
+                queue=dead_letter_queue, max_receive_count=max_receive_count
             ),
         }
         props = merge_props(name, "queue_props", sqs.Queue, queue_defaults, queue_props, scope=self)

@@ -11,8 +11,16 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
 
-from cdk_microservices import Cache, EventBus, EventContract, RelationalDatabase, ServiceTable
+from cdk_microservices import (
+    Cache,
+    EventBus,
+    EventContract,
+    QueueWorker,
+    RelationalDatabase,
+    ServiceTable,
+)
 
 stack = Stack(App(), "Types", env=Environment(region="eu-west-1"))
 vpc = ec2.Vpc(
@@ -56,3 +64,19 @@ bus = EventBus(
     contracts=[EventContract(name="OrderPlaced", version=1, schema={"type": "object"})],
 )
 assert_type(bus.topic, sns.Topic)
+
+worker = QueueWorker(
+    stack, "Worker", service_name="orders", code="handlers", handler="worker.handler"
+)
+assert_type(worker.queue, sqs.Queue)
+assert_type(worker.dead_letter_queue, sqs.Queue)
+existing_worker = QueueWorker(
+    stack,
+    "ExistingWorker",
+    service_name="orders",
+    code="handlers",
+    handler="worker.handler",
+    existing_queue=sqs.Queue.from_queue_arn(stack, "Q", "arn:aws:sqs:eu-west-1:1:orders"),
+)
+assert_type(existing_worker.queue, sqs.IQueue)
+assert_type(existing_worker.dead_letter_queue, None)
