@@ -259,6 +259,7 @@ class ApiService(Construct):
         props = merge_props(
             name, "rest_api_props", apigw.RestApi, api_defaults, rest_api_props, scope=self
         )
+        self._validate_stage_overrides(props)
         self.rest_api = apigw.RestApi(self, "Api", **props)  # type: ignore[arg-type]
 
         self.execution_log_group = logs.LogGroup(
@@ -330,6 +331,33 @@ class ApiService(Construct):
         options = props.get("deploy_options")
         name = options.stage_name if isinstance(options, apigw.StageOptions) else None
         return name or "prod"  # RestApi's own default stage name
+
+    def _validate_stage_overrides(self, props: Mapping[str, object]) -> None:
+        """Hold ``rest_api_props``' stage options to the rules the arguments are held to."""
+        name = self.CONSTRUCT
+        options = props.get("deploy_options")
+        if not isinstance(options, apigw.StageOptions):
+            raise fail(
+                name,
+                "rest_api_props",
+                "sets deploy_options to something other than an aws_apigateway.StageOptions; "
+                "the stage's logs, tracing and throttling come from it",
+            )
+        require_pattern(
+            name,
+            "rest_api_props",
+            options.stage_name or "",
+            _STAGE_NAME,
+            "a deploy_options.stage_name of 1-128 of [A-Za-z0-9_]",
+        )
+        if options.throttling_rate_limit is not None:
+            require_range(
+                name, "rest_api_props", options.throttling_rate_limit, minimum=1, maximum=10000
+            )
+        if options.throttling_burst_limit is not None:
+            require_range(
+                name, "rest_api_props", options.throttling_burst_limit, minimum=1, maximum=5000
+            )
 
     def _validate_routes(
         self, routes: Sequence[ApiRoute], user_pool: cognito.IUserPool | None

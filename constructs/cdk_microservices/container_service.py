@@ -453,6 +453,7 @@ class ContainerService(Construct):
             container_props,
             scope=self,
         )
+        self._validate_container_overrides(container_options, container_props or {})
         self.container = self.task_definition.add_container(
             "Container",
             **container_options,  # type: ignore[arg-type]
@@ -673,6 +674,32 @@ class ContainerService(Construct):
             )
         if desired_count is not None:
             raise fail(name, "desired_count", "is set, " + _DESIRED_COUNT_OWNED_BY_SCALING)
+
+    def _validate_container_overrides(
+        self, merged: Mapping[str, object], overrides: Mapping[str, object]
+    ) -> None:
+        """Hold ``container_props`` to the rules the arguments are held to."""
+        name = self.CONSTRUCT
+        if "user" in overrides:
+            user = merged.get("user")
+            if not isinstance(user, str):
+                raise fail(name, "container_props", "sets 'user' to no user; root is refused")
+            self._validate_user(user)
+        if "environment" in overrides or "secrets" in overrides:
+            self._validate_environment(
+                dict(merged.get("environment") or {}),  # type: ignore[call-overload]
+                dict(merged.get("secrets") or {}),  # type: ignore[call-overload]
+            )
+        if "port_mappings" in overrides:
+            mappings = merged.get("port_mappings") or []
+            names = [getattr(mapping, "name", None) for mapping in mappings]  # type: ignore[attr-defined]
+            if PORT_MAPPING_NAME not in names:
+                raise fail(
+                    name,
+                    "container_props",
+                    f"replaces port_mappings without one named {PORT_MAPPING_NAME!r}; Service "
+                    "Connect and the load balancer use that mapping",
+                )
 
     def _validate_user(self, user: str) -> None:
         name = self.CONSTRUCT

@@ -441,6 +441,25 @@ class RelationalDatabase(Construct, Generic[ClusterT]):
         props = merge_props(
             name, "cluster_props", rds.DatabaseCluster, defaults, cluster_props, scope=self
         )
+        # The overrides are held to the rules the arguments are held to.
+        merged_min = _effective_number(props.get("serverless_v2_min_capacity"), min_capacity)
+        merged_max = _effective_number(props.get("serverless_v2_max_capacity"), max_capacity)
+        _require_acu(name, "cluster_props", merged_min, minimum=0)
+        _require_acu(name, "cluster_props", merged_max, minimum=1)
+        if merged_max < merged_min:
+            raise fail(
+                name,
+                "cluster_props",
+                f"leaves max capacity {format_number(merged_max)} ACU below min capacity "
+                f"{format_number(merged_min)} ACU",
+            )
+        _require_int(
+            name,
+            "cluster_props",
+            _effective_int(props.get("port"), port),
+            minimum=1150,
+            maximum=65535,
+        )
         destroyed = props.get("removal_policy") == RemovalPolicy.DESTROY
         if destroyed and props.get("deletion_protection"):
             raise fail(name, "cluster_props", DESTROY_WITH_DELETION_PROTECTION)

@@ -11,6 +11,8 @@ from aws_cdk import Duration, Environment, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Annotations, Match, Template
 from unit_app import new_app
@@ -19,7 +21,9 @@ from cdk_microservices import (
     ApiRoute,
     ApiService,
     ConstructArgumentError,
+    ContainerService,
     QueueWorker,
+    RelationalDatabase,
     ServiceTable,
 )
 from cdk_microservices._validation import merge_props
@@ -163,3 +167,67 @@ def test_merge_is_deep_for_structs_and_mappings_and_replaces_the_rest() -> None:
 def test_an_unknown_override_key_is_still_rejected() -> None:
     with pytest.raises(ConstructArgumentError, match=r"unknown key\(s\) 'retention'"):
         merge_props("Test", "queue_props", sqs.Queue, {}, {"retention": 1}, scope=_stack())
+
+
+def test_a_container_override_cannot_run_as_root_or_drop_the_named_port() -> None:
+    stack = _stack()
+    vpc = ec2.Vpc(stack, "Vpc", max_azs=2, nat_gateways=1)
+    image = ecs.ContainerImage.from_registry("public.ecr.aws/docker/library/python:3.14-slim")
+
+    def service(id: str, **container_props: Any) -> ContainerService:
+        return ContainerService(
+            stack,
+            id,
+            service_name="ledger",
+            image=image,
+            vpc=vpc,
+            container_props=container_props,
+        )
+
+    with pytest.raises(ConstructArgumentError, match=r"must not run as root"):
+        service("Root", user="0:0")
+    with pytest.raises(ConstructArgumentError, match=r"without one named 'http'"):
+        service("Ports", port_mappings=[ecs.PortMapping(container_port=8080)])
+    with pytest.raises(ConstructArgumentError, match=r"\['RETRIES'\]' must be a string"):
+        service("Env", environment={"RETRIES": 3})
+
+
+def test_database_overrides_are_held_to_the_capacity_rules() -> None:
+    stack = _stack()
+    vpc = ec2.Vpc(
+        stack,
+        "Vpc",
+        max_azs=2,
+        nat_gateways=1,
+        subnet_configuration=[
+            ec2.SubnetConfiguration(name="Public", subnet_type=ec2.SubnetType.PUBLIC),
+            ec2.SubnetConfiguration(name="Private", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
+            ec2.SubnetConfiguration(name="Data", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+        ],
+    )
+    with pytest.raises(ConstructArgumentError, match=r"leaves max capacity 1 ACU below min"):
+        RelationalDatabase(
+            stack,
+            "Db",
+            vpc=vpc,
+            database_name="ledger",
+            cluster_props={"serverless_v2_min_capacity": 2, "serverless_v2_max_capacity": 1},
+        )
+    with pytest.raises(ConstructArgumentError, match=r"'cluster_props' is 80"):
+        RelationalDatabase(
+            stack, "Db2", vpc=vpc, database_name="ledger", cluster_props={"port": 80}
+        )
+
+
+def test_stage_overrides_are_held_to_the_stage_rules(code_dir: Path) -> None:
+    stack = _stack()
+    with pytest.raises(ConstructArgumentError, match=r"'rest_api_props' is 'live-1'"):
+        ApiService(
+            stack,
+            "Items",
+            service_name="items",
+            code=code_dir,
+            routes=[GET],
+            user_pool=cognito.UserPool(stack, "Users"),
+            rest_api_props={"deploy_options": apigw.StageOptions(stage_name="live-1")},
+        )
