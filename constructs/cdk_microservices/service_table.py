@@ -43,6 +43,23 @@ _READ_ACTIONS = frozenset(
     }
 )
 """Item and table reads: a customer managed key needs only to decrypt for them."""
+_WRITE_ACTIONS = (
+    "dynamodb:BatchWriteItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+)
+_KEY_READ_ACTIONS = ("kms:Decrypt", "kms:DescribeKey")
+# aws-cdk-lib's write grants name kms:ReEncrypt* and kms:GenerateDataKey*, wildcards that
+# cdk-nag reports in the grantee's policy; these are the actions they cover that apply to
+# a symmetric table key (not the asymmetric data key pairs).
+_KEY_WRITE_ACTIONS = (
+    "kms:Encrypt",
+    "kms:ReEncryptFrom",
+    "kms:ReEncryptTo",
+    "kms:GenerateDataKey",
+    "kms:GenerateDataKeyWithoutPlaintext",
+)
 
 TableT = TypeVar("TableT", bound=dynamodb.ITable, covariant=True)
 """``dynamodb.Table`` when the construct creates the table, ``dynamodb.ITable`` for one
@@ -276,17 +293,21 @@ class ServiceTable(Construct, Generic[TableT]):
         """The table's ARN (a token until deploy)."""
         return self.table.table_arn
 
-    def grant_read_data(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Allow ``grantee`` to read items (GetItem, Query, Scan, BatchGetItem...)."""
-        return self.table.grant_read_data(grantee)
+    def grant_read_data(self, grantee: iam.IGrantable, *, indexes: Sequence[str] = ()) -> iam.Grant:
+        """Allow ``grantee`` to read items (GetItem, Query, Scan, BatchGetItem...), on the
+        table and the ``indexes`` named (see ``grant``)."""
+        return self.grant(grantee, *sorted(_READ_ACTIONS), indexes=indexes)
 
     def grant_write_data(self, grantee: iam.IGrantable) -> iam.Grant:
         """Allow ``grantee`` to write items (PutItem, UpdateItem, DeleteItem...)."""
-        return self.table.grant_write_data(grantee)
+        return self.grant(grantee, *_WRITE_ACTIONS)
 
-    def grant_read_write_data(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Allow ``grantee`` to read and write items."""
-        return self.table.grant_read_write_data(grantee)
+    def grant_read_write_data(
+        self, grantee: iam.IGrantable, *, indexes: Sequence[str] = ()
+    ) -> iam.Grant:
+        """Allow ``grantee`` to read and write items (reads on the ``indexes`` named too)."""
+        self.grant(grantee, *_WRITE_ACTIONS)
+        return self.grant(grantee, *sorted(_READ_ACTIONS), indexes=indexes)
 
     def grant(
         self, grantee: iam.IGrantable, *actions: str, indexes: Sequence[str] = ()
@@ -324,8 +345,8 @@ class ServiceTable(Construct, Generic[TableT]):
             grantee=grantee, actions=list(actions), resource_arns=resources
         )
         if self.encryption_key is not None:
-            if set(actions) <= _READ_ACTIONS:
-                self.encryption_key.grant(grantee, "kms:Decrypt", "kms:DescribeKey")
-            else:
-                self.encryption_key.grant_encrypt_decrypt(grantee)
+            key_actions: tuple[str, ...] = _KEY_READ_ACTIONS
+            if not set(actions) <= _READ_ACTIONS:
+                key_actions = key_actions + _KEY_WRITE_ACTIONS
+            self.encryption_key.grant(grantee, *key_actions)
         return grant

@@ -60,5 +60,6 @@ def test_documented_use_leaves_no_open_finding(app: App) -> None:
         queue_props={"retention_period": Duration.days(2)},
     )
     table.grant(worker.function, "dynamodb:Query", indexes=["by_customer"])
+    table.grant_write_data(worker.function)
 
     app.synth()  # cdk-nag fails it on any unacknowledged finding

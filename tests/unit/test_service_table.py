@@ -350,3 +350,22 @@ def test_grant_covers_indexes_only_when_asked_and_reads_only_decrypt() -> None:
             if action.startswith("kms:")
         }
         assert kms_actions == {"kms:Decrypt", "kms:DescribeKey"}
+
+
+def test_a_write_grant_names_its_key_actions_without_wildcards() -> None:
+    stack = _stack()
+    table = ServiceTable(stack, "Table", encryption="customer_managed")
+    writer = iam.Role(stack, "Writer", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+    table.grant_write_data(writer)
+    [policy] = Template.from_stack(stack).find_resources("AWS::IAM::Policy").values()
+    actions = [
+        action
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        for action in (
+            [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+        )
+    ]
+    assert "dynamodb:PutItem" in actions
+    assert "kms:Encrypt" in actions
+    assert "kms:GenerateDataKey" in actions
+    assert not [action for action in actions if "*" in action]
