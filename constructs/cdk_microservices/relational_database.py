@@ -55,7 +55,7 @@ from cdk_microservices._validation import (
     require_pattern,
     require_range,
 )
-from cdk_microservices.compliance import acknowledge
+from cdk_microservices.compliance import acknowledge, nag_finding
 
 DEFAULT_ENGINE_VERSION = rds.AuroraPostgresEngineVersion.of(
     "18.4", "18", s3_import=True, s3_export=True
@@ -246,6 +246,7 @@ class RelationalDatabase(Construct, Generic[ClusterT]):
         name = self.CONSTRUCT
         self.alarms = []
         self.instances = DependencyGroup()
+        self.log_retention_role: iam.Role | None = None
         self._iam_authentication: bool | None = None
         if existing_cluster is not None:
             reject_conflicts(
@@ -429,6 +430,27 @@ class RelationalDatabase(Construct, Generic[ClusterT]):
         if log_exports:
             defaults["cloudwatch_logs_exports"] = log_exports
             defaults["cloudwatch_logs_retention"] = log_retention
+            if Stack.of(self).node.try_find_child(_LOG_RETENTION_FUNCTION_ID) is None:
+                # The stack-wide LogRetention function is created now, with a role of this
+                # construct's own (no AWS managed policy), whose findings are acknowledged
+                # here rather than on a role the whole stack shares.
+                self.log_retention_role = iam.Role(
+                    self,
+                    "LogRetentionRole",
+                    assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+                    description=f"Sets the retention of {self.node.path}'s exported logs",
+                )
+                self.log_retention_role.add_to_policy(
+                    iam.PolicyStatement(
+                        actions=[
+                            "logs:CreateLogGroup",
+                            "logs:CreateLogStream",
+                            "logs:PutLogEvents",
+                        ],
+                        resources=[_lambda_log_groups(self)],
+                    )
+                )
+                defaults["cloudwatch_logs_retention_role"] = self.log_retention_role
         if monitoring_interval is not None:
             defaults["monitoring_interval"] = monitoring_interval
         overrides = cluster_props or {}
@@ -638,26 +660,24 @@ class RelationalDatabase(Construct, Generic[ClusterT]):
                 "can assume; AWS documents and maintains AmazonRDSEnhancedMonitoringRole for "
                 "exactly that, and it only reaches log groups named RDS* (RDSOSMetrics).",
             )
-        if props.get("cloudwatch_logs_exports") and props.get("cloudwatch_logs_retention"):
-            singleton = Stack.of(self).node.try_find_child(_LOG_RETENTION_FUNCTION_ID)
-            role = singleton.node.try_find_child("ServiceRole") if singleton else None
-            if isinstance(role, Construct):
-                acknowledge(
-                    role,
-                    "AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:"
-                    "policy/service-role/AWSLambdaBasicExecutionRole]",
-                    "aws-cdk-lib's shared LogRetention function, which sets the retention of "
-                    "the log groups RDS creates for exported logs, writes its own logs with "
-                    "the AWS managed basic execution policy; nothing else uses the role.",
-                )
-                acknowledge(
-                    role,
-                    "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
-                    "aws-cdk-lib's shared LogRetention function may only call "
-                    "logs:PutRetentionPolicy and logs:DeleteRetentionPolicy; it needs '*' "
-                    "because it serves every log group whose retention the stack sets, and "
-                    "RDS names them after cluster identifiers known only at deploy.",
-                )
+        role = props.get("cloudwatch_logs_retention_role")
+        if role is self.log_retention_role and isinstance(role, iam.Role):
+            acknowledge(
+                role,
+                "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+                "The role of aws-cdk-lib's LogRetention function, which sets the retention of "
+                "the log groups RDS creates for exported logs: logs:PutRetentionPolicy and "
+                "DeleteRetentionPolicy need '*', as RDS names those groups after a cluster "
+                "identifier known only at deploy.",
+            )
+            acknowledge(
+                role,
+                "AwsSolutions::AwsSolutions-IAM5[Resource::"
+                + nag_finding(self, _lambda_log_groups(self))
+                + "]",
+                "The LogRetention function writes its own logs; its name, and so its log "
+                "group's, is generated at deploy.",
+            )
 
     def _add_alarms(
         self,
@@ -730,6 +750,11 @@ class RelationalDatabase(Construct, Generic[ClusterT]):
                 )
         notify(created, alarm_topic)
         self.alarms = created
+
+
+def _lambda_log_groups(scope: Construct) -> str:
+    stack = Stack.of(scope)
+    return f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:/aws/lambda/*"
 
 
 def _require_int(construct: str, argument: str, value: int, *, minimum: int, maximum: int) -> None:

@@ -789,6 +789,16 @@ def _synth_with_nag(tmp_path: Path, **overrides: Any) -> None:
 
 def test_no_open_cdk_nag_findings_with_defaults(tmp_path: Path) -> None:
     _synth_with_nag(tmp_path)
+    # Every acknowledgement sits inside the construct: none on the stack-wide LogRetention
+    # function's role, where it would hide other constructs' findings.
+    report = json.loads((tmp_path / "validation-report.json").read_text(encoding="utf-8"))
+    places = {
+        suppressed["acknowledgedAt"]
+        for plugin in report["pluginReports"]
+        for suppressed in plugin["suppressedViolations"]
+    }
+    assert places
+    assert all(place.startswith("Test/Database/") for place in places), places
 
 
 def test_no_open_cdk_nag_findings_with_iam_auth_and_enhanced_monitoring(tmp_path: Path) -> None:
