@@ -33,6 +33,7 @@ Creates (the cluster and the load balancer unless existing ones are passed in):
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Generic, TypeVar, cast, overload
 
 from aws_cdk import Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_certificatemanager as acm
@@ -88,7 +89,14 @@ _ENVIRONMENT_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 _ROOT_USERS = {"0", "root"}
 
 
-class ContainerService(Construct):
+ClusterT = TypeVar("ClusterT", bound=ecs.ICluster, covariant=True)
+"""``ecs.Cluster`` when the service creates its cluster, ``ecs.ICluster`` for an existing one."""
+LoadBalancerT = TypeVar("LoadBalancerT", bound=elbv2.IApplicationLoadBalancer, covariant=True)
+"""``elbv2.ApplicationLoadBalancer`` when the service creates its load balancer, the
+interface for an ``existing_load_balancer``."""
+
+
+class ContainerService(Construct, Generic[ClusterT, LoadBalancerT]):
     """A Fargate service behind an Application Load Balancer, scaled, alarmed and locked down.
 
     Defaults (each can be changed by its argument):
@@ -168,6 +176,166 @@ class ContainerService(Construct):
     """
 
     CONSTRUCT = "ContainerService"
+
+    @overload
+    def __init__(
+        self: ContainerService[ecs.Cluster, elbv2.ApplicationLoadBalancer],
+        scope: Construct,
+        id: str,
+        *,
+        service_name: str,
+        image: ecs.ContainerImage,
+        vpc: ec2.IVpc | None = None,
+        existing_cluster: None = None,
+        container_port: int = 8080,
+        cpu: int = 256,
+        memory_limit_mib: int = 512,
+        desired_count: int | None = None,
+        min_capacity: int = 2,
+        max_capacity: int = 4,
+        cpu_target_utilization: float = 60,
+        requests_per_target: int = 500,
+        health_check_path: str = "/health",
+        public: bool = False,
+        certificate: acm.ICertificate | elbv2.IListenerCertificate | None = None,
+        listener_port: int | None = None,
+        environment: Mapping[str, str] | None = None,
+        secrets: Mapping[str, ecs.Secret] | None = None,
+        service_connect_namespace: str | None = None,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        user: str = "1000:1000",
+        readonly_root_filesystem: bool = True,
+        enable_execute_command: bool = False,
+        deletion_protection: bool | None = None,
+        access_logs_bucket: s3.IBucket | None = None,
+        access_logs_retention: Duration | None = None,
+        alarms: bool = True,
+        alarm_topic: sns.ITopic | None = None,
+        latency_alarm_threshold: Duration | None = None,
+        existing_load_balancer: None = None,
+        task_definition_props: Mapping[str, object] | None = None,
+        container_props: Mapping[str, object] | None = None,
+        service_props: Mapping[str, object] | None = None,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self: ContainerService[ecs.ICluster, elbv2.ApplicationLoadBalancer],
+        scope: Construct,
+        id: str,
+        *,
+        service_name: str,
+        image: ecs.ContainerImage,
+        existing_cluster: ecs.ICluster,
+        container_port: int = 8080,
+        cpu: int = 256,
+        memory_limit_mib: int = 512,
+        desired_count: int | None = None,
+        min_capacity: int = 2,
+        max_capacity: int = 4,
+        cpu_target_utilization: float = 60,
+        requests_per_target: int = 500,
+        health_check_path: str = "/health",
+        public: bool = False,
+        certificate: acm.ICertificate | elbv2.IListenerCertificate | None = None,
+        listener_port: int | None = None,
+        environment: Mapping[str, str] | None = None,
+        secrets: Mapping[str, ecs.Secret] | None = None,
+        service_connect_namespace: str | None = None,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        user: str = "1000:1000",
+        readonly_root_filesystem: bool = True,
+        enable_execute_command: bool = False,
+        deletion_protection: bool | None = None,
+        access_logs_bucket: s3.IBucket | None = None,
+        access_logs_retention: Duration | None = None,
+        alarms: bool = True,
+        alarm_topic: sns.ITopic | None = None,
+        latency_alarm_threshold: Duration | None = None,
+        existing_load_balancer: None = None,
+        task_definition_props: Mapping[str, object] | None = None,
+        container_props: Mapping[str, object] | None = None,
+        service_props: Mapping[str, object] | None = None,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self: ContainerService[ecs.Cluster, elbv2.IApplicationLoadBalancer],
+        scope: Construct,
+        id: str,
+        *,
+        service_name: str,
+        image: ecs.ContainerImage,
+        vpc: ec2.IVpc | None = None,
+        existing_cluster: None = None,
+        container_port: int = 8080,
+        cpu: int = 256,
+        memory_limit_mib: int = 512,
+        desired_count: int | None = None,
+        min_capacity: int = 2,
+        max_capacity: int = 4,
+        cpu_target_utilization: float = 60,
+        requests_per_target: int = 500,
+        health_check_path: str = "/health",
+        public: bool = False,
+        certificate: acm.ICertificate | elbv2.IListenerCertificate | None = None,
+        listener_port: int | None = None,
+        environment: Mapping[str, str] | None = None,
+        secrets: Mapping[str, ecs.Secret] | None = None,
+        service_connect_namespace: str | None = None,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        user: str = "1000:1000",
+        readonly_root_filesystem: bool = True,
+        enable_execute_command: bool = False,
+        alarms: bool = True,
+        alarm_topic: sns.ITopic | None = None,
+        latency_alarm_threshold: Duration | None = None,
+        existing_load_balancer: elbv2.IApplicationLoadBalancer,
+        task_definition_props: Mapping[str, object] | None = None,
+        container_props: Mapping[str, object] | None = None,
+        service_props: Mapping[str, object] | None = None,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self: ContainerService[ecs.ICluster, elbv2.IApplicationLoadBalancer],
+        scope: Construct,
+        id: str,
+        *,
+        service_name: str,
+        image: ecs.ContainerImage,
+        existing_cluster: ecs.ICluster,
+        container_port: int = 8080,
+        cpu: int = 256,
+        memory_limit_mib: int = 512,
+        desired_count: int | None = None,
+        min_capacity: int = 2,
+        max_capacity: int = 4,
+        cpu_target_utilization: float = 60,
+        requests_per_target: int = 500,
+        health_check_path: str = "/health",
+        public: bool = False,
+        certificate: acm.ICertificate | elbv2.IListenerCertificate | None = None,
+        listener_port: int | None = None,
+        environment: Mapping[str, str] | None = None,
+        secrets: Mapping[str, ecs.Secret] | None = None,
+        service_connect_namespace: str | None = None,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        user: str = "1000:1000",
+        readonly_root_filesystem: bool = True,
+        enable_execute_command: bool = False,
+        alarms: bool = True,
+        alarm_topic: sns.ITopic | None = None,
+        latency_alarm_threshold: Duration | None = None,
+        existing_load_balancer: elbv2.IApplicationLoadBalancer,
+        task_definition_props: Mapping[str, object] | None = None,
+        container_props: Mapping[str, object] | None = None,
+        service_props: Mapping[str, object] | None = None,
+    ) -> None: ...
 
     def __init__(
         self,
@@ -357,18 +525,22 @@ class ContainerService(Construct):
         self._https = certificate is not None
 
         # -- cluster, logs, roles, task definition, container ---------------------------
-        self.cluster: ecs.ICluster = existing_cluster or ecs.Cluster(
-            self,
-            "Cluster",
-            vpc=vpc,
-            container_insights_v2=ecs.ContainerInsights.ENABLED,
-            default_cloud_map_namespace=ecs.CloudMapNamespaceOptions(
-                name=f"{Stack.of(self).stack_name}-{service_name}".lower(),
-                type=servicediscovery.NamespaceType.HTTP,
-                use_for_service_connect=True,
-            )
-            if service_connect_namespace is None
-            else None,
+        self.cluster = cast(
+            ClusterT,
+            existing_cluster
+            or ecs.Cluster(
+                self,
+                "Cluster",
+                vpc=vpc,
+                container_insights_v2=ecs.ContainerInsights.ENABLED,
+                default_cloud_map_namespace=ecs.CloudMapNamespaceOptions(
+                    name=f"{Stack.of(self).stack_name}-{service_name}".lower(),
+                    type=servicediscovery.NamespaceType.HTTP,
+                    use_for_service_connect=True,
+                )
+                if service_connect_namespace is None
+                else None,
+            ),
         )
         self.log_group = logs.LogGroup(
             self, "Logs", retention=log_retention, removal_policy=removal_policy
@@ -555,17 +727,20 @@ class ContainerService(Construct):
         self.access_logs_bucket: s3.IBucket | None = None
         self.load_balancer_security_group: ec2.ISecurityGroup | None = None
         if existing_load_balancer is not None:
-            self.load_balancer: elbv2.IApplicationLoadBalancer = existing_load_balancer
+            self.load_balancer = cast(LoadBalancerT, existing_load_balancer)
         else:
-            self.load_balancer = self._create_load_balancer(
-                vpc=vpc,
-                public=public,
-                deletion_protection=deletion_protection_for(
-                    name, deletion_protection, removal_policy
+            self.load_balancer = cast(
+                LoadBalancerT,
+                self._create_load_balancer(
+                    vpc=vpc,
+                    public=public,
+                    deletion_protection=deletion_protection_for(
+                        name, deletion_protection, removal_policy
+                    ),
+                    access_logs_bucket=access_logs_bucket,
+                    access_logs_retention=access_logs_retention or Duration.days(90),
+                    removal_policy=removal_policy,
                 ),
-                access_logs_bucket=access_logs_bucket,
-                access_logs_retention=access_logs_retention or Duration.days(90),
-                removal_policy=removal_policy,
             )
         self.listener = self.load_balancer.add_listener(
             "Listener",

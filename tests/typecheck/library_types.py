@@ -8,6 +8,8 @@ from typing import assert_type
 from aws_cdk import App, Environment, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
@@ -15,6 +17,7 @@ from aws_cdk import aws_sqs as sqs
 
 from cdk_microservices import (
     Cache,
+    ContainerService,
     EventBus,
     EventContract,
     QueueWorker,
@@ -80,3 +83,15 @@ existing_worker = QueueWorker(
 )
 assert_type(existing_worker.queue, sqs.IQueue)
 assert_type(existing_worker.dead_letter_queue, None)
+
+service = ContainerService(
+    stack,
+    "Service",
+    service_name="ledger",
+    image=ecs.ContainerImage.from_registry("public.ecr.aws/docker/library/python:3.14-slim"),
+    vpc=vpc,
+)
+assert_type(service.cluster, ecs.Cluster)
+assert_type(service.load_balancer, elbv2.ApplicationLoadBalancer)
+# What the created classes offer beyond their interfaces is there to use.
+service.load_balancer.set_attribute("idle_timeout.timeout_seconds", "120")
