@@ -3,33 +3,16 @@
 from __future__ import annotations
 
 import runpy
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from strict_typecheck import mypy_strict
 
 TYPES = Path(__file__).resolve().parent / "typecheck" / "library_types.py"
-REPO = Path(__file__).resolve().parent.parent
 
 
 def test_a_strict_type_checker_accepts_the_documented_types() -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mypy",
-            "--strict",
-            "--cache-dir",
-            str(REPO / ".mypy_cache"),
-            str(TYPES),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=TYPES.parent,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert mypy_strict(TYPES, cwd=TYPES.parent) == ""
 
 
 def test_the_typed_program_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
