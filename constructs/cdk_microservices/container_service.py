@@ -581,17 +581,30 @@ class ContainerService(Construct, Generic[ClusterT, LoadBalancerT]):
         }
         if readonly_root_filesystem:
             task_defaults["volumes"] = [ecs.Volume(name=TMP_VOLUME)]
+        task_props = merge_props(
+            name,
+            "task_definition_props",
+            ecs.FargateTaskDefinition,
+            task_defaults,
+            task_definition_props,
+            scope=self,
+        )
+        volumes = task_props.get("volumes") or []
+        if readonly_root_filesystem and TMP_VOLUME not in [
+            getattr(volume, "name", None)
+            for volume in volumes  # type: ignore[attr-defined]
+        ]:
+            raise fail(
+                name,
+                "task_definition_props",
+                f"replaces volumes without the {TMP_VOLUME!r} volume; on a read-only root "
+                "filesystem the container's /tmp is mounted from it: keep "
+                f"ecs.Volume(name={TMP_VOLUME!r}) in the list",
+            )
         self.task_definition = ecs.FargateTaskDefinition(
             self,
             "TaskDefinition",
-            **merge_props(  # type: ignore[arg-type]
-                name,
-                "task_definition_props",
-                ecs.FargateTaskDefinition,
-                task_defaults,
-                task_definition_props,
-                scope=self,
-            ),
+            **task_props,  # type: ignore[arg-type]
         )
         # A jsii static property, which mypy reads as a function.
         http_protocol: ecs.AppProtocol = ecs.AppProtocol.http  # type: ignore[assignment]

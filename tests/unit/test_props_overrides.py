@@ -190,6 +190,15 @@ def test_a_container_override_cannot_run_as_root_or_drop_the_named_port() -> Non
         service("Ports", port_mappings=[ecs.PortMapping(container_port=8080)])
     with pytest.raises(ConstructArgumentError, match=r"\['RETRIES'\]' must be a string"):
         service("Env", environment={"RETRIES": 3})
+    with pytest.raises(ConstructArgumentError, match=r"replaces volumes without the 'tmp'"):
+        ContainerService(
+            stack,
+            "Volumes",
+            service_name="ledger",
+            image=image,
+            vpc=vpc,
+            task_definition_props={"volumes": [ecs.Volume(name="data")]},
+        )
 
 
 def test_database_overrides_are_held_to_the_capacity_rules() -> None:
