@@ -11,6 +11,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from moto import mock_aws
 from transfers_support import Ledger, ServiceServer
 
 from tools.test_servers import PostgresServer, RedisServer
@@ -24,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[3]
 CONTRACTS_DIR = ROOT / "contracts" / "events"
 
 TEMPLATE_DATABASE = "transfers_template"
+REGION = "us-east-1"
 
 
 @pytest.fixture(scope="session")
@@ -132,3 +134,16 @@ def serve() -> Iterator[Callable[..., ServiceServer]]:
 def api(serve: Callable[..., ServiceServer], settings: Settings) -> ServiceServer:
     """The app with the test's database and the session's Redis, no SNS/SQS loops."""
     return serve(settings)
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """moto's AWS in ``REGION``, with fake credentials and no profile or endpoint from the
+    machine leaking in."""
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    with mock_aws():
+        yield

@@ -18,7 +18,6 @@ from typing import Any
 import boto3
 import psycopg
 import pytest
-from moto import mock_aws
 from transfers_support import Ledger, ServiceServer, wait_for
 
 from tools.test_servers import PostgresServer
@@ -47,17 +46,6 @@ def logging_postgres() -> Iterator[PostgresServer]:
         with psycopg.connect(server.url(), autocommit=True) as conn:
             conn.execute(f"CREATE DATABASE {DATABASE}")
         yield server
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    with mock_aws():
-        yield
 
 
 class Observer:

@@ -21,7 +21,6 @@ from typing import Any
 import boto3
 import psycopg
 import pytest
-from moto import mock_aws
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import PoolTimeout
@@ -34,14 +33,8 @@ REREAD_MIN_SECONDS = 5.0
 
 
 @pytest.fixture
-def secretsmanager(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    with mock_aws():
-        yield boto3.client("secretsmanager", region_name="us-east-1")
+def secretsmanager(aws: None) -> object:
+    return boto3.client("secretsmanager", region_name="us-east-1")
 
 
 def _secret_of(url: str) -> dict[str, object]:
