@@ -16,7 +16,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk.assertions import Match, Template
-from unit_app import new_app
+from unit_app import new_app, three_tier_vpc
 
 from cdk_microservices import ConstructArgumentError
 from cdk_microservices.cache import (
@@ -40,19 +40,7 @@ def _stack(app: App | None = None) -> Stack:
 
 
 def _vpc(stack: Stack) -> ec2.Vpc:
-    """Two zones of public, private (with NAT) and isolated subnets, with flow logs."""
-    return ec2.Vpc(
-        stack,
-        "Vpc",
-        max_azs=2,
-        nat_gateways=1,
-        subnet_configuration=[
-            ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC),
-            ec2.SubnetConfiguration(name="private", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
-            ec2.SubnetConfiguration(name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
-        ],
-        flow_logs={"FlowLogs": ec2.FlowLogOptions()},
-    )
+    return three_tier_vpc(stack)
 
 
 def _cache(stack: Stack | None = None, **overrides: Any) -> Cache:

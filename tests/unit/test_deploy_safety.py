@@ -12,7 +12,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
 from aws_cdk.assertions import Template
-from unit_app import new_app
+from unit_app import new_app, three_tier_vpc
 
 from cdk_microservices import (
     AlarmTopic,
@@ -34,17 +34,7 @@ def _stack() -> Stack:
 
 
 def _vpc(stack: Stack) -> ec2.Vpc:
-    return ec2.Vpc(
-        stack,
-        "Vpc",
-        max_azs=2,
-        nat_gateways=1,
-        subnet_configuration=[
-            ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC),
-            ec2.SubnetConfiguration(name="private", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
-            ec2.SubnetConfiguration(name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
-        ],
-    )
+    return three_tier_vpc(stack)
 
 
 def _service(stack: Stack, vpc: ec2.Vpc, **overrides: Any) -> ContainerService:

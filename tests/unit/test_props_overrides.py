@@ -11,11 +11,10 @@ from aws_cdk import Duration, Environment, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_dynamodb as dynamodb
-from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Annotations, Match, Template
-from unit_app import new_app
+from unit_app import new_app, three_tier_vpc
 
 from cdk_microservices import (
     ApiRoute,
@@ -171,7 +170,7 @@ def test_an_unknown_override_key_is_still_rejected() -> None:
 
 def test_a_container_override_cannot_run_as_root_or_drop_the_named_port() -> None:
     stack = _stack()
-    vpc = ec2.Vpc(stack, "Vpc", max_azs=2, nat_gateways=1)
+    vpc = three_tier_vpc(stack)
     image = ecs.ContainerImage.from_registry("public.ecr.aws/docker/library/python:3.14-slim")
 
     def service(id: str, **container_props: Any) -> ContainerService:
@@ -203,17 +202,7 @@ def test_a_container_override_cannot_run_as_root_or_drop_the_named_port() -> Non
 
 def test_database_overrides_are_held_to_the_capacity_rules() -> None:
     stack = _stack()
-    vpc = ec2.Vpc(
-        stack,
-        "Vpc",
-        max_azs=2,
-        nat_gateways=1,
-        subnet_configuration=[
-            ec2.SubnetConfiguration(name="Public", subnet_type=ec2.SubnetType.PUBLIC),
-            ec2.SubnetConfiguration(name="Private", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
-            ec2.SubnetConfiguration(name="Data", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
-        ],
-    )
+    vpc = three_tier_vpc(stack)
     with pytest.raises(ConstructArgumentError, match=r"leaves max capacity 1 ACU below min"):
         RelationalDatabase(
             stack,
