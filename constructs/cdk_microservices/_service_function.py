@@ -182,20 +182,8 @@ class ServiceFunction(Construct):
             },
         }
         overrides = dict(settings.function_props or {})
-        extra_environment = overrides.get("environment")
-        if extra_environment is not None:
-            # Added to the environment above (its keys win), not a replacement that would
-            # silently drop POWERTOOLS_SERVICE_NAME and the pattern's own variables.
-            if not isinstance(extra_environment, Mapping):
-                raise fail(
-                    construct_name,
-                    "function_props",
-                    f"has environment {extra_environment!r}; it must be a mapping of names "
-                    "to values",
-                )
-            base_environment = defaults["environment"]
-            assert isinstance(base_environment, dict)
-            overrides["environment"] = {**base_environment, **extra_environment}
+        # merge_props merges an environment mapping key by key: the pattern's variables
+        # (POWERTOOLS_SERVICE_NAME...) stay, the caller's keys win.
         props = merge_props(
             construct_name, "function_props", lambda_.Function, defaults, overrides, scope=self
         )
