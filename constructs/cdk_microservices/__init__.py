@@ -10,6 +10,7 @@ from cdk_microservices.alarm_topic import AlarmTopic
 from cdk_microservices.api_service import ApiRoute, ApiService, load_json_schema
 from cdk_microservices.cache import Cache
 from cdk_microservices.compliance import acknowledge
+from cdk_microservices.container_api import ContainerApi
 from cdk_microservices.container_service import ContainerService
 from cdk_microservices.event_bus import EVENT_TYPE_ATTRIBUTE, EventBus, EventContract
 from cdk_microservices.queue_worker import QueueWorker
@@ -24,6 +25,7 @@ __all__ = [
     "ApiService",
     "Cache",
     "ConstructArgumentError",
+    "ContainerApi",
     "ContainerService",
     "EventBus",
     "EventContract",

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from aws_cdk import Duration, Fn, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cognito as cognito
@@ -35,10 +35,10 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
-from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
 from cdk_microservices._alarms import function_errors_alarm, notify
+from cdk_microservices._rest_api import RestApiConstruct, require_user_pool
 from cdk_microservices._service_function import (
     DEFAULT_POWERTOOLS_LAYER_VERSION,
     DEFAULT_RUNTIME,
@@ -49,9 +49,6 @@ from cdk_microservices._service_function import (
 )
 from cdk_microservices._validation import (
     fail,
-    format_number,
-    merge_props,
-    reject_conflicts,
     require_choice,
     require_duration,
     require_environment,
@@ -68,7 +65,6 @@ RouteAuthorization = Literal["cognito", "iam"]
 _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 _AUTHORIZATIONS = ("cognito", "iam")
 _PATH = r"(/([A-Za-z0-9._-]+|\{[A-Za-z][A-Za-z0-9_]*\}))+"
-_STAGE_NAME = r"[A-Za-z0-9_]{1,128}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -112,7 +108,7 @@ def load_json_schema(path: str | Path) -> dict[str, object]:
     return loaded
 
 
-class ApiService(Construct):
+class ApiService(RestApiConstruct):
     """A REST API on API Gateway whose routes are Lambda functions.
 
     Defaults (each can be changed by its argument):
@@ -182,102 +178,31 @@ class ApiService(Construct):
         name = self.CONSTRUCT
         require_service_name(name, service_name)
         self._validate_routes(routes, user_pool)
-        require_pattern(name, "stage_name", stage_name, _STAGE_NAME, "1-128 of [A-Za-z0-9_]")
-        if api_name is not None:
-            require_pattern(
-                name, "api_name", api_name, r"[ -~]{1,128}", "1-128 printable ASCII characters"
-            )
-        require_range(
-            name, "throttling_rate_limit", throttling_rate_limit, minimum=1, maximum=10000
+        self._validate_api_arguments(
+            stage_name=stage_name,
+            api_name=api_name,
+            throttling_rate_limit=throttling_rate_limit,
+            throttling_burst_limit=throttling_burst_limit,
+            execution_logging_level=execution_logging_level,
+            alarms=alarms,
+            alarm_topic=alarm_topic,
+            latency_alarm_threshold=latency_alarm_threshold,
         )
-        require_range(
-            name, "throttling_burst_limit", throttling_burst_limit, minimum=1, maximum=5000
-        )
-        if throttling_burst_limit < throttling_rate_limit:
-            raise fail(
-                name,
-                "throttling_burst_limit",
-                f"is {throttling_burst_limit}, below throttling_rate_limit "
-                f"({throttling_rate_limit}); a burst must allow at least one second of traffic",
-            )
-        require_choice(name, "execution_logging_level", execution_logging_level, ("INFO", "ERROR"))
-        if latency_alarm_threshold is not None:
-            require_duration(
-                name,
-                "latency_alarm_threshold",
-                latency_alarm_threshold,
-                min_seconds=0,
-                exclusive_minimum=True,
-                max_seconds=29,
-            )
-        if not alarms:
-            reject_conflicts(
-                name,
-                "alarms",
-                {"alarm_topic": alarm_topic, "latency_alarm_threshold": latency_alarm_threshold},
-            )
 
-        self.service_name = service_name
         self.routes: tuple[ApiRoute, ...] = tuple(routes)
-        self.access_log_group = logs.LogGroup(
-            self, "AccessLogs", retention=log_retention, removal_policy=removal_policy
-        )
-        method_logging = (
-            apigw.MethodLoggingLevel.INFO
-            if execution_logging_level == "INFO"
-            else apigw.MethodLoggingLevel.ERROR
-        )
-        api_defaults: dict[str, object] = {
-            "rest_api_name": api_name or service_name,
-            "description": f"{service_name} API ({self.node.path})",
-            "endpoint_types": [apigw.EndpointType.REGIONAL],
-            "cloud_watch_role": cloud_watch_role,
-            "deploy_options": apigw.StageOptions(
-                stage_name=stage_name,
-                tracing_enabled=tracing,
-                logging_level=method_logging,
-                data_trace_enabled=False,
-                metrics_enabled=True,
-                throttling_rate_limit=throttling_rate_limit,
-                throttling_burst_limit=throttling_burst_limit,
-                access_log_destination=apigw.LogGroupLogDestination(self.access_log_group),
-                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
-                    caller=True,
-                    http_method=True,
-                    ip=True,
-                    protocol=True,
-                    request_time=True,
-                    resource_path=True,
-                    response_length=True,
-                    status=True,
-                    user=True,
-                ),
-            ),
-        }
-        if cloud_watch_role:
-            api_defaults["cloud_watch_role_removal_policy"] = removal_policy
-        props = merge_props(
-            name, "rest_api_props", apigw.RestApi, api_defaults, rest_api_props, scope=self
-        )
-        self._validate_stage_overrides(props)
-        self.rest_api = apigw.RestApi(self, "Api", **props)  # type: ignore[arg-type]
-
-        self.execution_log_group = logs.LogGroup(
-            self,
-            "ExecutionLogs",
-            log_group_name=Fn.join(
-                "",
-                [
-                    "API-Gateway-Execution-Logs_",
-                    self.rest_api.rest_api_id,
-                    f"/{self._stage_name(props)}",
-                ],
-            ),
-            retention=log_retention,
+        self._build_rest_api(
+            service_name=service_name,
+            api_name=api_name,
+            stage_name=stage_name,
+            throttling_rate_limit=throttling_rate_limit,
+            throttling_burst_limit=throttling_burst_limit,
+            execution_logging_level=execution_logging_level,
+            tracing=tracing,
+            log_retention=log_retention,
             removal_policy=removal_policy,
+            cloud_watch_role=cloud_watch_role,
+            rest_api_props=rest_api_props,
         )
-        # API Gateway creates this group on first use; create it first so ours is the one.
-        self.rest_api.deployment_stage.node.add_dependency(self.execution_log_group)
 
         self.request_validator = self.rest_api.add_request_validator(
             "RequestValidator",
@@ -287,9 +212,7 @@ class ApiService(Construct):
         )
         self.authorizer: apigw.CognitoUserPoolsAuthorizer | None = None
         if user_pool is not None:
-            self.authorizer = apigw.CognitoUserPoolsAuthorizer(
-                self, "Authorizer", cognito_user_pools=[user_pool]
-            )
+            self.authorizer = self._cognito_authorizer(user_pool)
 
         require_environment(self.CONSTRUCT, "environment", environment)
         settings = FunctionSettings(
@@ -311,53 +234,13 @@ class ApiService(Construct):
         for route in self.routes:
             self._add_route(route, settings)
 
-        if web_acl_arn is not None:
-            wafv2.CfnWebACLAssociation(
-                self,
-                "WebAcl",
-                resource_arn=self.rest_api.deployment_stage.stage_arn,
-                web_acl_arn=web_acl_arn,
-            )
+        self._associate_web_acl(web_acl_arn)
 
         self.alarms: list[cloudwatch.Alarm] = []
         if alarms:
             self._add_alarms(alarm_topic, latency_alarm_threshold or Duration.seconds(3))
 
     # -- construction -------------------------------------------------------------------
-
-    @staticmethod
-    def _stage_name(props: Mapping[str, object]) -> str:
-        """The stage's name as written (the deployed stage's attribute would form a cycle)."""
-        options = props.get("deploy_options")
-        name = options.stage_name if isinstance(options, apigw.StageOptions) else None
-        return name or "prod"  # RestApi's own default stage name
-
-    def _validate_stage_overrides(self, props: Mapping[str, object]) -> None:
-        """Hold ``rest_api_props``' stage options to the rules the arguments are held to."""
-        name = self.CONSTRUCT
-        options = props.get("deploy_options")
-        if not isinstance(options, apigw.StageOptions):
-            raise fail(
-                name,
-                "rest_api_props",
-                "sets deploy_options to something other than an aws_apigateway.StageOptions; "
-                "the stage's logs, tracing and throttling come from it",
-            )
-        require_pattern(
-            name,
-            "rest_api_props",
-            options.stage_name or "",
-            _STAGE_NAME,
-            "a deploy_options.stage_name of 1-128 of [A-Za-z0-9_]",
-        )
-        if options.throttling_rate_limit is not None:
-            require_range(
-                name, "rest_api_props", options.throttling_rate_limit, minimum=1, maximum=10000
-            )
-        if options.throttling_burst_limit is not None:
-            require_range(
-                name, "rest_api_props", options.throttling_burst_limit, minimum=1, maximum=5000
-            )
 
     def _validate_routes(
         self, routes: Sequence[ApiRoute], user_pool: cognito.IUserPool | None
@@ -433,13 +316,8 @@ class ApiService(Construct):
                     f"is missing; route {route.key!r} uses authorization='cognito'",
                 )
             require_environment(name, f"{where}.environment", route.environment)
-        if user_pool is not None and not hasattr(user_pool, "user_pool_arn"):
-            raise fail(
-                name,
-                "user_pool",
-                "must be an aws_cognito.IUserPool (e.g. UserPool.from_user_pool_id(...)), got "
-                f"{type(user_pool).__name__}",
-            )
+        if user_pool is not None:
+            require_user_pool(name, user_pool)
         _reject_sibling_parameters(name, [route.path for route in routes])
 
     def _add_route(self, route: ApiRoute, settings: FunctionSettings) -> None:
@@ -507,31 +385,7 @@ class ApiService(Construct):
         self.service_functions[route.key] = service_function
 
     def _add_alarms(self, alarm_topic: sns.ITopic | None, latency_threshold: Duration) -> None:
-        # The metric is in milliseconds; a threshold such as 1.5 s is fine (no to_seconds()).
-        threshold_ms = latency_threshold.to_milliseconds(integral=False)
-        alarms = [
-            self.metric_server_errors().create_alarm(
-                self,
-                "ServerErrorsAlarm",
-                alarm_description=f"{self.service_name}: the API answered 5XX",
-                threshold=1,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            ),
-            self.metric_latency_p99().create_alarm(
-                self,
-                "LatencyAlarm",
-                alarm_description=(
-                    f"{self.service_name}: p99 latency above {format_number(threshold_ms / 1000)} s"
-                ),
-                threshold=threshold_ms,
-                evaluation_periods=5,
-                datapoints_to_alarm=3,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            ),
-        ]
+        alarms = self._api_alarms(latency_threshold)
         for key, service_function in self.service_functions.items():
             alarms.append(
                 function_errors_alarm(
@@ -545,11 +399,6 @@ class ApiService(Construct):
         self.alarms = alarms
 
     # -- public API ---------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        """The stage's invoke URL."""
-        return self.rest_api.url
 
     def function_for(self, route_key: str) -> lambda_.Function:
         """The function serving ``"METHOD /path"``; raises KeyError listing the routes."""
@@ -617,26 +466,6 @@ class ApiService(Construct):
                     "named exactly.",
                 )
         return policy
-
-    def metric_server_errors(self, period: Duration | None = None) -> cloudwatch.Metric:
-        """Sum of 5XX answers of the stage (dimensions ApiName and Stage: the API's name
-        alone may be shared by the same API of another environment in the account)."""
-        return self.rest_api.deployment_stage.metric_server_error(
-            period=period or Duration.minutes(5), statistic="Sum"
-        )
-
-    def metric_client_errors(self, period: Duration | None = None) -> cloudwatch.Metric:
-        """Sum of 4XX answers of the stage (dimensions ApiName and Stage)."""
-        return self.rest_api.deployment_stage.metric_client_error(
-            period=period or Duration.minutes(5), statistic="Sum"
-        )
-
-    def metric_latency_p99(self, period: Duration | None = None) -> cloudwatch.Metric:
-        """p99 of the stage's end-to-end latency, in milliseconds (dimensions ApiName and
-        Stage)."""
-        return self.rest_api.deployment_stage.metric_latency(
-            period=period or Duration.minutes(1), statistic="p99"
-        )
 
 
 def _reject_sibling_parameters(construct: str, paths: Sequence[str]) -> None:

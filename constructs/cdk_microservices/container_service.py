@@ -33,7 +33,7 @@ Creates (the cluster and the load balancer unless existing ones are passed in):
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Generic, TypeVar, cast, overload
+from typing import Generic, Literal, TypeVar, cast, overload
 
 from aws_cdk import Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_certificatemanager as acm
@@ -55,6 +55,7 @@ from cdk_microservices._validation import (
     format_number,
     merge_props,
     reject_conflicts,
+    require_choice,
     require_duration,
     require_pattern,
     require_range,
@@ -72,6 +73,10 @@ FARGATE_MEMORY_MIB: dict[int, tuple[int, ...]] = {
     16384: tuple(range(32768, 122880 + 1, 8192)),
 }
 """Memory sizes (MiB) Fargate accepts for each task CPU size (CPU units)."""
+
+LoadBalancerAccess = Literal["vpc", "explicit"]
+"""Who reaches an internal load balancer's listener: the whole VPC, or only the peers
+allowed through ``load_balancer.connections`` (e.g. an API Gateway VPC link)."""
 
 _DESIRED_COUNT_OWNED_BY_SCALING = (
     "but autoscaling owns the task count (between min_capacity and max_capacity); a "
@@ -146,7 +151,9 @@ class ContainerService(Construct, Generic[ClusterT, LoadBalancerT]):
       (off for ``DESTROY``, on otherwise) unless ``deletion_protection`` says otherwise
       (on together with ``DESTROY`` is rejected);
     - security groups: the load balancer's admits only the listener port, from the VPC's
-      CIDR (internal) or from anywhere (public), and sends only to the tasks'; the tasks'
+      CIDR (internal) or from anywhere (public), or, with ``load_balancer_access="explicit"``
+      (internal only), from nobody until a peer is allowed through
+      ``load_balancer.connections``, and sends only to the tasks'; the tasks'
       admits ``container_port`` only from the load balancer's (use ``connections`` to admit
       other callers, e.g. Service Connect clients) and may send anywhere (image pulls,
       Secrets Manager, the services it calls);
@@ -197,6 +204,7 @@ class ContainerService(Construct, Generic[ClusterT, LoadBalancerT]):
         requests_per_target: int = 500,
         health_check_path: str = "/health",
         public: bool = False,
+        load_balancer_access: LoadBalancerAccess = "vpc",
         certificate: acm.ICertificate | elbv2.IListenerCertificate | None = None,
         listener_port: int | None = None,
         environment: Mapping[str, str] | None = None,
@@ -238,6 +246,7 @@ class ContainerService(Construct, Generic[ClusterT, LoadBalancerT]):
         requests_per_target: int = 500,
         health_check_path: str = "/health",
         public: bool = False,
+        load_balancer_access: LoadBalancerAccess = "vpc",
         certificate: acm.ICertificate | elbv2.IListenerCertificate | None = None,
         listener_port: int | None = None,
         environment: Mapping[str, str] | None = None,
@@ -280,6 +289,7 @@ class ContainerService(Construct, Generic[ClusterT, LoadBalancerT]):
         requests_per_target: int = 500,
         health_check_path: str = "/health",
         public: bool = False,
+        load_balancer_access: LoadBalancerAccess = "vpc",
         certificate: acm.ICertificate | elbv2.IListenerCertificate | None = None,
         listener_port: int | None = None,
         environment: Mapping[str, str] | None = None,
@@ -318,6 +328,7 @@ class ContainerService(Construct, Generic[ClusterT, LoadBalancerT]):
         requests_per_target: int = 500,
         health_check_path: str = "/health",
         public: bool = False,
+        load_balancer_access: LoadBalancerAccess = "vpc",
         certificate: acm.ICertificate | elbv2.IListenerCertificate | None = None,
         listener_port: int | None = None,
         environment: Mapping[str, str] | None = None,
@@ -356,6 +367,7 @@ class ContainerService(Construct, Generic[ClusterT, LoadBalancerT]):
         requests_per_target: int = 500,
         health_check_path: str = "/health",
         public: bool = False,
+        load_balancer_access: LoadBalancerAccess = "vpc",
         certificate: acm.ICertificate | elbv2.IListenerCertificate | None = None,
         listener_port: int | None = None,
         environment: Mapping[str, str] | None = None,
@@ -388,6 +400,14 @@ class ContainerService(Construct, Generic[ClusterT, LoadBalancerT]):
                 f"got {type(image).__name__}",
             )
         self._validate_sizes(cpu=cpu, memory_limit_mib=memory_limit_mib)
+        require_choice(name, "load_balancer_access", load_balancer_access, ("vpc", "explicit"))
+        if public and load_balancer_access == "explicit":
+            raise fail(
+                name,
+                "load_balancer_access",
+                "is 'explicit' but public=True; a public load balancer is open to the "
+                "internet: use public=False to admit only the peers you allow",
+            )
         self._validate_capacity(
             desired_count=desired_count, min_capacity=min_capacity, max_capacity=max_capacity
         )
@@ -520,9 +540,11 @@ class ContainerService(Construct, Generic[ClusterT, LoadBalancerT]):
 
         self.service_name = service_name
         self.public = public
+        self.load_balancer_access: LoadBalancerAccess = load_balancer_access
         self.container_port = container_port
         self.listener_port = listener_port or (80 if certificate is None else 443)
         self._https = certificate is not None
+        self.listener_protocol: Literal["HTTP", "HTTPS"] = "HTTPS" if self._https else "HTTP"
 
         # -- cluster, logs, roles, task definition, container ---------------------------
         self.cluster = cast(
@@ -781,7 +803,8 @@ class ContainerService(Construct, Generic[ClusterT, LoadBalancerT]):
                 open=False,
             )
             ports.append(HTTP_PORT)
-        self._admit_listener_traffic(vpc=vpc, public=public, ports=ports)
+        if load_balancer_access == "vpc":
+            self._admit_listener_traffic(vpc=vpc, public=public, ports=ports)
         self.target_group = self.listener.add_targets(
             "Targets",
             port=container_port,
