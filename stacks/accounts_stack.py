@@ -26,7 +26,7 @@ from cdk_microservices import (
     TableEventPublisher,
     load_json_schema,
 )
-from stacks.config import LAMBDA_SRC, EnvironmentProfile
+from stacks.config import EDGE_API_STAGE, LAMBDA_SRC, EnvironmentProfile
 from stacks.runtime_layers import RuntimeLayers
 
 ACCOUNTS_CODE = LAMBDA_SRC / "accounts_api"
@@ -74,6 +74,8 @@ class AccountsStack(Stack):
             api_name=f"accounts-{profile.name}",
             code=code_dir,
             user_pool=user_pool,
+            # The edge routes /api/<service>* here as it is: the stage is the "api" segment.
+            stage_name=EDGE_API_STAGE,
             routes=[
                 ApiRoute(
                     method="POST",

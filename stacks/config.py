@@ -19,12 +19,16 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 LAMBDA_SRC = REPO_ROOT / "lambda_src"
 EVENT_CONTRACTS = REPO_ROOT / "contracts" / "events"
 DEFAULT_REGION = "us-east-1"
+EDGE_API_STAGE = "api"
+"""Stage name of every API the edge routes to: CloudFront forwards ``/api/<service>/...``
+unchanged, so API Gateway reads ``api`` as the stage and ``/<service>/...`` as the path."""
 
 
 class ConfigurationError(ValueError):
     """The deployment target or a profile cannot work; the message says what to change."""
 
 
+_AUTH_DOMAIN_PREFIX = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _WEB_ORIGIN = re.compile(r"https://[a-z0-9.-]+(:[0-9]{1,5})?|http://localhost(:[0-9]{1,5})?")
 
 
@@ -88,11 +92,28 @@ class EnvironmentProfile:
     read by the others) until the flag is turned off."""
 
     web_origins: tuple[str, ...]
-    """Origins (``https://host``; ``http://localhost:port`` for local development) that
-    serve the web UI. The Cognito web client redirects only to ``<origin>/auth/callback``
-    after sign-in and ``<origin>/`` after sign-out; with none, it has no OAuth flow."""
+    """Origins besides the edge's own site URL (``https://host``; ``http://localhost:port``
+    for local development) that may serve the web UI. The Cognito web client redirects only
+    to ``<origin>/auth/callback`` after sign-in and ``<origin>/`` after sign-out."""
+
+    edge_rate_limit: int
+    """Requests one IP address may send the edge (the web UI and every API) in any 5
+    minutes before the CloudFront web ACL blocks it."""
+
+    auth_domain_prefix: str
+    """Prefix of the Cognito managed-login domain (``<prefix>.auth.<region>.amazoncognito.com``):
+    unique in the region across all AWS accounts, so change it if it is taken."""
 
     def __post_init__(self) -> None:
+        # Cognito's rule for a prefix domain; the reserved words are refused at deploy.
+        if not _AUTH_DOMAIN_PREFIX.fullmatch(self.auth_domain_prefix) or any(
+            word in self.auth_domain_prefix for word in ("aws", "amazon", "cognito")
+        ):
+            raise ConfigurationError(
+                f"profile {self.name!r}: auth_domain_prefix is {self.auth_domain_prefix!r}; it "
+                "must be 1-63 lowercase letters, digits and hyphens, neither starting nor "
+                "ending with a hyphen, without 'aws', 'amazon' or 'cognito'"
+            )
         for origin in self.web_origins:
             # Cognito accepts only HTTPS callback URLs, except http://localhost for testing.
             if not _WEB_ORIGIN.fullmatch(origin):
@@ -125,6 +146,8 @@ DEV = EnvironmentProfile(
     termination_protection=False,
     # The web UI's local development server.
     web_origins=("http://localhost:5173",),
+    edge_rate_limit=1000,
+    auth_domain_prefix="cdk-microservices-payments-dev",
 )
 
 PROD = EnvironmentProfile(
@@ -146,8 +169,10 @@ PROD = EnvironmentProfile(
     database_readers=1,
     cache_mode="serverless",
     termination_protection=True,
-    # Set to the domain that serves the web UI; until then the client signs in with SRP only.
+    # Only the edge's own site URL.
     web_origins=(),
+    edge_rate_limit=2000,
+    auth_domain_prefix="cdk-microservices-payments",
 )
 
 PROFILES: MappingProxyType[str, EnvironmentProfile] = MappingProxyType(

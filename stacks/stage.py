@@ -80,6 +80,8 @@ class PaymentsStage(Stage):
             alarm_topic=self.platform.alarm_topic,
             account_events=self.platform.account_events,
             transfer_events=self.platform.transfer_events,
+            user_pool=self.platform.user_pool,
+            web_acl_arn=self.platform.web_acl.attr_arn,
             image=transfers_image,
             termination_protection=protection,
         )

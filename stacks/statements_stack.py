@@ -3,7 +3,7 @@
 Composes a ``QueueWorker`` subscribed to ``AccountOpened`` (accounts bus),
 ``TransferCompleted`` and ``DepositCompleted`` (transfers bus), which applies each event
 once to the service's own ``ServiceTable``, and an ``ApiService`` serving
-``GET /accounts/{id}/statement`` behind the platform's Cognito user pool and WAF. The
+``GET /statements/{id}`` behind the platform's Cognito user pool and WAF. The
 statement is eventually consistent: a slow or failed statements service never blocks the
 services that publish.
 """
@@ -19,11 +19,11 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from cdk_microservices import ApiRoute, ApiService, EventBus, QueueWorker, ServiceTable
-from stacks.config import LAMBDA_SRC, EnvironmentProfile
+from stacks.config import EDGE_API_STAGE, LAMBDA_SRC, EnvironmentProfile
 from stacks.runtime_layers import RuntimeLayers
 
 STATEMENTS_CODE = LAMBDA_SRC / "statements"
-GET_STATEMENT = "GET /accounts/{id}/statement"
+GET_STATEMENT = "GET /statements/{id}"
 
 
 class StatementsStack(Stack):
@@ -82,10 +82,12 @@ class StatementsStack(Stack):
             api_name=f"statements-{profile.name}",
             code=code_dir,
             user_pool=user_pool,
+            # The edge routes /api/<service>* here as it is: the stage is the "api" segment.
+            stage_name=EDGE_API_STAGE,
             routes=[
                 ApiRoute(
                     method="GET",
-                    path="/accounts/{id}/statement",
+                    path="/statements/{id}",
                     handler="get_statement.handler",
                     description="Reads the statement of one of the signed-in customer's accounts",
                 ),

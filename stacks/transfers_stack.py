@@ -1,12 +1,13 @@
 """TransfersStack: the transfers service, which moves money between accounts.
 
-Composes a ``ContainerService`` (the FastAPI service in ``container_src/transfers``,
-behind an internal ALB, reachable from other services as ``transfers`` through Service
-Connect) over its own ``RelationalDatabase`` (the double-entry ledger, the idempotency
-keys and the outbox) and ``Cache`` (balances). The service keeps its own copy of the
-accounts it may move money between from ``AccountOpened`` events on its own queue, and
-publishes ``TransferCompleted`` and ``DepositCompleted`` to the transfers bus from its
-transactional outbox.
+Composes a ``ContainerService`` (the FastAPI service in ``container_src/transfers``)
+over its own ``RelationalDatabase`` (the double-entry ledger, the idempotency keys and the
+outbox) and ``Cache`` (balances). Its internal ALB is reached only by its ``ContainerApi``:
+customers come through that Cognito-authorized REST API, which hands the service their
+verified identity; other services reach it as ``transfers`` through Service Connect. The
+service keeps its own copy of the accounts (and their owners) from ``AccountOpened`` events
+on its own queue, and publishes ``TransferCompleted`` and ``DepositCompleted`` to the
+transfers bus from its transactional outbox.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from aws_cdk import CfnOutput, Duration, IgnoreMode, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_ecs as ecs
@@ -25,12 +27,13 @@ from constructs import Construct
 
 from cdk_microservices import (
     Cache,
+    ContainerApi,
     ContainerService,
     EventBus,
     RelationalDatabase,
     acknowledge,
 )
-from stacks.config import REPO_ROOT, EnvironmentProfile
+from stacks.config import EDGE_API_STAGE, REPO_ROOT, EnvironmentProfile
 
 TRANSFERS_DOCKERFILE = "container_src/transfers/Dockerfile"
 IMAGE_CONTEXT = [
@@ -72,6 +75,8 @@ class TransfersStack(Stack):
         alarm_topic: sns.ITopic,
         account_events: EventBus[sns.ITopic],
         transfer_events: EventBus[sns.ITopic],
+        user_pool: cognito.IUserPool,
+        web_acl_arn: str,
         image: ecs.ContainerImage | None = None,
         **kwargs: Any,
     ) -> None:
@@ -153,6 +158,9 @@ class TransfersStack(Stack):
             image=image or transfers_image(),
             existing_cluster=cluster,
             user=CONTAINER_USER,
+            # Only the customer API's VPC link reaches the load balancer (it sets the caller's
+            # identity header); services call each other through Service Connect.
+            load_balancer_access="explicit",
             # Liveness: a database outage answers callers 503 but must not get tasks replaced.
             health_check_path="/health/live",
             min_capacity=profile.service_min_tasks,
@@ -164,9 +172,28 @@ class TransfersStack(Stack):
                 "EVENT_TOPIC_ARN": transfer_events.topic.topic_arn,
                 "ACCOUNT_EVENTS_QUEUE_URL": self.account_events_queue.queue_url,
                 "REDIS_URL": f"rediss://{self.cache.endpoint_address}:{self.cache.port}",
+                # API Gateway's private integration sends the stage in front of the path.
+                "STRIP_PATH_PREFIX": f"/{EDGE_API_STAGE}",
             },
             log_retention=profile.log_retention,
             removal_policy=profile.removal_policy,
+            alarm_topic=alarm_topic,
+        )
+        self.api = ContainerApi(
+            self,
+            "TransfersApi",
+            service=self.service,
+            user_pool=user_pool,
+            path_prefixes=["/transfers"],
+            # Named per environment, as API Gateway's metrics are keyed by name and stage.
+            api_name=f"transfers-{profile.name}",
+            stage_name=EDGE_API_STAGE,
+            throttling_rate_limit=profile.api_throttling_rate_limit,
+            throttling_burst_limit=profile.api_throttling_burst_limit,
+            execution_logging_level=profile.api_execution_logging_level,
+            log_retention=profile.log_retention,
+            removal_policy=profile.removal_policy,
+            web_acl_arn=web_acl_arn,
             alarm_topic=alarm_topic,
         )
         task_role = self.service.task_role
@@ -192,5 +219,6 @@ class TransfersStack(Stack):
         dead_letter_alarm.add_ok_action(cloudwatch_actions.SnsAction(alarm_topic))
 
         CfnOutput(self, "ServiceUrl", value=self.service.url)
+        CfnOutput(self, "ApiUrl", value=self.api.url)
         CfnOutput(self, "DatabaseSecretArn", value=database_secret.secret_arn)
         CfnOutput(self, "AccountEventsQueueUrl", value=self.account_events_queue.queue_url)

@@ -1,4 +1,4 @@
-"""``GET /accounts/{id}/statement``: the signed-in customer's statement of one account.
+"""``GET /statements/{id}``: the signed-in customer's statement of one account.
 
 Query parameters: ``limit`` (entries per page, an integer from 1 to 100, default 25) and
 ``cursor`` (the ``next_cursor`` of the previous page). Entries come newest first.

@@ -2,7 +2,7 @@
 
 ``POST /accounts`` writes the account -> the table's stream -> ``publish_events`` puts
 ``AccountOpened`` on the accounts topic -> the statements queue (raw delivery, filter on
-``event_type``) -> ``apply_events`` -> ``GET /accounts/{id}/statement``. The transfers
+``event_type``) -> ``apply_events`` -> ``GET /statements/{id}``. The transfers
 service is not part of this test, so the test publishes its ``DepositCompleted`` and
 ``TransferCompleted`` the way it does: a valid envelope on the transfers topic with the
 ``event_type`` attribute.

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from reference_app import resources_of_type
 
-from stacks.config import DEV, PROD, EnvironmentProfile
+from stacks.config import DEV, EDGE_API_STAGE, PROD, EnvironmentProfile
 
 PROFILES = [DEV, PROD]
 # Pinned: a new logical ID would make CloudFormation replace the cluster and lose the ledger.
@@ -78,7 +78,10 @@ def test_container_gets_its_configuration_and_the_database_secret_arn(profile, s
         "EVENT_TOPIC_ARN",
         "ACCOUNT_EVENTS_QUEUE_URL",
         "REDIS_URL",
+        "STRIP_PATH_PREFIX",
     }
+    # API Gateway's private integration puts the stage in front of the path it sends.
+    assert environment["STRIP_PATH_PREFIX"] == f"/{EDGE_API_STAGE}"
     assert json.dumps(environment["REDIS_URL"]).startswith('{"Fn::Join": ["", ["rediss://')
     assert "TransferEventsTopic" in json.dumps(environment["EVENT_TOPIC_ARN"])
     # The attached secret (it carries the cluster's host and port too), read by the
@@ -145,3 +148,41 @@ def test_database_and_cache_admit_only_the_service(profile, synthesized_app):
     assert all("Rotation" in source or source == service_group for source in sources)
     to_cache = [rule for rule in ingress if rule["FromPort"] == 6379]
     assert [rule["SourceSecurityGroupId"]["Fn::GetAtt"][0] for rule in to_cache] == [service_group]
+
+
+@pytest.mark.parametrize("profile", PROFILES, ids=lambda profile: profile.name)
+def test_customers_reach_the_service_only_through_the_authorized_api(profile, synthesized_app):
+    """The internal load balancer admits the API's VPC link and nothing else: anything else
+    in the VPC could otherwise send a forged X-Caller-Sub."""
+    template = _transfers(synthesized_app, profile)
+    resources = template["Resources"]
+    balancer = _only(template, "AWS::ElasticLoadBalancingV2::LoadBalancer")[1]["Properties"]
+    [balancer_group] = balancer["SecurityGroups"]
+    group_id = balancer_group["Fn::GetAtt"][0]
+    assert "SecurityGroupIngress" not in resources[group_id]["Properties"]
+    ingress = [
+        body["Properties"]
+        for body in resources.values()
+        if body["Type"] == "AWS::EC2::SecurityGroupIngress"
+        and body["Properties"]["GroupId"] == balancer_group
+    ]
+    [link] = [body for body in resources.values() if body["Type"] == "AWS::ApiGatewayV2::VpcLink"]
+    [link_group] = link["Properties"]["SecurityGroupIds"]
+    assert [(rule["SourceSecurityGroupId"], rule["FromPort"]) for rule in ingress] == [
+        (link_group, 80)
+    ]
+    methods = [
+        body["Properties"]
+        for body in resources.values()
+        if body["Type"] == "AWS::ApiGateway::Method"
+    ]
+    assert methods
+    for method in methods:
+        assert method["AuthorizationType"] == "COGNITO_USER_POOLS"
+        assert method["Integration"]["ConnectionType"] == "VPC_LINK"
+        assert (
+            method["Integration"]["RequestParameters"]["integration.request.header.X-Caller-Sub"]
+            == "context.authorizer.claims.sub"
+        )
+    stage = _only(template, "AWS::ApiGateway::Stage")[1]["Properties"]
+    assert stage["StageName"] == EDGE_API_STAGE

@@ -7,7 +7,7 @@ on ``sys.path``, then removed again, putting back whatever they displaced.
 Events (``AccountOpened``, ``TransferCompleted``, ``DepositCompleted``) are built with the
 ``envelopes`` factory, wrapped into SQS records (as SNS raw delivery leaves them) by
 ``sqs_record`` and fed to ``apply_events.handler`` by ``apply``; ``get_statement`` calls
-``GET /accounts/{id}/statement``.
+``GET /statements/{id}``.
 """
 
 from __future__ import annotations
@@ -261,7 +261,7 @@ def apply(handlers: Any, lambda_context: Any) -> Callable[..., dict[str, Any]]:
 
 @pytest.fixture
 def get_statement(handlers: Any, lambda_context: Any) -> Callable[..., Response]:
-    """Call ``GET /accounts/{id}/statement`` as ``sub``, with query parameters ``query``.
+    """Call ``GET /statements/{id}`` as ``sub``, with query parameters ``query``.
 
     ``account_id=None``: no path parameters; ``query=None``: no query string.
     """
@@ -275,7 +275,7 @@ def get_statement(handlers: Any, lambda_context: Any) -> Callable[..., Response]
     ) -> Response:
         event = as_caller(load_event("get_statement"), sub, authorizer=authorizer)
         event["pathParameters"] = None if account_id is None else {"id": account_id}
-        event["path"] = f"/accounts/{account_id or ''}/statement"
+        event["path"] = f"/statements/{account_id or ''}"
         event["queryStringParameters"] = None if query is None else dict(query)
         event["multiValueQueryStringParameters"] = (
             None if query is None else {name: [value] for name, value in query.items()}

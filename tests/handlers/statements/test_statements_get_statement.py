@@ -1,4 +1,4 @@
-"""``GET /accounts/{id}/statement`` (``get_statement.handler``) against moto: the shape of a
+"""``GET /statements/{id}`` (``get_statement.handler``) against moto: the shape of a
 statement, that a caller only ever sees their own, and pagination with ``limit``/``cursor``.
 """
 
