@@ -121,9 +121,10 @@ class StaticSite(Construct, Generic[BucketT]):
       provide;
     - ``removal_policy``: ``RETAIN`` for both buckets; ``DESTROY`` deletes them with the
       stack and empties them first (CloudFormation deletes only empty buckets; the
-      distribution and the site bucket are deleted before the log bucket is emptied, but
-      CloudFront delivers logs on a best-effort basis, sometimes long after the request:
-      a log that arrives after the emptying leaves the log bucket to be deleted by hand);
+      distribution is deleted and the site bucket emptied before the log bucket is
+      emptied, but CloudFront and S3 deliver logs on a best-effort basis, sometimes long
+      after the request: a log that arrives after the emptying leaves the log bucket to
+      be deleted by hand);
     - distribution: default root object ``index.html``, viewers redirected to HTTPS,
       HTTP/2 and HTTP/3, IPv6, ``price_class`` ``PRICE_CLASS_100`` (North America and
       Europe edges), cached with the managed ``CachingOptimized`` policy;
@@ -467,11 +468,12 @@ class StaticSite(Construct, Generic[BucketT]):
         if destroy:
             emptier = self.log_bucket.node.try_find_child("AutoDeleteObjectsCustomResource")
             if emptier is not None:
-                # Deleted before the log bucket is emptied: the distribution and the site
-                # bucket (the log sources) go first.
+                # On deletion the log sources go first: the distribution is deleted and the
+                # site bucket emptied (which S3 logs) before the log bucket is emptied.
                 self.distribution.node.add_dependency(emptier)
-                if isinstance(self.bucket, s3.Bucket):
-                    self.bucket.node.add_dependency(emptier)
+                site_emptier = self.bucket.node.try_find_child("AutoDeleteObjectsCustomResource")
+                if site_emptier is not None:
+                    site_emptier.node.add_dependency(emptier)
         self._api_patterns: list[str] = []
 
     # -- validation ---------------------------------------------------------------------
@@ -501,8 +503,10 @@ class StaticSite(Construct, Generic[BucketT]):
                 "was given without domain_names; pass the names the certificate covers as "
                 "domain_names (the *.cloudfront.net name uses CloudFront's own certificate)",
             )
-        # A created certificate's region is its stack's; an imported one's, its ARN's.
-        region = certificate.env.region
+        # An imported certificate's region is in its ARN; a created one's is its stack's.
+        arn = certificate.certificate_arn
+        arn_parts = arn.split(":") if not Token.is_unresolved(arn) else []
+        region = arn_parts[3] if len(arn_parts) > 3 else Stack.of(certificate).region
         if not Token.is_unresolved(region) and region != "us-east-1":
             raise fail(
                 name,
