@@ -514,29 +514,6 @@ def test_a_second_deploy_shares_the_function_and_creates_no_unused_log_group(
 # -- removal policy, escape hatches ----------------------------------------------------
 
 
-def test_destroy_deletes_and_empties_both_buckets_after_their_log_sources() -> None:
-    stack = _stack()
-    _site(stack, removal_policy=RemovalPolicy.DESTROY)
-    template = Template.from_stack(stack)
-    buckets = _resources(template, "AWS::S3::Bucket")
-    assert {bucket["DeletionPolicy"] for bucket in buckets.values()} == {"Delete"}
-    emptiers = _resources(template, "Custom::S3AutoDeleteObjects")
-    assert {emptier["Properties"]["BucketName"]["Ref"] for emptier in emptiers.values()} == set(
-        buckets
-    )
-    [log_emptier] = [
-        emptier_id
-        for emptier_id, emptier in emptiers.items()
-        if emptier["Properties"]["BucketName"] == {"Ref": "SiteLogsBCCC85C3"}
-    ]
-    [site_emptier] = set(emptiers) - {log_emptier}
-    # Deleted (or emptied) before the log bucket is emptied: the distribution, and the
-    # site bucket's emptying, whose deletions S3 logs to the log bucket.
-    [distribution] = _resources(template, "AWS::CloudFront::Distribution").values()
-    assert log_emptier in distribution["DependsOn"]
-    assert log_emptier in emptiers[site_emptier]["DependsOn"]
-
-
 def test_an_existing_bucket_is_served_as_it_is() -> None:
     stack = _stack()
     existing = s3.Bucket.from_bucket_name(stack, "Existing", "my-site-bucket")
