@@ -883,8 +883,18 @@ def _suppressed(report: dict[str, Any]) -> set[str]:
     }
 
 
-def test_a_site_with_an_api_and_a_deploy_leaves_no_open_cdk_nag_finding(tmp_path: Path) -> None:
-    app, stack = _nag_app(tmp_path)
+@pytest.mark.parametrize(
+    "env",
+    [Environment(account=ACCOUNT, region="eu-west-1"), Environment(region="eu-west-1"), None],
+    ids=["account-and-region", "region-only", "environment-agnostic"],
+)
+def test_a_site_with_an_api_and_a_deploy_leaves_no_open_cdk_nag_finding(
+    tmp_path: Path, env: Environment | None
+) -> None:
+    """Also where the asset bucket's name is an Fn::Sub of the account (no account given)."""
+    app = new_app(outdir=str(tmp_path / "out"))
+    add_compliance_checks(app)
+    stack = Stack(app, "Test", env=env)
     site = _site(stack, web_acl_arn=WEB_ACL_ARN, connect_sources=["https://auth.example.com"])
     site.add_api("/api/*", _api_origin())
     site.deploy("Deploy", [s3deploy.Source.asset(str(_web_dir(tmp_path)))])
