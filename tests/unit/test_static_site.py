@@ -580,6 +580,11 @@ def test_a_geo_restriction_goes_through_distribution_props() -> None:
         ),
         ({"connect_sources": "https://a.example.com"}, r"'connect_sources' must be a list"),
         (
+            {"connect_sources": [f"https://{'a' * 60}{n}.example.com" for n in range(20)]},
+            r"'connect_sources' make the Content-Security-Policy 3477 characters long; "
+            r"CloudFront allows 1783",
+        ),
+        (
             {"removal_policy": RemovalPolicy.SNAPSHOT},
             r"'removal_policy' is .*; allowed values are RemovalPolicy.RETAIN, "
             r"RemovalPolicy.DESTROY and RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE",
