@@ -90,8 +90,10 @@ _REMOVAL_POLICIES = (
 # CloudFront's path pattern characters (wildcards * and ?), at most 255 of them.
 _PATH_PATTERN = r"/[A-Za-z0-9_\-.*$/~\"'@:+&?]{0,254}"
 _DEFAULT_PATTERNS = ("*", "/*")
-_ORIGIN = r"https://[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*(:[0-9]{1,5})?"
-_DOMAIN_NAME = r"(\*\.)?([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+# An https origin for a CSP source: scheme, host name, optional port, nothing else.
+_ORIGIN = rf"https://{_LABEL}(\.{_LABEL})*(:[0-9]{{1,5}})?"
+_DOMAIN_NAME = rf"(\*\.)?({_LABEL}\.)+[A-Za-z]{{2,63}}"
 _CLOUDFRONT_WEB_ACL_ARN = (
     r"arn:aws:wafv2:us-east-1:[0-9]{12}:global/webacl/[A-Za-z0-9_-]{1,128}/[A-Za-z0-9-]{1,128}"
 )
@@ -116,9 +118,11 @@ class StaticSite(Construct, Generic[BucketT]):
     - site bucket: private (all public access blocked; only this distribution reads it,
       through origin access control), TLS-only, SSE-S3 encrypted, versioned (old versions
       expire after 30 days), server access logs to ``log_bucket``. SSE-S3 rather than
-      SSE-KMS: an origin access control reading SSE-KMS objects needs a key policy that
-      lets this distribution decrypt, which ``bucket_props`` with a KMS key then must
-      provide;
+      SSE-KMS: an origin access control can read SSE-KMS objects only if the key policy
+      lets CloudFront decrypt; with a KMS key in ``bucket_props``, aws-cdk-lib adds a key
+      policy statement for every distribution of the account (a wildcard that avoids a
+      circular dependency, to be narrowed to this distribution after the first deploy),
+      and an imported key's policy must be changed by hand;
     - ``removal_policy``: ``RETAIN`` for both buckets; ``DESTROY`` deletes them with the
       stack and empties them first (CloudFormation deletes only empty buckets; the
       distribution is deleted and the site bucket emptied before the log bucket is
@@ -228,10 +232,10 @@ class StaticSite(Construct, Generic[BucketT]):
     ) -> None:
         super().__init__(scope, id)
         name = self.CONSTRUCT
-        # S3 server access logs are granted through the log bucket's policy (to the S3
-        # logging service, for the site bucket only), never through its ACL, which
-        # CloudFront's log delivery grant lives in: set before any child exists, this
-        # applies whatever the app's feature flags say.
+        # The site bucket's server access logs reach the log bucket through its bucket
+        # policy (the S3 logging service, for the site bucket only), never through the ACL
+        # that holds CloudFront's log delivery grant. aws-cdk-lib chooses by this feature
+        # flag; set here, before any child exists, it holds whatever the app's flags say.
         self.node.set_context("@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy", True)
 
         if existing_bucket is not None:
@@ -538,10 +542,11 @@ class StaticSite(Construct, Generic[BucketT]):
 
     @property
     def domain_name(self) -> str:
-        """The site's host name: the first of ``domain_names``, else the distribution's
-        ``*.cloudfront.net`` name."""
-        if self.domain_names:
-            return self.domain_names[0]
+        """The site's host name: the first of ``domain_names`` that is not a wildcard,
+        else the distribution's ``*.cloudfront.net`` name."""
+        for domain in self.domain_names:
+            if not domain.startswith("*."):
+                return domain
         return self.distribution.distribution_domain_name
 
     @property
@@ -638,12 +643,15 @@ class StaticSite(Construct, Generic[BucketT]):
         shared by every BucketDeployment of the stack with the same ``memory_limit``: its
         log group is the one of the first deployment that created it (a later ``deploy``
         then creates none and reports a warning). The findings cdk-nag reports on that
-        function, which aws-cdk-lib builds and cannot be changed from here, are
-        acknowledged on it, each for exactly what this deployment causes: its runtime
-        (AwsSolutions-L1), AWS's basic execution managed policy (IAM4), the wildcard
-        actions and object ARNs of aws-cdk-lib's bucket grants and CloudFront's
-        invalidation actions, which support only ``*`` (IAM5), and the Serverless pack's
-        dead-letter queue, failure destination and tracing rules.
+        function, which aws-cdk-lib builds and this construct cannot change, are
+        acknowledged on it (it lives at the stack's root, outside this construct), each
+        by its granular id: its runtime (AwsSolutions-L1, Serverless-LambdaLatestVersion),
+        AWS's basic execution managed policy (IAM4), the wildcard actions of aws-cdk-lib's
+        bucket grants, the objects of the site bucket and of the sources' buckets, and
+        CloudFront's invalidation actions, which support only ``*`` (IAM5), and the
+        Serverless pack's dead-letter queue and tracing rules. As the function is shared,
+        these acknowledgements also cover the same findings of the stack's other
+        BucketDeployments with the same ``memory_limit``.
         """
         name = self.CONSTRUCT
         if not isinstance(id, str) or re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", id) is None:
@@ -745,9 +753,9 @@ class StaticSite(Construct, Generic[BucketT]):
             acknowledge(
                 handler,
                 f"AwsSolutions::AwsSolutions-IAM5[Action::{action}]",
-                "aws-cdk-lib's BucketDeployment grants (read the asset, replace the site's "
-                "files) name S3 actions by these prefixes; they reach only the asset and "
-                "the site bucket.",
+                "aws-cdk-lib's BucketDeployment grants (read the sources, replace the "
+                "site's files) name S3 actions by these prefixes; each statement names its "
+                "buckets: the sources' and the site bucket.",
             )
         acknowledge(
             handler,

@@ -273,11 +273,11 @@ def test_a_custom_domain_gets_sni_and_tls_1_2_2021() -> None:
     stack = _stack()
     site = _site(
         stack,
-        domain_names=["app.example.com", "www.example.com"],
+        domain_names=["*.example.com", "app.example.com"],
         certificate=acm.Certificate.from_certificate_arn(stack, "Cert", CERTIFICATE_ARN),
     )
     config = _distribution_config(Template.from_stack(stack))
-    assert config["Aliases"] == ["app.example.com", "www.example.com"]
+    assert config["Aliases"] == ["*.example.com", "app.example.com"]
     assert config["ViewerCertificate"] == {
         "AcmCertificateArn": CERTIFICATE_ARN,
         "MinimumProtocolVersion": "TLSv1.2_2021",
