@@ -26,3 +26,5 @@ def test_the_typed_program_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert namespace["serverless_cache"].auth_secret is None
     assert namespace["node_cache"].auth_secret is not None
     assert namespace["existing_worker"].dead_letter_queue is None
+    assert namespace["site"].spa_function is not None
+    assert namespace["existing_site"].bucket.bucket_name == "site-bucket"

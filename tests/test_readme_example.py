@@ -40,7 +40,7 @@ def test_readme_examples_type_check_strictly(tmp_path: Path) -> None:
 
 
 def test_every_example_is_checked() -> None:
-    assert set(_example_names()) == {"api-service", "events", "containers"}
+    assert set(_example_names()) == {"api-service", "events", "containers", "static-site"}
 
 
 def _run_example(name: str) -> Stack:
@@ -132,3 +132,41 @@ def test_readme_containers_example_synthesizes(
     [service] = [r for r in resources.values() if r["Type"] == "AWS::ECS::Service"]
     writers = [k for k, r in resources.items() if r["Type"] == "AWS::RDS::DBInstance"]
     assert set(writers) <= set(service["DependsOn"])
+
+
+def test_readme_static_site_example_synthesizes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "web" / "dist").mkdir(parents=True)
+    (tmp_path / "web" / "dist" / "index.html").write_text("<!doctype html>")
+    monkeypatch.chdir(tmp_path)
+
+    stack = _run_example("static-site")
+    resources = Template.from_stack(stack).to_json()["Resources"].values()
+
+    def of_type(kind: str) -> list[dict[str, Any]]:
+        return [r["Properties"] for r in resources if r["Type"] == kind]
+
+    [distribution] = of_type("AWS::CloudFront::Distribution")
+    config = distribution["DistributionConfig"]
+    # The web ACL's ARN is read from the us-east-1 stack at deploy.
+    assert "Fn::GetAtt" in config["WebACLId"]
+    [api] = config["CacheBehaviors"]
+    assert api["PathPattern"] == "/api/*"
+    assert "FunctionAssociations" not in api
+    assert len(config["DefaultCacheBehavior"]["FunctionAssociations"]) == 1
+    [headers] = of_type("AWS::CloudFront::ResponseHeadersPolicy")
+    csp = headers["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]["ContentSecurityPolicy"]
+    assert (
+        "connect-src 'self' https://shop.auth.eu-west-1.amazoncognito.com;"
+        in (csp["ContentSecurityPolicy"])
+    )
+    assert len(of_type("Custom::CDKBucketDeployment")) == 1
+    edge = stack.node.scope.node.find_child("ShopEdge")  # type: ignore[union-attr]
+    assert isinstance(edge, Stack)
+    [web_acl] = [
+        r["Properties"]
+        for r in Template.from_stack(edge).to_json()["Resources"].values()
+        if r["Type"] == "AWS::WAFv2::WebACL"
+    ]
+    assert web_acl["Scope"] == "CLOUDFRONT"

@@ -9,6 +9,7 @@ from cdk_microservices._validation import ConstructArgumentError
 from cdk_microservices.alarm_topic import AlarmTopic
 from cdk_microservices.api_service import ApiRoute, ApiService, load_json_schema
 from cdk_microservices.cache import Cache
+from cdk_microservices.cloudfront_web_acl import CloudFrontWebAcl
 from cdk_microservices.compliance import acknowledge
 from cdk_microservices.container_api import ContainerApi
 from cdk_microservices.container_service import ContainerService
@@ -16,6 +17,7 @@ from cdk_microservices.event_bus import EVENT_TYPE_ATTRIBUTE, EventBus, EventCon
 from cdk_microservices.queue_worker import QueueWorker
 from cdk_microservices.relational_database import RelationalDatabase
 from cdk_microservices.service_table import ServiceTable
+from cdk_microservices.static_site import StaticSite
 from cdk_microservices.table_event_publisher import TableEventPublisher
 
 __all__ = [
@@ -24,6 +26,7 @@ __all__ = [
     "ApiRoute",
     "ApiService",
     "Cache",
+    "CloudFrontWebAcl",
     "ConstructArgumentError",
     "ContainerApi",
     "ContainerService",
@@ -32,6 +35,7 @@ __all__ = [
     "QueueWorker",
     "RelationalDatabase",
     "ServiceTable",
+    "StaticSite",
     "TableEventPublisher",
     "acknowledge",
     "load_json_schema",

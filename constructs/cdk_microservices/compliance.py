@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aws_cdk import Acknowledgment, Stack, Validations
@@ -20,23 +21,29 @@ def acknowledge(construct: IConstruct, rule_id: str, reason: str) -> None:
     Validations.of(construct).acknowledge(Acknowledgment(id=rule_id, reason=reason))
 
 
-def nag_finding(scope: IConstruct, value: str) -> str:
-    """``value`` (a string that may hold tokens) as cdk-nag writes it in a granular finding:
-    ``Ref`` as ``<LogicalId>``, ``Fn::GetAtt`` as ``<LogicalId.Attribute>``, pseudo
-    parameters as ``<AWS::Partition>``, ``Fn::Join`` joined."""
+def nag_finding(scope: IConstruct, value: object) -> str:
+    """``value`` (a string that may hold tokens, or a resolved CloudFormation value) as
+    cdk-nag writes it in a granular finding (its ``flattenCfnReference``): ``Ref`` as
+    ``<LogicalId>``, ``Fn::GetAtt`` as ``<LogicalId.Attribute>``, pseudo parameters as
+    ``<AWS::Partition>``, ``Fn::Join`` joined, ``Fn::Sub``'s ``${...}`` as ``<...>``."""
     return _render(Stack.of(scope).resolve(value))
 
 
 def _render(value: Any) -> str:
     if isinstance(value, str):
-        return value
+        return value.replace("${", "<").replace("}", ">")
     if isinstance(value, dict):
-        if "Ref" in value:
-            return f"<{value['Ref']}>"
-        if "Fn::GetAtt" in value:
-            resource, attribute = value["Fn::GetAtt"]
-            return f"<{resource}.{attribute}>"
         if "Fn::Join" in value:
             separator, parts = value["Fn::Join"]
             return str(separator).join(_render(part) for part in parts)
-    raise ValueError(f"nag_finding: cannot render {value!r}")
+        if "Fn::Sub" in value:
+            return _render(value["Fn::Sub"])
+        if "Fn::GetAtt" in value:
+            resource, attribute = value["Fn::GetAtt"]
+            return f"<{_render(resource)}.{_render(attribute)}>"
+        if "Fn::ImportValue" in value:
+            return _render(value["Fn::ImportValue"])
+        if "Ref" in value:
+            return f"<{_render(value['Ref'])}>"
+    # cdk-nag's fallback: the value as JSON.stringify writes it.
+    return json.dumps(value, separators=(",", ":"))

@@ -6,26 +6,34 @@ from __future__ import annotations
 from typing import assert_type
 
 from aws_cdk import App, Environment, Stack
+from aws_cdk import aws_cloudfront as cloudfront
+from aws_cdk import aws_cloudfront_origins as origins
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_rds as rds
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_deployment as s3deploy
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_wafv2 as wafv2
 
 from cdk_microservices import (
     Cache,
+    CloudFrontWebAcl,
     ContainerService,
     EventBus,
     EventContract,
     QueueWorker,
     RelationalDatabase,
     ServiceTable,
+    StaticSite,
 )
 
-stack = Stack(App(), "Types", env=Environment(region="eu-west-1"))
+app = App()
+stack = Stack(app, "Types", env=Environment(region="eu-west-1"))
 vpc = ec2.Vpc(
     stack,
     "Vpc",
@@ -95,3 +103,23 @@ assert_type(service.cluster, ecs.Cluster)
 assert_type(service.load_balancer, elbv2.ApplicationLoadBalancer)
 # What the created classes offer beyond their interfaces is there to use.
 service.load_balancer.set_attribute("idle_timeout.timeout_seconds", "120")
+
+# A web ACL for CloudFront lives in us-east-1; the site may be anywhere.
+edge = Stack(app, "Edge", env=Environment(region="us-east-1"))
+web_acl = CloudFrontWebAcl(edge, "SiteAcl", metric_prefix="site")
+assert_type(web_acl.web_acl, wafv2.CfnWebACL)
+assert_type(web_acl.arn, str)
+site = StaticSite(stack, "Site", connect_sources=["https://auth.example.com"])
+# A created bucket is a Bucket; the distribution and headers policy always exist.
+assert_type(site.bucket, s3.Bucket)
+assert_type(site.log_bucket, s3.Bucket)
+assert_type(site.distribution, cloudfront.Distribution)
+assert_type(site.response_headers_policy, cloudfront.ResponseHeadersPolicy)
+assert_type(site.spa_function, cloudfront.Function | None)
+site.add_api("/api/*", origins.HttpOrigin("api.example.com"))
+deployment = site.deploy("Deploy", [s3deploy.Source.data("index.html", "<!doctype html>")])
+assert_type(deployment, s3deploy.BucketDeployment)
+existing_site = StaticSite(
+    stack, "ExistingSite", existing_bucket=s3.Bucket.from_bucket_name(stack, "B", "site-bucket")
+)
+assert_type(existing_site.bucket, s3.IBucket)

@@ -1,6 +1,6 @@
 """Library rules that AWS enforces at deploy: what waits for the database, what a DESTROY
-removal policy implies (nothing deletion-protected, buckets emptied), and alarm topics that
-CloudWatch may publish to."""
+removal policy implies (nothing deletion-protected, buckets emptied, log buckets last), and
+alarm topics that CloudWatch may publish to."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from cdk_microservices import (
     ContainerService,
     RelationalDatabase,
     ServiceTable,
+    StaticSite,
 )
 
 IMAGE = "public.ecr.aws/docker/library/python:3.14-slim"
@@ -162,6 +163,32 @@ def test_a_retained_service_keeps_its_logs_and_protection() -> None:
         item["Key"]: item["Value"] for item in load_balancer["Properties"]["LoadBalancerAttributes"]
     }
     assert attributes["deletion_protection.enabled"] == "true"
+
+
+def test_a_destroyed_static_site_empties_its_log_bucket_after_the_log_sources() -> None:
+    """CloudFormation deletes only empty buckets: both are emptied, and the log bucket
+    last, after the distribution is gone and the site bucket's emptying (which S3 logs)."""
+    stack = _stack()
+    StaticSite(stack, "Site", removal_policy=RemovalPolicy.DESTROY)
+    template = Template.from_stack(stack)
+    buckets = _resources(template, "AWS::S3::Bucket")
+    assert {bucket["DeletionPolicy"] for bucket in buckets.values()} == {"Delete"}
+    emptiers = {
+        emptier["Properties"]["BucketName"]["Ref"]: emptier_id
+        for emptier_id, emptier in _resources(template, "Custom::S3AutoDeleteObjects").items()
+    }
+    assert set(emptiers) == set(buckets)
+    log_bucket = next(
+        bucket_id
+        for bucket_id, bucket in buckets.items()
+        if "LoggingConfiguration" not in bucket["Properties"]
+    )
+    [site_bucket] = set(buckets) - {log_bucket}
+    log_emptier = emptiers[log_bucket]
+    [distribution] = _resources(template, "AWS::CloudFront::Distribution").values()
+    assert log_emptier in _depends_on(distribution)
+    site_emptier = _resources(template, "Custom::S3AutoDeleteObjects")[emptiers[site_bucket]]
+    assert log_emptier in _depends_on(site_emptier)
 
 
 def test_deletion_protection_with_destroy_is_rejected_everywhere() -> None:

@@ -9,9 +9,11 @@ from typing import Any
 import pytest
 from aws_cdk import Duration, Environment, Stack
 from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Annotations, Match, Template
 from unit_app import new_app, three_tier_vpc
@@ -24,6 +26,7 @@ from cdk_microservices import (
     QueueWorker,
     RelationalDatabase,
     ServiceTable,
+    StaticSite,
 )
 from cdk_microservices._validation import merge_props
 
@@ -229,3 +232,69 @@ def test_stage_overrides_are_held_to_the_stage_rules(code_dir: Path) -> None:
             user_pool=cognito.UserPool(stack, "Users"),
             rest_api_props={"deploy_options": apigw.StageOptions(stage_name="live-1")},
         )
+
+
+def test_a_site_bucket_override_keeps_its_privacy_and_says_what_it_changed() -> None:
+    stack = _stack()
+    StaticSite(
+        stack,
+        "Site",
+        bucket_props={
+            "versioned": False,
+            "lifecycle_rules": [s3.LifecycleRule(expiration=Duration.days(365))],
+        },
+    )
+    buckets = Template.from_stack(stack).find_resources(
+        "AWS::S3::Bucket", {"Properties": {"LoggingConfiguration": Match.any_value()}}
+    )
+    [site_bucket] = buckets.values()
+    properties = site_bucket["Properties"]
+    assert "VersioningConfiguration" not in properties
+    assert properties["PublicAccessBlockConfiguration"]["RestrictPublicBuckets"] is True
+    assert properties["BucketEncryption"]["ServerSideEncryptionConfiguration"] == [
+        {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+    ]
+    warnings = _warnings(stack)
+    assert any(
+        "'bucket_props' overrides the pattern's default for 'versioned'" in w for w in warnings
+    )
+    assert any("'lifecycle_rules'" in warning for warning in warnings)
+
+
+def test_a_distribution_override_keeps_the_rest_and_says_what_it_changed() -> None:
+    stack = _stack()
+    StaticSite(
+        stack,
+        "Site",
+        distribution_props={
+            "http_version": cloudfront.HttpVersion.HTTP2,
+            "comment": "the web UI",
+        },
+    )
+    [distribution] = (
+        Template.from_stack(stack).find_resources("AWS::CloudFront::Distribution").values()
+    )
+    config = distribution["Properties"]["DistributionConfig"]
+    assert (config["HttpVersion"], config["Comment"]) == ("http2", "the web UI")
+    assert config["DefaultRootObject"] == "index.html"
+    assert config["Logging"]["Prefix"] == "cloudfront/"
+    assert config["DefaultCacheBehavior"]["ViewerProtocolPolicy"] == "redirect-to-https"
+    warnings = _warnings(stack)
+    assert any(
+        "'distribution_props' overrides the pattern's default for 'http_version'" in w
+        for w in warnings
+    )
+
+
+def test_distribution_error_responses_are_reported_as_reaching_the_apis() -> None:
+    stack = _stack()
+    StaticSite(
+        stack,
+        "Site",
+        distribution_props={
+            "error_responses": [
+                cloudfront.ErrorResponse(http_status=404, response_page_path="/404.html")
+            ]
+        },
+    )
+    assert any("apply to every behaviour" in warning for warning in _warnings(stack))
