@@ -1,6 +1,7 @@
 """PlatformStack: what every service of one environment shares.
 
-Creates the Cognito user pool and web client that authenticate customers, the regional
+Creates the Cognito user pool that authenticates customers and its managed-login domain
+(the web UI's client lives in the edge stack, beside the site it redirects to), the regional
 WAF web ACL that every public API stage is associated with, the encrypted SNS topic that
 alarms notify (``AlarmTopic``: CloudWatch may publish to it), the account-level role that
 lets API Gateway write execution logs (kept when the stack is deleted), one
@@ -28,9 +29,6 @@ from constructs import Construct
 from cdk_microservices import AlarmTopic, EventBus, EventContract, acknowledge
 from stacks.config import EVENT_CONTRACTS, EnvironmentProfile
 
-WEB_CALLBACK_PATH = "/auth/callback"
-"""Where the web UI receives the authorization code after sign-in."""
-
 
 def service_namespace(profile: EnvironmentProfile) -> str:
     """Cloud Map namespace the services of one environment reach each other in (Service
@@ -52,7 +50,7 @@ class PlatformStack(Stack):
     ) -> None:
         super().__init__(scope, id_, **kwargs)
         self.user_pool = self._user_pool(profile)
-        self.web_client = self._web_client(profile)
+        self.sign_in_domain = self._sign_in_domain(profile)
         self.web_acl = self._web_acl(profile)
         self.alarms = AlarmTopic(
             self,
@@ -95,7 +93,7 @@ class PlatformStack(Stack):
         )
 
         CfnOutput(self, "UserPoolId", value=self.user_pool.user_pool_id)
-        CfnOutput(self, "WebClientId", value=self.web_client.user_pool_client_id)
+        CfnOutput(self, "SignInUrl", value=self.sign_in_domain.base_url())
         CfnOutput(self, "AlarmTopicArn", value=self.alarm_topic.topic_arn)
         CfnOutput(self, "AccountEventsTopicArn", value=self.account_events.topic.topic_arn)
         CfnOutput(self, "TransferEventsTopicArn", value=self.transfer_events.topic.topic_arn)
@@ -141,30 +139,13 @@ class PlatformStack(Stack):
             acknowledge(user_pool, "AwsSolutions::AwsSolutions-COG8", reason)
         return user_pool
 
-    def _web_client(self, profile: EnvironmentProfile) -> cognito.UserPoolClient:
-        """The web UI's public client: SRP sign-in, and the authorization code grant (with
-        PKCE, as the client has no secret) back to the profile's web origins only."""
-        callback_urls = [origin + WEB_CALLBACK_PATH for origin in profile.web_origins]
-        logout_urls = [origin + "/" for origin in profile.web_origins]
-        return self.user_pool.add_client(
-            "WebClient",
-            auth_flows=cognito.AuthFlow(user_srp=True),
-            generate_secret=False,
-            prevent_user_existence_errors=True,
-            access_token_validity=Duration.hours(1),
-            id_token_validity=Duration.hours(1),
-            refresh_token_validity=Duration.days(30),
-            enable_token_revocation=True,
-            supported_identity_providers=[cognito.UserPoolClientIdentityProvider.COGNITO],
-            disable_o_auth=not profile.web_origins,
-            o_auth=cognito.OAuthSettings(
-                flows=cognito.OAuthFlows(authorization_code_grant=True),
-                scopes=[cognito.OAuthScope.OPENID, cognito.OAuthScope.EMAIL],
-                callback_urls=callback_urls,
-                logout_urls=logout_urls,
-            )
-            if profile.web_origins
-            else None,
+    def _sign_in_domain(self, profile: EnvironmentProfile) -> cognito.UserPoolDomain:
+        """Cognito managed login (the newer version) on the profile's domain prefix: the web
+        UI sends customers there to sign in (the clients live with the UIs that use them)."""
+        return self.user_pool.add_domain(
+            "SignInDomain",
+            cognito_domain=cognito.CognitoDomainOptions(domain_prefix=profile.auth_domain_prefix),
+            managed_login_version=cognito.ManagedLoginVersion.NEWER_MANAGED_LOGIN,
         )
 
     def _web_acl(self, profile: EnvironmentProfile) -> wafv2.CfnWebACL:

@@ -6,15 +6,19 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Stage, Tags
+from aws_cdk import Environment, Stage, Tags
 from aws_cdk import aws_ecs as ecs
 from constructs import Construct
 
 from stacks.accounts_stack import ACCOUNTS_CODE, AccountsStack
 from stacks.config import EnvironmentProfile
+from stacks.edge_stack import WEB_SRC, EdgeFirewallStack, EdgeStack
 from stacks.platform_stack import PlatformStack
 from stacks.statements_stack import STATEMENTS_CODE, StatementsStack
 from stacks.transfers_stack import TransfersStack
+
+EDGE_FIREWALL_REGION = "us-east-1"
+"""CloudFront accepts web ACLs created in us-east-1 only."""
 
 
 class PaymentsStage(Stage):
@@ -30,6 +34,7 @@ class PaymentsStage(Stage):
         accounts_code_dir: Path = ACCOUNTS_CODE,
         statements_code_dir: Path = STATEMENTS_CODE,
         transfers_image: ecs.ContainerImage | None = None,
+        web_dir: Path = WEB_SRC,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
@@ -86,3 +91,29 @@ class PaymentsStage(Stage):
             termination_protection=protection,
         )
         Tags.of(self.transfers).add("service", "transfers")
+
+        # CloudFront takes only a web ACL made in us-east-1, wherever the stage is; the edge
+        # stack reads its ARN across regions (weak references name the producer's region).
+        self.edge_firewall = EdgeFirewallStack(
+            self,
+            "EdgeFirewall",
+            profile=profile,
+            env=Environment(account=self.account, region=EDGE_FIREWALL_REGION),
+            termination_protection=protection,
+        )
+        self.edge = EdgeStack(
+            self,
+            "Edge",
+            profile=profile,
+            user_pool=self.platform.user_pool,
+            sign_in_url=self.platform.sign_in_domain.base_url(),
+            api_domains={
+                "accounts": self.accounts.api.domain_name,
+                "statements": self.statements.api.domain_name,
+                "transfers": self.transfers.api.domain_name,
+            },
+            web_acl_arn=self.edge_firewall.web_acl.arn,
+            web_dir=web_dir,
+            termination_protection=protection,
+        )
+        Tags.of(self.edge).add("service", "edge")

@@ -51,13 +51,15 @@ def stack_templates(outdir: Path) -> dict[str, dict[str, Any]]:
 
 def stack_artifacts(outdir: Path) -> dict[str, dict[str, Any]]:
     """Every stack artifact's manifest properties (nested stages included), by display name:
-    where the manifest says what the template cannot, e.g. ``terminationProtection``."""
+    where the manifest says what the template cannot, e.g. ``terminationProtection``, and
+    the ``environment`` (``aws://<account>/<region>``) it deploys to."""
     artifacts: dict[str, dict[str, Any]] = {}
     manifest = json.loads((outdir / "manifest.json").read_text(encoding="utf-8"))
     for artifact_id, artifact in manifest.get("artifacts", {}).items():
         properties = artifact.get("properties", {})
         if artifact.get("type") == "aws:cloudformation:stack":
-            artifacts[artifact.get("displayName", artifact_id)] = properties
+            where = {"environment": artifact.get("environment")}
+            artifacts[artifact.get("displayName", artifact_id)] = {**properties, **where}
         elif artifact.get("type") == "cdk:cloud-assembly":
             artifacts.update(stack_artifacts(outdir / properties["directoryName"]))
     return artifacts

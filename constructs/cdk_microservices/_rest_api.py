@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Literal
 
-from aws_cdk import Duration, Fn, RemovalPolicy
+from aws_cdk import Duration, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cognito as cognito
@@ -265,7 +265,8 @@ class RestApiConstruct(Construct):
     def domain_name(self) -> str:
         """The API's regional host name (``<api id>.execute-api.<region>.<suffix>``), for a
         CloudFront origin that forwards paths as they are (the stage is the first segment)."""
-        return Fn.select(2, Fn.split("/", self.rest_api.url))
+        stack = Stack.of(self)
+        return f"{self.rest_api.rest_api_id}.execute-api.{stack.region}.{stack.url_suffix}"
 
     def metric_server_errors(self, period: Duration | None = None) -> cloudwatch.Metric:
         """Sum of 5XX answers of the stage (dimensions ApiName and Stage: the API's name

@@ -131,3 +131,32 @@ def service_principals(statement: dict[str, Any]) -> set[str]:
 
 def actions(statement: dict[str, Any]) -> set[str]:
     return {action.lower() for action in as_set(statement.get("Action", []))}
+
+
+def render(templates: Templates, stack: str, value: Any) -> str:
+    """``value`` as a string, with each reference it makes shown as ``<Type.Attribute>``
+    (``<AWS::CloudFront::Distribution.DomainName>``), cross-stack outputs followed.
+
+    For rules about the shape of a string that is only known at deploy, such as a URL."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        if "Fn::Join" in value:
+            separator, parts = value["Fn::Join"]
+            return str(separator).join(render(templates, stack, part) for part in parts)
+        if "Fn::GetStackOutput" in value:
+            reference = value["Fn::GetStackOutput"]
+            producer = stack_of_name(templates, reference["StackName"])
+            output = templates[producer]["Outputs"][reference["OutputName"]]
+            return render(templates, producer, output["Value"])
+        if "Ref" in value or "Fn::GetAtt" in value:
+            target = value["Ref"] if "Ref" in value else value["Fn::GetAtt"]
+            logical_id, _, attribute = (
+                (target[0], None, target[1])
+                if isinstance(target, list)
+                else str(target).partition(".")
+            )
+            body = templates[stack].get("Resources", {}).get(logical_id)
+            kind = body["Type"] if body is not None else str(logical_id)
+            return f"<{kind}.{attribute}>" if attribute else f"<{kind}>"
+    raise ValueError(f"cannot render {value!r} as a string")

@@ -48,10 +48,14 @@ def cli_outdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_cli_writes_every_stage(cli_outdir: Path) -> None:
     assert sorted(stack_templates(cli_outdir)) == [
         "Dev/Accounts",
+        "Dev/Edge",
+        "Dev/EdgeFirewall",
         "Dev/Platform",
         "Dev/Statements",
         "Dev/Transfers",
         "Prod/Accounts",
+        "Prod/Edge",
+        "Prod/EdgeFirewall",
         "Prod/Platform",
         "Prod/Statements",
         "Prod/Transfers",

@@ -17,6 +17,7 @@ from deploy_rules import (
     Templates,
     actions,
     reads_of_other_stacks,
+    render,
     resolve,
     resources,
     service_principals,
@@ -25,7 +26,7 @@ from deploy_rules import (
 from reference_app import stack_artifacts
 
 from stacks.config import DEFAULT_AVAILABILITY_ZONES, DEFAULT_REGION, DEV, PROD
-from stacks.platform_stack import WEB_CALLBACK_PATH
+from stacks.edge_stack import WEB_CALLBACK_PATH
 
 # -- the service waits for the database --------------------------------------------------
 
@@ -295,16 +296,23 @@ def test_every_cognito_client_uses_the_code_grant_to_known_origins_only(synthesi
         assert properties["AllowedOAuthFlows"] == ["code"]
         assert callbacks
         for url in [*callbacks, *properties.get("LogoutURLs", [])]:
-            assert re.fullmatch(r"https://[^/]+/.*|http://localhost(:\d+)?/.*", url), url
-            assert "example.com" not in url
+            rendered = render(synthesized_app, client.stack, url)
+            assert re.fullmatch(r"https://[^/]+/.*|http://localhost(:\d+)?/.*", rendered), url
+            assert "example.com" not in rendered
 
 
 @pytest.mark.parametrize("profile", [DEV, PROD], ids=lambda profile: profile.name)
-def test_cognito_callbacks_are_the_profiles_web_origins(profile, synthesized_app):
+def test_cognito_callbacks_are_the_site_and_the_profiles_web_origins(profile, synthesized_app):
+    """The web client sends customers back to the distribution that serves the UI (and to
+    the profile's other origins, e.g. a local development server), and nowhere else."""
     stage = _stage_templates(synthesized_app, profile.stage_id)
     (client,) = resources(stage, "AWS::Cognito::UserPoolClient")
-    expected = [origin + WEB_CALLBACK_PATH for origin in profile.web_origins]
-    assert client.properties.get("CallbackURLs", []) == expected
+    site = "https://<AWS::CloudFront::Distribution.DomainName>"
+    origins = [site, *profile.web_origins]
+    rendered = [render(stage, client.stack, url) for url in client.properties["CallbackURLs"]]
+    assert rendered == [origin + WEB_CALLBACK_PATH for origin in origins]
+    logout = [render(stage, client.stack, url) for url in client.properties["LogoutURLs"]]
+    assert logout == [origin + "/" for origin in origins]
 
 
 # -- capacity owned by autoscaling ---------------------------------------------------------

@@ -294,3 +294,17 @@ def test_no_open_cdk_nag_findings_in_a_bare_stack(tmp_path: Path) -> None:
     add_compliance_checks(app)
     _api(_stack(app), web_acl_arn=WEB_ACL_ARN)
     app.synth()  # raises on any unacknowledged finding
+
+
+def test_domain_name_is_the_apis_regional_host(default_api: ContainerApi) -> None:
+    stack = Stack.of(default_api)
+    assert stack.resolve(default_api.domain_name) == {
+        "Fn::Join": [
+            "",
+            [
+                stack.resolve(default_api.rest_api.rest_api_id),
+                ".execute-api.us-east-1.",
+                {"Ref": "AWS::URLSuffix"},
+            ],
+        ]
+    }
