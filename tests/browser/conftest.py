@@ -25,7 +25,10 @@ def fakes() -> Iterator[WebFakes]:
         yield running
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: while Playwright's sync API runs, its asyncio loop counts as
+# running in the main thread (asyncio.run() would fail there), so it stops as soon as the
+# browser tests (one module) are done instead of lasting through the rest of the session.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not os.access(CHROMIUM, os.X_OK):
         pytest.fail(f"{CHROMIUM} is missing: `make browser` installs Debian's chromium package")
