@@ -152,7 +152,6 @@ export class AccountCard {
     this.sync.textContent = text;
     this.sync.hidden = text === "";
     this.sync.classList.toggle("busy", busy);
-    this.element.setAttribute("aria-busy", busy ? "true" : "false");
   }
 
   setStatementMessage(text, kind = "") {
