@@ -32,6 +32,12 @@ RUNTIME_LAYER := build/lambda-layers/runtime
 RUNTIME_LAYER_BUILT := $(RUNTIME_LAYER)/requirements.txt
 # Debian packages whose servers the service tests start on loopback (tools/test_servers.py).
 TEST_SERVER_PACKAGES := postgresql redis-server
+# Debian's Chromium, which the web UI's browser tests (tests/browser) drive through Playwright:
+# no browser download (`playwright install`) is needed or possible. DejaVu gives it text.
+BROWSER_PACKAGES := chromium fonts-dejavu-core
+CHROMIUM := /usr/bin/chromium
+BROWSER_FONT := /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
+WEB_DEV_PORT ?= 8000
 # The floor environment: the oldest aws-cdk-lib and constructs the library declares, cdk-nag
 # at its floor and AWS Solutions Constructs 2.105 (tests/floor-requirements.txt), with the
 # library installed from a wheel of this checkout, not editable. Its packages are
@@ -44,13 +50,16 @@ FLOOR_LIBRARY := $(FLOOR_VENV)/.library
 FLOOR_WHEELHOUSE := build/floor-wheel
 LIBRARY_SOURCES := $(shell find constructs/cdk_microservices -type f -not -path '*/__pycache__/*')
 
-.PHONY: help setup runtime-layer test-servers synth test lint typecheck pytest test-floor cfn-lint clean
+.PHONY: help setup runtime-layer test-servers browser screenshot web-dev synth test lint typecheck pytest test-floor cfn-lint clean
 
 help:
 	@echo "make synth   set up everything, synthesize the reference app, print a summary"
 	@echo "make test    set up everything, then run every check (lint, types, pytest, cfn-lint)"
 	@echo "make runtime-layer   build the functions' dependency layer (synth and test do it)"
 	@echo "make test-floor      the construct tests and a consumer app at the oldest supported aws-cdk-lib (test does it)"
+	@echo "make browser         install Debian's chromium for the browser tests (pytest does it)"
+	@echo "make web-dev         serve web_src/ with the API and Cognito fakes on http://127.0.0.1:$(WEB_DEV_PORT)/"
+	@echo "make screenshot      regenerate docs/web-ui.png (the web UI, against the fakes)"
 	@echo "make clean   remove cdk.out, the built runtime layer and tool caches (keeps .venv and node_modules)"
 
 $(VENV)/bin/python:
@@ -109,6 +118,19 @@ test-servers:
 	fi; \
 	[ ! -x /etc/init.d/redis-server ] || /etc/init.d/redis-server stop >/dev/null 2>&1 || true
 
+# Chromium for tests/browser and the screenshot: installed from Debian when missing (needs
+# root, as on CI), like the test servers. It needs no service of its own.
+browser:
+	@if [ -x $(CHROMIUM) ] && [ -e $(BROWSER_FONT) ]; then \
+		exit 0; \
+	fi; \
+	if [ "$$(id -u)" != 0 ]; then \
+		echo "make browser: install the Debian packages $(BROWSER_PACKAGES) (needs root)" >&2; \
+		exit 1; \
+	fi; \
+	apt-get update -qq; \
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(BROWSER_PACKAGES) >/dev/null
+
 synth: setup $(RUNTIME_LAYER_BUILT)
 	rm -rf $(CDK_OUT)
 	cdk synth --quiet --output $(CDK_OUT) '**'
@@ -121,6 +143,7 @@ lint: setup
 typecheck: setup
 	mypy
 	MYPYPATH=$(SHARED_LAYER) mypy --strict --explicit-package-bases $(SHARED_LAYER)
+	MYPYPATH=tests/browser mypy --strict --explicit-package-bases tests/browser
 	@for dir in $(LAMBDA_DIRS); do \
 		echo "mypy $$dir"; \
 		MYPYPATH=$$dir:$(SHARED_LAYER) mypy --strict --explicit-package-bases $$dir || exit 1; \
@@ -131,8 +154,17 @@ typecheck: setup
 	done
 
 # The test session synthesizes the app, which needs the runtime layer's folder.
-pytest: setup test-servers $(RUNTIME_LAYER_BUILT)
+pytest: setup test-servers browser $(RUNTIME_LAYER_BUILT)
 	$(VENV)/bin/python -m pytest
+
+# The web UI (web_src/, no build step) with the fakes of tools/web_fakes.py: the site and its
+# API fakes on WEB_DEV_PORT, the fake Cognito on the next port, demo data; Ctrl-C stops.
+web-dev: $(PY_STAMP)
+	$(VENV)/bin/python tools/web_fakes.py --port $(WEB_DEV_PORT)
+
+# docs/web-ui.png, the README's picture of the web UI: Debian's chromium against the fakes.
+screenshot: $(PY_STAMP) browser
+	$(VENV)/bin/python tools/web_screenshot.py docs/web-ui.png
 
 # Synthesizes through the pinned CLI (cdk-nag fails it on any unacknowledged finding),
 # then lints every template; .cfnlintrc.yaml holds the short, commented ignore list.
