@@ -80,7 +80,7 @@ class TransferRequest(BaseModel):
 
 
 class DepositRequest(BaseModel):
-    """Body of ``POST /accounts/{account_id}/deposits``."""
+    """Body of ``POST /transfers/accounts/{account_id}/deposits``."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -393,7 +393,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         return JSONResponse(transfer.to_json())
 
     @app.get(
-        "/accounts/{account_id}/balance",
+        "/transfers/accounts/{account_id}/balance",
         dependencies=needs_database,
         response_model=BalanceResponse,
         responses=_errors((404, "no such account"), (503, "database unavailable")),
@@ -407,7 +407,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         return JSONResponse(balance.to_json())
 
     @app.post(
-        "/accounts/{account_id}/deposits",
+        "/transfers/accounts/{account_id}/deposits",
         status_code=201,
         dependencies=needs_database,
         response_model=TransferResponse,

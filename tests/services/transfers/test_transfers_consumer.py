@@ -212,7 +212,7 @@ def test_the_running_app_consumes_its_queue(
     sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(account_opened(account_id)))
 
     wait_for(
-        lambda: api.get(f"/accounts/{account_id}/balance").status_code == 200,
+        lambda: api.get(f"/transfers/accounts/{account_id}/balance").status_code == 200,
         what="the account to be opened",
     )
     assert api.deposit(account_id, 10).status_code == 201

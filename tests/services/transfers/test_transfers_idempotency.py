@@ -162,7 +162,7 @@ def test_concurrent_deposits_with_one_key_queue_one_event(
         with api.client() as client:
             start.wait()
             response = client.post(
-                f"/accounts/{account}/deposits",
+                f"/transfers/accounts/{account}/deposits",
                 json={"amount_minor": 100, "currency": "EUR"},
                 headers={"Idempotency-Key": "the-one-deposit-key"},
             )

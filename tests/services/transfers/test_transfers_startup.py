@@ -36,7 +36,7 @@ def _not_ready_everywhere(api: ServiceServer, *codes: str) -> None:
         api.get("/health"),
         api.transfer(account, uuid.uuid4(), 10),
         api.deposit(account, 10),
-        api.get(f"/accounts/{account}/balance"),
+        api.get(f"/transfers/accounts/{account}/balance"),
         api.get(f"/transfers/{uuid.uuid4()}"),
     ):
         _unavailable(response, *codes)

@@ -123,13 +123,13 @@ class ServiceServer:
         key: str | None = None,
     ) -> httpx.Response:
         return self.post(
-            f"/accounts/{account}/deposits",
+            f"/transfers/accounts/{account}/deposits",
             {"amount_minor": amount_minor, "currency": currency},
             key=key or str(uuid.uuid4()),
         )
 
     def balance(self, account: uuid.UUID) -> int:
-        response = self.get(f"/accounts/{account}/balance")
+        response = self.get(f"/transfers/accounts/{account}/balance")
         assert response.status_code == 200, response.text
         return int(response.json()["balance_minor"])
 
