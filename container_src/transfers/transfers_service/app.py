@@ -45,6 +45,7 @@ from transfers_service import idempotency
 from transfers_service.cache import BalanceCache, NoCache, RedisBalanceCache
 from transfers_service.consumer import AccountEventsConsumer, SqsClient
 from transfers_service.db import MigrationError, connect, create_pool, migrate
+from transfers_service.edge import StripPathPrefix, stripped_prefix
 from transfers_service.events import ACCOUNT_OPENED, PUBLISHED, ContractRegistry
 from transfers_service.ledger import LedgerError
 from transfers_service.outbox import OutboxPublisher, SnsClient
@@ -346,6 +347,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    if runtime.settings.strip_path_prefix:
+        app.add_middleware(StripPathPrefix, prefix=runtime.settings.strip_path_prefix)
     _exception_handlers(app)
     # Every route that needs the database answers 503 until the database is ready.
     needs_database = [Depends(runtime.check_ready)]
@@ -364,6 +367,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         ),
     )
     def create_transfer(
+        request: Request,
         body: TransferRequest,
         idempotency_key: Annotated[str | None, Header(alias=idempotency.HEADER)] = None,
     ) -> JSONResponse:
@@ -376,7 +380,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             amount_minor=body.amount_minor,
             currency=body.currency,
         )
-        return _created(outcome)
+        return _created(outcome, request)
 
     @app.get(
         "/transfers/{transfer_id}",
@@ -419,6 +423,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         ),
     )
     def create_deposit(
+        request: Request,
         account_id: str,
         body: DepositRequest,
         idempotency_key: Annotated[str | None, Header(alias=idempotency.HEADER)] = None,
@@ -434,7 +439,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             amount_minor=body.amount_minor,
             currency=body.currency,
         )
-        return _created(outcome)
+        return _created(outcome, request)
 
     @app.get(
         "/health",
@@ -459,8 +464,10 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     return app
 
 
-def _created(outcome: Outcome) -> JSONResponse:
-    headers = {"Location": f"/transfers/{outcome.body['transfer_id']}"}
+def _created(outcome: Outcome, request: Request) -> JSONResponse:
+    # With the prefix the request came with (see edge): the path the client can follow.
+    location = f"{stripped_prefix(request.scope)}/transfers/{outcome.body['transfer_id']}"
+    headers = {"Location": location}
     if outcome.replayed:
         headers["Idempotent-Replayed"] = "true"
     return JSONResponse(outcome.body, outcome.status_code, headers)
