@@ -2,8 +2,9 @@
 
 Run it with ``uvicorn transfers_service.app:create_app --factory`` (settings from the
 environment). Error bodies are always ``{"message": ..., "code": ...}`` (request validation
-errors add ``errors``, one per problem). Authentication is not done here: the service sits
-behind an internal load balancer, reachable only by the platform's own callers.
+errors add ``errors``, one per problem). Authentication is done by the edge: API Gateway
+verifies the caller's token and sets ``X-Caller-Sub``, which every customer route requires
+(401 ``unauthenticated`` without it; see ``edge``).
 
 The process never exits for want of a database (on a first deploy Aurora's writer comes up
 minutes after the cluster, and tasks that exit trip the ECS deployment circuit breaker).
@@ -41,11 +42,11 @@ from psycopg_pool import PoolTimeout
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from transfers_service import idempotency
+from transfers_service import edge, idempotency
 from transfers_service.cache import BalanceCache, NoCache, RedisBalanceCache
 from transfers_service.consumer import AccountEventsConsumer, SqsClient
 from transfers_service.db import MigrationError, connect, create_pool, migrate
-from transfers_service.edge import StripPathPrefix, stripped_prefix
+from transfers_service.edge import StripPathPrefix, UnauthenticatedError, stripped_prefix
 from transfers_service.events import ACCOUNT_OPENED, PUBLISHED, ContractRegistry
 from transfers_service.ledger import LedgerError
 from transfers_service.outbox import OutboxPublisher, SnsClient
@@ -119,6 +120,23 @@ def error(status_code: int, code: str, message: str, **extra: Any) -> JSONRespon
 def _errors(*pairs: tuple[int, str]) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": ErrorResponse, "description": text} for status, text in pairs}
 
+
+def require_caller(
+    request: Request,
+    x_caller_sub: Annotated[
+        str | None,
+        Header(
+            alias=edge.CALLER_HEADER,
+            description="The caller's Cognito sub, set by API Gateway from the verified token.",
+        ),
+    ] = None,
+) -> str:
+    """The caller (see ``edge``); 401 ``unauthenticated`` without exactly one valid header.
+    (The parameter documents the header; every value the request sent is checked.)"""
+    return edge.caller_sub(request.headers.getlist(edge.CALLER_HEADER))
+
+
+UNAUTHENTICATED_RESPONSE = (401, f"{edge.CALLER_HEADER} missing, empty, repeated or too long")
 
 STARTING = "starting"
 DATABASE_UNAVAILABLE = "database_unavailable"
@@ -350,15 +368,17 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     if runtime.settings.strip_path_prefix:
         app.add_middleware(StripPathPrefix, prefix=runtime.settings.strip_path_prefix)
     _exception_handlers(app)
-    # Every route that needs the database answers 503 until the database is ready.
-    needs_database = [Depends(runtime.check_ready)]
+    # Every customer route needs the caller (401 without it, whether the database is ready
+    # or not) and the database (503 until it is ready).
+    customer_route = [Depends(require_caller), Depends(runtime.check_ready)]
 
     @app.post(
         "/transfers",
         status_code=201,
-        dependencies=needs_database,
+        dependencies=customer_route,
         response_model=TransferResponse,
         responses=_errors(
+            UNAUTHENTICATED_RESPONSE,
             (400, "Idempotency-Key missing or invalid"),
             (404, "an account is unknown"),
             (409, "insufficient funds"),
@@ -384,9 +404,13 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
 
     @app.get(
         "/transfers/{transfer_id}",
-        dependencies=needs_database,
+        dependencies=customer_route,
         response_model=TransferResponse,
-        responses=_errors((404, "no such transfer"), (503, "database unavailable")),
+        responses=_errors(
+            UNAUTHENTICATED_RESPONSE,
+            (404, "no such transfer"),
+            (503, "database unavailable"),
+        ),
     )
     def get_transfer(transfer_id: str) -> JSONResponse:
         """One transfer or deposit."""
@@ -398,9 +422,13 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
 
     @app.get(
         "/transfers/accounts/{account_id}/balance",
-        dependencies=needs_database,
+        dependencies=customer_route,
         response_model=BalanceResponse,
-        responses=_errors((404, "no such account"), (503, "database unavailable")),
+        responses=_errors(
+            UNAUTHENTICATED_RESPONSE,
+            (404, "no such account"),
+            (503, "database unavailable"),
+        ),
     )
     def get_balance(account_id: str) -> JSONResponse:
         """An account's balance in its currency's minor unit."""
@@ -413,9 +441,10 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     @app.post(
         "/transfers/accounts/{account_id}/deposits",
         status_code=201,
-        dependencies=needs_database,
+        dependencies=customer_route,
         response_model=TransferResponse,
         responses=_errors(
+            UNAUTHENTICATED_RESPONSE,
             (400, "Idempotency-Key missing or invalid"),
             (404, "no such account"),
             (422, "invalid body, currency mismatch, or key reused"),
@@ -484,6 +513,10 @@ def _exception_handlers(app: FastAPI) -> None:
     @app.exception_handler(LedgerError)
     async def ledger_error(_: Request, exc: LedgerError) -> JSONResponse:
         return error(exc.status, exc.code, str(exc))
+
+    @app.exception_handler(UnauthenticatedError)
+    async def unauthenticated(_: Request, exc: UnauthenticatedError) -> JSONResponse:
+        return error(401, exc.code, str(exc))
 
     @app.exception_handler(idempotency.InvalidKeyError)
     async def invalid_key(_: Request, exc: idempotency.InvalidKeyError) -> JSONResponse:
