@@ -109,36 +109,51 @@ class _Locked:
     balance_minor: int
 
 
+Opened = Literal["opened", "owner_filled", "known"]
+
+
 def open_account(
     conn: Connection[Any],
     *,
     account_id: uuid.UUID,
+    owner_sub: str,
     currency: str,
     opened_at: str,
     event_id: uuid.UUID,
-) -> bool:
-    """Record an account from its AccountOpened event; False if it was known already.
+) -> Opened:
+    """Record an account from its AccountOpened event.
 
-    Idempotent: the same event (or another event of the same account) changes nothing.
-    An event giving a known account another currency raises :class:`ConflictingAccountError`.
+    ``opened`` for a new account; ``owner_filled`` for a known account that had no owner
+    yet (recorded before accounts had owners), which now has ``owner_sub``; ``known`` when
+    the event changes nothing (the same event again, or another one of the same account).
+    An existing owner never changes: an event giving a known account another owner, or
+    another currency, raises :class:`ConflictingAccountError`.
     """
-    created = conn.execute(
-        "INSERT INTO accounts (account_id, kind, currency, opened_at, opened_event_id)"
-        " VALUES (%s, 'customer', %s, %s, %s) ON CONFLICT (account_id) DO NOTHING"
-        " RETURNING account_id",
-        (account_id, currency, opened_at, event_id),
-    ).fetchone()
-    if created is not None:
-        return True
     row = conn.execute(
-        "SELECT kind, currency FROM accounts WHERE account_id = %s", (account_id,)
+        "INSERT INTO accounts (account_id, kind, currency, opened_at, opened_event_id, owner_sub)"
+        " VALUES (%s, 'customer', %s, %s, %s, %s)"
+        " ON CONFLICT (account_id) DO UPDATE SET owner_sub = EXCLUDED.owner_sub"
+        " WHERE accounts.owner_sub IS NULL AND accounts.kind = 'customer'"
+        " AND accounts.currency = EXCLUDED.currency"
+        # xmax is 0 in a row just inserted, the updating transaction's id in one updated.
+        " RETURNING xmax = 0",
+        (account_id, currency, opened_at, event_id, owner_sub),
+    ).fetchone()
+    if row is not None:
+        return "opened" if row[0] else "owner_filled"
+    row = conn.execute(
+        "SELECT kind, currency, owner_sub FROM accounts WHERE account_id = %s", (account_id,)
     ).fetchone()
     if row is None or row[0] != "customer" or row[1] != currency:
         raise ConflictingAccountError(
             f"account {account_id} is known with currency {row[1] if row else None}, "
             f"the event says {currency}"
         )
-    return False
+    if row[2] != owner_sub:
+        raise ConflictingAccountError(
+            f"account {account_id} is known with another owner than the event says"
+        )
+    return "known"
 
 
 def transfer(

@@ -167,14 +167,30 @@ class Ledger:
     conn: psycopg.Connection[Any]
     registry: ContractRegistry
 
-    def open_account(self, currency: str = "EUR", *, balance: int = 0) -> uuid.UUID:
-        """An account as AccountOpened makes it, funded by a deposit of ``balance`` (which,
-        like every deposit, queues its DepositCompleted event)."""
+    def open_account(
+        self, currency: str = "EUR", *, balance: int = 0, owner: str | None = CALLER
+    ) -> uuid.UUID:
+        """An account of ``owner`` as AccountOpened makes it, funded by a deposit of
+        ``balance`` (which, like every deposit, queues its DepositCompleted event).
+
+        ``owner=None``: an account as recorded before accounts had owners (owned by nobody,
+        so no deposit can fund it: transfer to it instead).
+        """
         account_id = uuid.uuid4()
+        if owner is None:
+            if balance:
+                raise ValueError("an account without an owner cannot be funded by a deposit")
+            self.conn.execute(
+                "INSERT INTO accounts (account_id, kind, currency, opened_at, opened_event_id)"
+                " VALUES (%s, 'customer', %s, %s, %s)",
+                (account_id, currency, OPENED_AT, uuid.uuid4()),
+            )
+            return account_id
         with self.conn.transaction():
             ledger.open_account(
                 self.conn,
                 account_id=account_id,
+                owner_sub=owner,
                 currency=currency,
                 opened_at=OPENED_AT,
                 event_id=uuid.uuid4(),
@@ -188,6 +204,13 @@ class Ledger:
                     registry=self.registry,
                 )
         return account_id
+
+    def owner(self, account_id: uuid.UUID) -> str | None:
+        row = self.conn.execute(
+            "SELECT owner_sub FROM accounts WHERE account_id = %s", (account_id,)
+        ).fetchone()
+        assert row is not None, f"no account {account_id}"
+        return None if row[0] is None else str(row[0])
 
     def balance(self, account_id: uuid.UUID) -> int:
         row = self.conn.execute(
