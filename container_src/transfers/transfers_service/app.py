@@ -136,6 +136,8 @@ def require_caller(
     return edge.caller_sub(request.headers.getlist(edge.CALLER_HEADER))
 
 
+# The caller of a customer route (FastAPI runs require_caller once per request).
+Caller = Annotated[str, Depends(require_caller)]
 UNAUTHENTICATED_RESPONSE = (401, f"{edge.CALLER_HEADER} missing, empty, repeated or too long")
 
 STARTING = "starting"
@@ -380,7 +382,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         responses=_errors(
             UNAUTHENTICATED_RESPONSE,
             (400, "Idempotency-Key missing or invalid"),
-            (404, "an account is unknown"),
+            (404, "the from account is unknown or not the caller's, or the to account unknown"),
             (409, "insufficient funds"),
             (422, "invalid body, currency mismatch, same account, or key reused"),
             (503, "database unavailable: nothing was written"),
@@ -388,12 +390,15 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     )
     def create_transfer(
         request: Request,
+        caller: Caller,
         body: TransferRequest,
         idempotency_key: Annotated[str | None, Header(alias=idempotency.HEADER)] = None,
     ) -> JSONResponse:
-        """Move money between two accounts of one currency, once per Idempotency-Key."""
+        """Move money from an account of the caller's to any account of the same currency,
+        once per Idempotency-Key."""
         key = idempotency.check_key(idempotency_key)
         outcome = service.create_transfer(
+            caller_sub=caller,
             idempotency_key=key,
             from_account_id=body.from_account_id,
             to_account_id=body.to_account_id,
@@ -408,14 +413,14 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         response_model=TransferResponse,
         responses=_errors(
             UNAUTHENTICATED_RESPONSE,
-            (404, "no such transfer"),
+            (404, "no such transfer to or from an account of the caller's"),
             (503, "database unavailable"),
         ),
     )
-    def get_transfer(transfer_id: str) -> JSONResponse:
-        """One transfer or deposit."""
+    def get_transfer(caller: Caller, transfer_id: str) -> JSONResponse:
+        """One transfer or deposit to or from an account of the caller's."""
         parsed = _uuid(transfer_id)
-        transfer = service.transfer(parsed) if parsed else None
+        transfer = service.transfer(parsed, caller_sub=caller) if parsed else None
         if transfer is None:
             return error(404, "transfer_not_found", f"transfer {transfer_id} does not exist")
         return JSONResponse(transfer.to_json())
@@ -426,14 +431,14 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         response_model=BalanceResponse,
         responses=_errors(
             UNAUTHENTICATED_RESPONSE,
-            (404, "no such account"),
+            (404, "no such account of the caller's"),
             (503, "database unavailable"),
         ),
     )
-    def get_balance(account_id: str) -> JSONResponse:
-        """An account's balance in its currency's minor unit."""
+    def get_balance(caller: Caller, account_id: str) -> JSONResponse:
+        """The balance of an account of the caller's, in its currency's minor unit."""
         parsed = _uuid(account_id)
-        balance = service.balance(parsed) if parsed else None
+        balance = service.balance(parsed, caller_sub=caller) if parsed else None
         if balance is None:
             return error(404, "account_not_found", f"account {account_id} does not exist")
         return JSONResponse(balance.to_json())
@@ -446,23 +451,26 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         responses=_errors(
             UNAUTHENTICATED_RESPONSE,
             (400, "Idempotency-Key missing or invalid"),
-            (404, "no such account"),
+            (404, "no such account of the caller's"),
             (422, "invalid body, currency mismatch, or key reused"),
             (503, "database unavailable: nothing was written"),
         ),
     )
     def create_deposit(
         request: Request,
+        caller: Caller,
         account_id: str,
         body: DepositRequest,
         idempotency_key: Annotated[str | None, Header(alias=idempotency.HEADER)] = None,
     ) -> JSONResponse:
-        """Credit an account from outside the ledger, once per Idempotency-Key."""
+        """Credit an account of the caller's from outside the ledger, once per
+        Idempotency-Key."""
         key = idempotency.check_key(idempotency_key)
         parsed = _uuid(account_id)
         if parsed is None:
             return error(404, "account_not_found", f"account {account_id} does not exist")
         outcome = service.create_deposit(
+            caller_sub=caller,
             idempotency_key=key,
             account_id=parsed,
             amount_minor=body.amount_minor,

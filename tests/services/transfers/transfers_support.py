@@ -198,6 +198,7 @@ class Ledger:
             if balance:
                 ledger.deposit(
                     self.conn,
+                    caller_sub=owner,
                     account_id=account_id,
                     amount_minor=balance,
                     currency=currency,
