@@ -27,7 +27,7 @@ from transfers_service.db import Pool
 from transfers_service.events import ContractRegistry
 
 TRANSFER_SCOPE = "POST /transfers"
-DEPOSIT_SCOPE = "POST /accounts/{account_id}/deposits"
+DEPOSIT_SCOPE = "POST /transfers/accounts/{account_id}/deposits"
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,7 @@ class TransfersService:
         }
         return self._move_once(
             scope=TRANSFER_SCOPE,
+            caller_sub=caller_sub,
             idempotency_key=idempotency_key,
             request=request,
             move=lambda conn: ledger.transfer(
@@ -106,6 +107,7 @@ class TransfersService:
         }
         return self._move_once(
             scope=DEPOSIT_SCOPE,
+            caller_sub=caller_sub,
             idempotency_key=idempotency_key,
             request=request,
             move=lambda conn: ledger.deposit(
@@ -123,17 +125,23 @@ class TransfersService:
         self,
         *,
         scope: str,
+        caller_sub: str,
         idempotency_key: str,
         request: dict[str, Any],
         move: Callable[[Connection[Any]], ledger.Transfer],
         touched: tuple[uuid.UUID, ...],
     ) -> Outcome:
-        """Run ``move`` and record its response under the key, in one transaction; a key
-        seen before returns its first response instead (a different request: an error)."""
+        """Run ``move`` and record its response under the caller's key, in one transaction;
+        a key the caller used before returns its first response instead (a different
+        request: an error)."""
         fingerprint = idempotency.fingerprint(scope, request)
         with self.pool.connection() as conn, conn.transaction():
             stored = idempotency.claim(
-                conn, scope=scope, key=idempotency_key, request_fingerprint=fingerprint
+                conn,
+                scope=scope,
+                caller_sub=caller_sub,
+                key=idempotency_key,
+                request_fingerprint=fingerprint,
             )
             if stored is not None:
                 return Outcome(stored.status_code, stored.body, replayed=True)
@@ -142,6 +150,7 @@ class TransfersService:
             idempotency.record(
                 conn,
                 scope=scope,
+                caller_sub=caller_sub,
                 key=idempotency_key,
                 request_fingerprint=fingerprint,
                 response=response,
