@@ -2,9 +2,38 @@
 
 Run it with ``uvicorn transfers_service.app:create_app --factory`` (settings from the
 environment). Error bodies are always ``{"message": ..., "code": ...}`` (request validation
-errors add ``errors``, one per problem). Authentication is done by the edge: API Gateway
-verifies the caller's token and sets ``X-Caller-Sub``, which every customer route requires
-(401 ``unauthenticated`` without it; see ``edge``).
+errors add ``errors``, one per problem).
+
+Authentication is done by the edge (see ``edge``): API Gateway verifies the customer's token
+and overwrites ``X-Caller-Sub`` with its ``sub``. Every customer route requires that header
+(exactly one, 1 to 128 characters; else 401 ``unauthenticated``, checked first) and serves
+only what the caller owns: an account is the caller's if AccountOpened named them its owner
+(one without an owner is nobody's). Whatever is not the caller's is answered 404 exactly as
+if it did not exist. The customer routes live under ``/transfers`` (the edge routes
+``/api/transfers*`` here); ``STRIP_PATH_PREFIX`` (such as ``/api``, API Gateway's stage)
+is removed from the paths that start with it, and ``Location`` keeps it.
+
+- ``POST /transfers``, body ``{from_account_id, to_account_id, amount_minor, currency}``,
+  header ``Idempotency-Key``: 201 with the transfer, ``Location: /transfers/{id}`` (the
+  same key and body again from the same caller: the first response, with
+  ``Idempotent-Replayed: true``; keys are per caller); 400 ``idempotency_key_missing`` or
+  ``idempotency_key_invalid``; 401; 404 ``account_not_found`` (the from account unknown or
+  not the caller's, the to account unknown: it may be anyone's); 409
+  ``insufficient_funds``; 422 ``invalid_request``, ``currency_mismatch`` or
+  ``idempotency_key_reused``; 503.
+- ``GET /transfers/{transfer_id}``: 200 with the transfer or deposit; 401; 404
+  ``transfer_not_found`` (unknown, or neither of its accounts the caller's); 503.
+- ``POST /transfers/accounts/{account_id}/deposits``, body ``{amount_minor, currency}``,
+  header ``Idempotency-Key``: 201 with the deposit, as for a transfer; 400; 401; 404
+  ``account_not_found`` (unknown or not the caller's); 422 ``invalid_request``,
+  ``currency_mismatch`` or ``idempotency_key_reused``; 503.
+- ``GET /transfers/accounts/{account_id}/balance``: 200 ``{account_id, currency,
+  balance_minor}``; 401; 404 ``account_not_found`` (unknown or not the caller's); 503.
+- ``GET /health`` (readiness, no caller needed): 200, or 503 ``starting``,
+  ``database_unavailable`` or ``migration_failed``. ``GET /health/live`` (liveness): 200.
+
+A 503 has ``Retry-After`` and means nothing was written. Any other path is 404
+``not_found`` (405 ``method_not_allowed`` for another method).
 
 The process never exits for want of a database (on a first deploy Aurora's writer comes up
 minutes after the cluster, and tasks that exit trip the ECS deployment circuit breaker).
