@@ -5,9 +5,9 @@ write that touches an account deletes its entry afterwards, and so does the cons
 it records an account (which may fill in its owner).
 
 An entry is keyed by account, whoever asks, and holds the account's owner next to its
-balance: the service answers from an entry only a caller the entry names as the owner
-(see ``TransfersService.balance``); an entry without an owner (the account has none yet,
-or it was written before entries had one) answers nobody. The cache is an optimization
+balance: the service answers from an entry only a caller the entry names as the owner, and
+only the owner's reads write entries (see ``TransfersService.balance``); an entry without
+an owner (written before entries had one) answers nobody. The cache is an optimization
 only: when Redis fails, reads fall back to the database and the failure is logged, and a
 deletion that fails leaves a stale entry for at most the TTL. So does a read that races a
 write: it may store the balance it read just before the write committed and invalidated.

@@ -167,7 +167,7 @@ class TransfersService:
         owner never changes once set, and only the owner's reads write entries), so that no
         other caller is ever answered from it. Otherwise (no entry, or one naming another
         owner or none) the database decides, and only the owner's read refreshes the entry:
-        other callers neither read nor write the cache.
+        another caller is never answered from the cache, and never writes to it.
         """
         cached = self._cache.get(account_id)
         if cached is not None and ledger.owned_by(cached.owner_sub, caller_sub):
