@@ -6,5 +6,7 @@ each committed transfer is announced as ``TransferCompleted``, each committed de
 ``settings`` (environment), ``events`` (contracts), ``db`` (pool and migrations),
 ``ledger`` (accounts, transfers, entries), ``idempotency``, ``outbox`` (publisher),
 ``consumer`` (AccountOpened), ``cache`` (balances in Redis), ``service`` (the use cases,
-no HTTP) and ``app`` (FastAPI routes and the app factory).
+no HTTP), ``edge`` (the caller header API Gateway sets, and its stage prefix) and ``app``
+(FastAPI routes and the app factory). Customers reach it through API Gateway, which
+authenticates them; each is served only the accounts AccountOpened says they own.
 """

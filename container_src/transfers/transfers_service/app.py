@@ -2,8 +2,38 @@
 
 Run it with ``uvicorn transfers_service.app:create_app --factory`` (settings from the
 environment). Error bodies are always ``{"message": ..., "code": ...}`` (request validation
-errors add ``errors``, one per problem). Authentication is not done here: the service sits
-behind an internal load balancer, reachable only by the platform's own callers.
+errors add ``errors``, one per problem).
+
+Authentication is done by the edge (see ``edge``): API Gateway verifies the customer's token
+and overwrites ``X-Caller-Sub`` with its ``sub``. Every customer route requires that header
+(exactly one, 1 to 128 characters; else 401 ``unauthenticated``, checked first) and serves
+only what the caller owns: an account is the caller's if AccountOpened named them its owner
+(one without an owner is nobody's). Whatever is not the caller's is answered 404 exactly as
+if it did not exist. The customer routes live under ``/transfers`` (the edge routes
+``/api/transfers*`` here); ``STRIP_PATH_PREFIX`` (such as ``/api``, API Gateway's stage)
+is removed from the paths that start with it, and ``Location`` keeps it.
+
+- ``POST /transfers``, body ``{from_account_id, to_account_id, amount_minor, currency}``,
+  header ``Idempotency-Key``: 201 with the transfer, ``Location: /transfers/{id}`` (the
+  same key and body again from the same caller: the first response, with
+  ``Idempotent-Replayed: true``; keys are per caller); 400 ``idempotency_key_missing`` or
+  ``idempotency_key_invalid``; 401; 404 ``account_not_found`` (the from account unknown or
+  not the caller's, the to account unknown: it may be anyone's); 409
+  ``insufficient_funds``; 422 ``invalid_request``, ``currency_mismatch`` or
+  ``idempotency_key_reused``; 503.
+- ``GET /transfers/{transfer_id}``: 200 with the transfer or deposit; 401; 404
+  ``transfer_not_found`` (unknown, or neither of its accounts the caller's); 503.
+- ``POST /transfers/accounts/{account_id}/deposits``, body ``{amount_minor, currency}``,
+  header ``Idempotency-Key``: 201 with the deposit, as for a transfer; 400; 401; 404
+  ``account_not_found`` (unknown or not the caller's); 422 ``invalid_request``,
+  ``currency_mismatch`` or ``idempotency_key_reused``; 503.
+- ``GET /transfers/accounts/{account_id}/balance``: 200 ``{account_id, currency,
+  balance_minor}``; 401; 404 ``account_not_found`` (unknown or not the caller's); 503.
+- ``GET /health`` (readiness, no caller needed): 200, or 503 ``starting``,
+  ``database_unavailable`` or ``migration_failed``. ``GET /health/live`` (liveness): 200.
+
+A 503 has ``Retry-After`` and means nothing was written. Any other path is 404
+``not_found`` (405 ``method_not_allowed`` for another method).
 
 The process never exits for want of a database (on a first deploy Aurora's writer comes up
 minutes after the cluster, and tasks that exit trip the ECS deployment circuit breaker).
@@ -41,10 +71,11 @@ from psycopg_pool import PoolTimeout
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from transfers_service import idempotency
+from transfers_service import edge, idempotency
 from transfers_service.cache import BalanceCache, NoCache, RedisBalanceCache
 from transfers_service.consumer import AccountEventsConsumer, SqsClient
 from transfers_service.db import MigrationError, connect, create_pool, migrate
+from transfers_service.edge import StripPathPrefix, UnauthenticatedError, stripped_prefix
 from transfers_service.events import ACCOUNT_OPENED, PUBLISHED, ContractRegistry
 from transfers_service.ledger import LedgerError
 from transfers_service.outbox import OutboxPublisher, SnsClient
@@ -80,7 +111,7 @@ class TransferRequest(BaseModel):
 
 
 class DepositRequest(BaseModel):
-    """Body of ``POST /accounts/{account_id}/deposits``."""
+    """Body of ``POST /transfers/accounts/{account_id}/deposits``."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -118,6 +149,25 @@ def error(status_code: int, code: str, message: str, **extra: Any) -> JSONRespon
 def _errors(*pairs: tuple[int, str]) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": ErrorResponse, "description": text} for status, text in pairs}
 
+
+def require_caller(
+    request: Request,
+    x_caller_sub: Annotated[
+        str | None,
+        Header(
+            alias=edge.CALLER_HEADER,
+            description="The caller's Cognito sub, set by API Gateway from the verified token.",
+        ),
+    ] = None,
+) -> str:
+    """The caller (see ``edge``); 401 ``unauthenticated`` without exactly one valid header.
+    (The parameter documents the header; every value the request sent is checked.)"""
+    return edge.caller_sub(request.headers.getlist(edge.CALLER_HEADER))
+
+
+# The caller of a customer route (FastAPI runs require_caller once per request).
+Caller = Annotated[str, Depends(require_caller)]
+UNAUTHENTICATED_RESPONSE = (401, f"{edge.CALLER_HEADER} missing, empty, repeated or too long")
 
 STARTING = "starting"
 DATABASE_UNAVAILABLE = "database_unavailable"
@@ -346,95 +396,116 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    if runtime.settings.strip_path_prefix:
+        app.add_middleware(StripPathPrefix, prefix=runtime.settings.strip_path_prefix)
     _exception_handlers(app)
-    # Every route that needs the database answers 503 until the database is ready.
-    needs_database = [Depends(runtime.check_ready)]
+    # Every customer route needs the caller (401 without it, whether the database is ready
+    # or not) and the database (503 until it is ready).
+    customer_route = [Depends(require_caller), Depends(runtime.check_ready)]
 
     @app.post(
         "/transfers",
         status_code=201,
-        dependencies=needs_database,
+        dependencies=customer_route,
         response_model=TransferResponse,
         responses=_errors(
+            UNAUTHENTICATED_RESPONSE,
             (400, "Idempotency-Key missing or invalid"),
-            (404, "an account is unknown"),
+            (404, "the from account is unknown or not the caller's, or the to account unknown"),
             (409, "insufficient funds"),
             (422, "invalid body, currency mismatch, same account, or key reused"),
             (503, "database unavailable: nothing was written"),
         ),
     )
     def create_transfer(
+        request: Request,
+        caller: Caller,
         body: TransferRequest,
         idempotency_key: Annotated[str | None, Header(alias=idempotency.HEADER)] = None,
     ) -> JSONResponse:
-        """Move money between two accounts of one currency, once per Idempotency-Key."""
+        """Move money from an account of the caller's to any account of the same currency,
+        once per Idempotency-Key."""
         key = idempotency.check_key(idempotency_key)
         outcome = service.create_transfer(
+            caller_sub=caller,
             idempotency_key=key,
             from_account_id=body.from_account_id,
             to_account_id=body.to_account_id,
             amount_minor=body.amount_minor,
             currency=body.currency,
         )
-        return _created(outcome)
+        return _created(outcome, request)
 
     @app.get(
         "/transfers/{transfer_id}",
-        dependencies=needs_database,
+        dependencies=customer_route,
         response_model=TransferResponse,
-        responses=_errors((404, "no such transfer"), (503, "database unavailable")),
+        responses=_errors(
+            UNAUTHENTICATED_RESPONSE,
+            (404, "no such transfer to or from an account of the caller's"),
+            (503, "database unavailable"),
+        ),
     )
-    def get_transfer(transfer_id: str) -> JSONResponse:
-        """One transfer or deposit."""
+    def get_transfer(caller: Caller, transfer_id: str) -> JSONResponse:
+        """One transfer or deposit to or from an account of the caller's."""
         parsed = _uuid(transfer_id)
-        transfer = service.transfer(parsed) if parsed else None
+        transfer = service.transfer(parsed, caller_sub=caller) if parsed else None
         if transfer is None:
             return error(404, "transfer_not_found", f"transfer {transfer_id} does not exist")
         return JSONResponse(transfer.to_json())
 
     @app.get(
-        "/accounts/{account_id}/balance",
-        dependencies=needs_database,
+        "/transfers/accounts/{account_id}/balance",
+        dependencies=customer_route,
         response_model=BalanceResponse,
-        responses=_errors((404, "no such account"), (503, "database unavailable")),
+        responses=_errors(
+            UNAUTHENTICATED_RESPONSE,
+            (404, "no such account of the caller's"),
+            (503, "database unavailable"),
+        ),
     )
-    def get_balance(account_id: str) -> JSONResponse:
-        """An account's balance in its currency's minor unit."""
+    def get_balance(caller: Caller, account_id: str) -> JSONResponse:
+        """The balance of an account of the caller's, in its currency's minor unit."""
         parsed = _uuid(account_id)
-        balance = service.balance(parsed) if parsed else None
+        balance = service.balance(parsed, caller_sub=caller) if parsed else None
         if balance is None:
             return error(404, "account_not_found", f"account {account_id} does not exist")
         return JSONResponse(balance.to_json())
 
     @app.post(
-        "/accounts/{account_id}/deposits",
+        "/transfers/accounts/{account_id}/deposits",
         status_code=201,
-        dependencies=needs_database,
+        dependencies=customer_route,
         response_model=TransferResponse,
         responses=_errors(
+            UNAUTHENTICATED_RESPONSE,
             (400, "Idempotency-Key missing or invalid"),
-            (404, "no such account"),
+            (404, "no such account of the caller's"),
             (422, "invalid body, currency mismatch, or key reused"),
             (503, "database unavailable: nothing was written"),
         ),
     )
     def create_deposit(
+        request: Request,
+        caller: Caller,
         account_id: str,
         body: DepositRequest,
         idempotency_key: Annotated[str | None, Header(alias=idempotency.HEADER)] = None,
     ) -> JSONResponse:
-        """Credit an account from outside the ledger, once per Idempotency-Key."""
+        """Credit an account of the caller's from outside the ledger, once per
+        Idempotency-Key."""
         key = idempotency.check_key(idempotency_key)
         parsed = _uuid(account_id)
         if parsed is None:
             return error(404, "account_not_found", f"account {account_id} does not exist")
         outcome = service.create_deposit(
+            caller_sub=caller,
             idempotency_key=key,
             account_id=parsed,
             amount_minor=body.amount_minor,
             currency=body.currency,
         )
-        return _created(outcome)
+        return _created(outcome, request)
 
     @app.get(
         "/health",
@@ -459,8 +530,10 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     return app
 
 
-def _created(outcome: Outcome) -> JSONResponse:
-    headers = {"Location": f"/transfers/{outcome.body['transfer_id']}"}
+def _created(outcome: Outcome, request: Request) -> JSONResponse:
+    # With the prefix the request came with (see edge): the path the client can follow.
+    location = f"{stripped_prefix(request.scope)}/transfers/{outcome.body['transfer_id']}"
+    headers = {"Location": location}
     if outcome.replayed:
         headers["Idempotent-Replayed"] = "true"
     return JSONResponse(outcome.body, outcome.status_code, headers)
@@ -477,6 +550,10 @@ def _exception_handlers(app: FastAPI) -> None:
     @app.exception_handler(LedgerError)
     async def ledger_error(_: Request, exc: LedgerError) -> JSONResponse:
         return error(exc.status, exc.code, str(exc))
+
+    @app.exception_handler(UnauthenticatedError)
+    async def unauthenticated(_: Request, exc: UnauthenticatedError) -> JSONResponse:
+        return error(401, exc.code, str(exc))
 
     @app.exception_handler(idempotency.InvalidKeyError)
     async def invalid_key(_: Request, exc: idempotency.InvalidKeyError) -> JSONResponse:

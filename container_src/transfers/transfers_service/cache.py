@@ -1,7 +1,13 @@
 """The balance cache: balances in Redis (Valkey in AWS) for a short time.
 
 Read-through: a miss reads the database and stores the balance with a TTL. Every committed
-write that touches an account deletes its entry afterwards. The cache is an optimization
+write that touches an account deletes its entry afterwards, and so does the consumer after
+it records an account (which may fill in its owner).
+
+An entry is keyed by account, whoever asks, and holds the account's owner next to its
+balance: the service answers from an entry only a caller the entry names as the owner, and
+only the owner's reads write entries (see ``TransfersService.balance``); an entry without
+an owner (written before entries had one) answers nobody. The cache is an optimization
 only: when Redis fails, reads fall back to the database and the failure is logged, and a
 deletion that fails leaves a stale entry for at most the TTL. So does a read that races a
 write: it may store the balance it read just before the write committed and invalidated.
@@ -60,7 +66,8 @@ class NoCache:
 
 
 class RedisBalanceCache:
-    """Balances as JSON strings under ``transfers:balance:<account id>``.
+    """Balances as JSON strings under ``transfers:balance:<account id>``: ``currency``,
+    ``balance_minor`` and ``owner_sub``.
 
     The client is redis-py's plain ``redis.Redis`` and every command names one key
     (``invalidate`` sends one ``DEL`` per account, pipelined without a transaction: one
@@ -106,17 +113,25 @@ class RedisBalanceCache:
             return None
         try:
             cached = json.loads(raw)
+            owner_sub = cached.get("owner_sub")
             return Balance(
                 account_id=account_id,
                 currency=str(cached["currency"]),
                 balance_minor=int(cached["balance_minor"]),
+                owner_sub=owner_sub if isinstance(owner_sub, str) else None,
             )
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, AttributeError):
             logger.warning("ignoring a malformed balance cache entry for %s", account_id)
             return None
 
     def put(self, balance: Balance) -> None:
-        value = json.dumps({"currency": balance.currency, "balance_minor": balance.balance_minor})
+        value = json.dumps(
+            {
+                "currency": balance.currency,
+                "balance_minor": balance.balance_minor,
+                "owner_sub": balance.owner_sub,
+            }
+        )
         try:
             self._client.set(KEY_PREFIX + str(balance.account_id), value, ex=self._ttl_seconds)
         except redis.RedisError as error:

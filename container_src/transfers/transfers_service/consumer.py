@@ -2,9 +2,12 @@
 
 Long-polls the service's own SQS queue (subscribed to AccountOpened on the accounts bus,
 raw delivery: each body is an event envelope). A valid event is applied in one
-transaction (idempotently: a redelivered event changes nothing) and its message deleted
-only after the commit. An invalid message, or one contradicting the ledger, is logged and
-left on the queue, so that the queue's redrive policy moves it to the dead-letter queue.
+transaction and its message deleted only after the commit. The account is recorded with
+its owner (``data.owner_sub``, whom the customer routes authorize). Applying is idempotent:
+a redelivered event changes nothing, except that it fills in the owner of an account
+recorded before accounts had owners. An invalid message, or one contradicting the ledger
+(another currency, or another owner, than the account has), is logged and left on the
+queue, so that the queue's redrive policy moves it to the dead-letter queue.
 """
 
 from __future__ import annotations
@@ -22,6 +25,12 @@ from transfers_service.db import Pool
 from transfers_service.events import ACCOUNT_OPENED, ContractRegistry, InvalidEventError
 
 logger = logging.getLogger(__name__)
+
+_OPENED_LOG: dict[ledger.Opened, str] = {
+    "opened": "opened",
+    "owner_filled": "already known (duplicate), its owner filled in",
+    "known": "already known (duplicate)",
+}
 
 
 class SqsClient(Protocol):
@@ -92,9 +101,10 @@ class AccountEventsConsumer:
         account_id = uuid.UUID(data["account_id"])
         try:
             with self._pool.connection() as conn, conn.transaction():
-                created = ledger.open_account(
+                opened = ledger.open_account(
                     conn,
                     account_id=account_id,
+                    owner_sub=data["owner_sub"],
                     currency=data["currency"],
                     opened_at=data["opened_at"],
                     event_id=uuid.UUID(event["event_id"]),
@@ -107,10 +117,8 @@ class AccountEventsConsumer:
             return "failed"
         self._cache.invalidate(account_id)
         self._sqs.delete_message(QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"])
-        logger.info(
-            "account %s %s", account_id, "opened" if created else "already known (duplicate)"
-        )
-        return "opened" if created else "duplicates"
+        logger.info("account %s %s", account_id, _OPENED_LOG[opened])
+        return "opened" if opened == "opened" else "duplicates"
 
     def run(self, stop: threading.Event, *, error_pause_seconds: float = 5.0) -> None:
         """Poll until ``stop`` is set (a long poll in progress finishes first)."""

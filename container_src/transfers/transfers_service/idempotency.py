@@ -1,10 +1,13 @@
 """Idempotency keys: a retried request gets the first response, and moves money once.
 
-A key is claimed inside the transaction of the transfer it protects: a transaction-level
-advisory lock on (scope, key) makes concurrent requests with one key wait for each other,
-then the stored response (if any) is read. The key's record is written in that same
-transaction, only when the transfer commits: a refused request (404, 409, 422) records
-nothing, so it may be retried with the same key once its cause is fixed.
+Keys are per caller (``X-Caller-Sub``): the same key from two callers is two requests, and
+only the caller who sent a request is ever answered with its stored response. A key is
+claimed inside the transaction of the transfer it protects: a transaction-level advisory
+lock on (scope, caller, key) makes concurrent requests with one key of one caller wait for
+each other, then the stored response of that caller's key (if any) is read. The key's
+record is written in that same transaction, only when the transfer commits: a refused
+request (401, 404, 409, 422) records nothing, so it may be retried with the same key once
+its cause is fixed.
 """
 
 from __future__ import annotations
@@ -67,17 +70,22 @@ def fingerprint(scope: str, request: Mapping[str, Any]) -> str:
 
 
 def claim(
-    conn: Connection[Any], *, scope: str, key: str, request_fingerprint: str
+    conn: Connection[Any], *, scope: str, caller_sub: str, key: str, request_fingerprint: str
 ) -> StoredResponse | None:
-    """Lock ``key`` for this transaction; its stored response if it was used before.
+    """Lock the caller's ``key`` for this transaction; its stored response if the caller
+    used it before.
 
-    Raises :class:`KeyReusedError` if it was used for a request with another fingerprint.
+    Raises :class:`KeyReusedError` if the caller used it for a request with another
+    fingerprint.
     """
-    conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_LOCK_CLASS, f"{scope} {key}"))
+    conn.execute(
+        "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+        (_LOCK_CLASS, json.dumps([scope, caller_sub, key])),
+    )
     row = conn.execute(
         "SELECT request_fingerprint, status_code, response_body FROM idempotency_keys"
-        " WHERE scope = %s AND idempotency_key = %s",
-        (scope, key),
+        " WHERE caller_sub = %s AND scope = %s AND idempotency_key = %s",
+        (caller_sub, scope, key),
     ).fetchone()
     if row is None:
         return None
@@ -93,18 +101,21 @@ def record(
     conn: Connection[Any],
     *,
     scope: str,
+    caller_sub: str,
     key: str,
     request_fingerprint: str,
     response: StoredResponse,
     transfer_id: uuid.UUID,
 ) -> None:
-    """Store the response to ``key`` (in the transaction that created ``transfer_id``)."""
+    """Store the response to the caller's ``key`` (in the transaction that created
+    ``transfer_id``)."""
     conn.execute(
-        "INSERT INTO idempotency_keys"
-        " (scope, idempotency_key, request_fingerprint, status_code, response_body, transfer_id)"
-        " VALUES (%s, %s, %s, %s, %s, %s)",
+        "INSERT INTO idempotency_keys (scope, caller_sub, idempotency_key,"
+        " request_fingerprint, status_code, response_body, transfer_id)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s)",
         (
             scope,
+            caller_sub,
             key,
             request_fingerprint,
             response.status_code,

@@ -9,6 +9,13 @@ balances. The balance check runs under those locks, so concurrent transfers cann
 overdraw an account; the ``accounts_never_overdrawn`` CHECK backs it up. Each of them also
 queues its event (TransferCompleted, DepositCompleted) in ``outbox``, validated against its
 contract, in the same transaction: no movement of money goes unannounced.
+
+Each customer account has an owner (``owner_sub``, from AccountOpened); a caller may move
+money out of, deposit into, and read the balance of only the accounts they own (see
+:func:`owned_by`), and read only the transfers to or from one of them. The check of a
+movement is made on the rows it has locked, in its transaction: no check-then-act race.
+An account the caller does not own is answered as one that does not exist (the same
+:class:`AccountNotFoundError` and message), so as not to tell that it exists.
 """
 
 from __future__ import annotations
@@ -87,11 +94,12 @@ class Transfer:
 
 @dataclass(frozen=True, kw_only=True)
 class Balance:
-    """An account's balance in its currency's minor unit."""
+    """An account's balance in its currency's minor unit, and its owner (not in the API)."""
 
     account_id: uuid.UUID
     currency: str
     balance_minor: int
+    owner_sub: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -107,57 +115,88 @@ class _Locked:
     kind: str
     currency: str
     balance_minor: int
+    owner_sub: str | None
+
+
+def owned_by(owner_sub: str | None, caller_sub: str) -> bool:
+    """Whether an account of ``owner_sub`` is the caller's: an account without an owner
+    (recorded before accounts had owners, or a funding account) is nobody's."""
+    return owner_sub is not None and owner_sub == caller_sub
+
+
+Opened = Literal["opened", "owner_filled", "known"]
 
 
 def open_account(
     conn: Connection[Any],
     *,
     account_id: uuid.UUID,
+    owner_sub: str,
     currency: str,
     opened_at: str,
     event_id: uuid.UUID,
-) -> bool:
-    """Record an account from its AccountOpened event; False if it was known already.
+) -> Opened:
+    """Record an account from its AccountOpened event.
 
-    Idempotent: the same event (or another event of the same account) changes nothing.
-    An event giving a known account another currency raises :class:`ConflictingAccountError`.
+    ``opened`` for a new account; ``owner_filled`` for a known account that had no owner
+    yet (recorded before accounts had owners), which now has ``owner_sub``; ``known`` when
+    the event changes nothing (the same event again, or another one of the same account).
+    An existing owner never changes: an event giving a known account another owner, or
+    another currency, raises :class:`ConflictingAccountError`.
     """
-    created = conn.execute(
-        "INSERT INTO accounts (account_id, kind, currency, opened_at, opened_event_id)"
-        " VALUES (%s, 'customer', %s, %s, %s) ON CONFLICT (account_id) DO NOTHING"
-        " RETURNING account_id",
-        (account_id, currency, opened_at, event_id),
-    ).fetchone()
-    if created is not None:
-        return True
     row = conn.execute(
-        "SELECT kind, currency FROM accounts WHERE account_id = %s", (account_id,)
+        "INSERT INTO accounts (account_id, kind, currency, opened_at, opened_event_id, owner_sub)"
+        " VALUES (%s, 'customer', %s, %s, %s, %s)"
+        " ON CONFLICT (account_id) DO UPDATE SET owner_sub = EXCLUDED.owner_sub"
+        " WHERE accounts.owner_sub IS NULL AND accounts.kind = 'customer'"
+        " AND accounts.currency = EXCLUDED.currency"
+        # xmax is 0 in a row just inserted, the updating transaction's id in one updated.
+        " RETURNING xmax = 0",
+        (account_id, currency, opened_at, event_id, owner_sub),
+    ).fetchone()
+    if row is not None:
+        return "opened" if row[0] else "owner_filled"
+    row = conn.execute(
+        "SELECT kind, currency, owner_sub FROM accounts WHERE account_id = %s", (account_id,)
     ).fetchone()
     if row is None or row[0] != "customer" or row[1] != currency:
         raise ConflictingAccountError(
             f"account {account_id} is known with currency {row[1] if row else None}, "
             f"the event says {currency}"
         )
-    return False
+    if row[2] != owner_sub:
+        raise ConflictingAccountError(
+            f"account {account_id} is known with another owner than the event says"
+        )
+    return "known"
 
 
 def transfer(
     conn: Connection[Any],
     *,
+    caller_sub: str,
     from_account_id: uuid.UUID,
     to_account_id: uuid.UUID,
     amount_minor: int,
     currency: str,
     registry: events.ContractRegistry,
 ) -> Transfer:
-    """Move ``amount_minor`` between two customer accounts and queue TransferCompleted."""
+    """Move ``amount_minor`` between two customer accounts and queue TransferCompleted.
+
+    The caller must own ``from_account_id`` (else it is not found); ``to_account_id`` may
+    be anyone's.
+    """
     if from_account_id == to_account_id:
         raise SameAccountError("from_account_id and to_account_id must differ")
     _check_amount(amount_minor)
     locked = _lock_accounts(conn, [from_account_id, to_account_id])
     for account_id in (from_account_id, to_account_id):
         account = locked.get(account_id)
-        if account is None or account.kind != "customer":
+        if (
+            account is None
+            or account.kind != "customer"
+            or (account_id == from_account_id and not owned_by(account.owner_sub, caller_sub))
+        ):
             raise AccountNotFoundError(f"account {account_id} does not exist")
         if account.currency != currency:
             raise CurrencyMismatchError(
@@ -192,13 +231,14 @@ def transfer(
 def deposit(
     conn: Connection[Any],
     *,
+    caller_sub: str,
     account_id: uuid.UUID,
     amount_minor: int,
     currency: str,
     registry: events.ContractRegistry,
 ) -> Transfer:
-    """Credit a customer account from its currency's funding account (created on first use)
-    and queue DepositCompleted."""
+    """Credit a customer account the caller owns (else it is not found) from its currency's
+    funding account (created on first use) and queue DepositCompleted."""
     _check_amount(amount_minor)
     conn.execute(
         "INSERT INTO accounts (account_id, kind, currency) VALUES (%s, 'funding', %s)"
@@ -212,7 +252,7 @@ def deposit(
     funding_id: uuid.UUID = funding[0]
     locked = _lock_accounts(conn, [funding_id, account_id])
     account = locked.get(account_id)
-    if account is None or account.kind != "customer":
+    if account is None or account.kind != "customer" or not owned_by(account.owner_sub, caller_sub):
         raise AccountNotFoundError(f"account {account_id} does not exist")
     if account.currency != currency:
         raise CurrencyMismatchError(
@@ -238,22 +278,33 @@ def deposit(
 
 
 def get_balance(conn: Connection[Any], account_id: uuid.UUID) -> Balance | None:
-    """The balance of a customer account, or None if the ledger does not know it."""
+    """The balance of a customer account with its owner (whoever that is: the caller
+    checks :func:`owned_by`), or None if the ledger does not know it."""
     row = conn.execute(
-        "SELECT currency, balance_minor FROM accounts WHERE account_id = %s AND kind = 'customer'",
+        "SELECT currency, balance_minor, owner_sub FROM accounts"
+        " WHERE account_id = %s AND kind = 'customer'",
         (account_id,),
     ).fetchone()
     if row is None:
         return None
-    return Balance(account_id=account_id, currency=str(row[0]), balance_minor=int(row[1]))
+    return Balance(
+        account_id=account_id,
+        currency=str(row[0]),
+        balance_minor=int(row[1]),
+        owner_sub=None if row[2] is None else str(row[2]),
+    )
 
 
-def get_transfer(conn: Connection[Any], transfer_id: uuid.UUID) -> Transfer | None:
-    """One transfer or deposit by id, or None."""
+def get_transfer(
+    conn: Connection[Any], transfer_id: uuid.UUID, *, caller_sub: str
+) -> Transfer | None:
+    """One transfer or deposit by id, if the caller owns its from or its to account (the
+    from account of a deposit, a funding account, is nobody's); else None."""
     row = conn.execute(
         "SELECT kind, from_account_id, to_account_id, amount_minor, currency, completed_at"
-        " FROM transfers WHERE transfer_id = %s",
-        (transfer_id,),
+        " FROM transfers t WHERE transfer_id = %s AND EXISTS (SELECT 1 FROM accounts a"
+        "  WHERE a.account_id IN (t.from_account_id, t.to_account_id) AND a.owner_sub = %s)",
+        (transfer_id, caller_sub),
     ).fetchone()
     if row is None:
         return None
@@ -290,11 +341,19 @@ def _lock_accounts(conn: Connection[Any], account_ids: list[uuid.UUID]) -> dict[
     locked: dict[uuid.UUID, _Locked] = {}
     for account_id in sorted(set(account_ids)):
         row = conn.execute(
-            "SELECT kind, currency, balance_minor FROM accounts WHERE account_id = %s FOR UPDATE",
+            "SELECT kind, currency, balance_minor, owner_sub FROM accounts"
+            " WHERE account_id = %s FOR UPDATE",
             (account_id,),
         ).fetchone()
         if row is not None:
-            locked[account_id] = _Locked(account_id, str(row[0]), str(row[1]), int(row[2]))
+            kind, account_currency, balance_minor, owner_sub = row
+            locked[account_id] = _Locked(
+                account_id,
+                str(kind),
+                str(account_currency),
+                int(balance_minor),
+                None if owner_sub is None else str(owner_sub),
+            )
     return locked
 
 

@@ -1,5 +1,9 @@
 """The service's use cases, without HTTP: what the routes call, and what tests can call.
 
+Each use case acts for one caller (``caller_sub``, the ``X-Caller-Sub`` of the request) and
+serves only what that caller owns (see ``ledger``): the check of a write is made in the
+write's transaction, on the rows it locked.
+
 A write is one transaction: the idempotency claim, the ledger change, the outbox event and
 the idempotency record commit together or not at all. Only after the commit is the
 balance cache invalidated and the outbox publisher woken (``on_outbox_written``). Every
@@ -23,7 +27,7 @@ from transfers_service.db import Pool
 from transfers_service.events import ContractRegistry
 
 TRANSFER_SCOPE = "POST /transfers"
-DEPOSIT_SCOPE = "POST /accounts/{account_id}/deposits"
+DEPOSIT_SCOPE = "POST /transfers/accounts/{account_id}/deposits"
 
 
 @dataclass(frozen=True)
@@ -54,13 +58,14 @@ class TransfersService:
     def create_transfer(
         self,
         *,
+        caller_sub: str,
         idempotency_key: str,
         from_account_id: uuid.UUID,
         to_account_id: uuid.UUID,
         amount_minor: int,
         currency: str,
     ) -> Outcome:
-        """Transfer between two accounts, once per idempotency key."""
+        """Transfer from an account of the caller's to any account, once per idempotency key."""
         request = {
             "from_account_id": str(from_account_id),
             "to_account_id": str(to_account_id),
@@ -69,10 +74,12 @@ class TransfersService:
         }
         return self._move_once(
             scope=TRANSFER_SCOPE,
+            caller_sub=caller_sub,
             idempotency_key=idempotency_key,
             request=request,
             move=lambda conn: ledger.transfer(
                 conn,
+                caller_sub=caller_sub,
                 from_account_id=from_account_id,
                 to_account_id=to_account_id,
                 amount_minor=amount_minor,
@@ -83,9 +90,16 @@ class TransfersService:
         )
 
     def create_deposit(
-        self, *, idempotency_key: str, account_id: uuid.UUID, amount_minor: int, currency: str
+        self,
+        *,
+        caller_sub: str,
+        idempotency_key: str,
+        account_id: uuid.UUID,
+        amount_minor: int,
+        currency: str,
     ) -> Outcome:
-        """Credit an account from outside the ledger, once per idempotency key."""
+        """Credit an account of the caller's from outside the ledger, once per idempotency
+        key."""
         request = {
             "account_id": str(account_id),
             "amount_minor": amount_minor,
@@ -93,10 +107,12 @@ class TransfersService:
         }
         return self._move_once(
             scope=DEPOSIT_SCOPE,
+            caller_sub=caller_sub,
             idempotency_key=idempotency_key,
             request=request,
             move=lambda conn: ledger.deposit(
                 conn,
+                caller_sub=caller_sub,
                 account_id=account_id,
                 amount_minor=amount_minor,
                 currency=currency,
@@ -109,17 +125,23 @@ class TransfersService:
         self,
         *,
         scope: str,
+        caller_sub: str,
         idempotency_key: str,
         request: dict[str, Any],
         move: Callable[[Connection[Any]], ledger.Transfer],
         touched: tuple[uuid.UUID, ...],
     ) -> Outcome:
-        """Run ``move`` and record its response under the key, in one transaction; a key
-        seen before returns its first response instead (a different request: an error)."""
+        """Run ``move`` and record its response under the caller's key, in one transaction;
+        a key the caller used before returns its first response instead (a different
+        request: an error)."""
         fingerprint = idempotency.fingerprint(scope, request)
         with self.pool.connection() as conn, conn.transaction():
             stored = idempotency.claim(
-                conn, scope=scope, key=idempotency_key, request_fingerprint=fingerprint
+                conn,
+                scope=scope,
+                caller_sub=caller_sub,
+                key=idempotency_key,
+                request_fingerprint=fingerprint,
             )
             if stored is not None:
                 return Outcome(stored.status_code, stored.body, replayed=True)
@@ -128,6 +150,7 @@ class TransfersService:
             idempotency.record(
                 conn,
                 scope=scope,
+                caller_sub=caller_sub,
                 key=idempotency_key,
                 request_fingerprint=fingerprint,
                 response=response,
@@ -137,18 +160,26 @@ class TransfersService:
         self._on_outbox_written()
         return Outcome(response.status_code, response.body)
 
-    def balance(self, account_id: uuid.UUID) -> ledger.Balance | None:
-        """An account's balance: from the cache when there, else the database (then cached)."""
+    def balance(self, account_id: uuid.UUID, *, caller_sub: str) -> ledger.Balance | None:
+        """The balance of an account of the caller's; None for any other account.
+
+        From the cache only when the entry names the caller as the account's owner (an
+        owner never changes once set, and only the owner's reads write entries), so that no
+        other caller is ever answered from it. Otherwise (no entry, or one naming another
+        owner or none) the database decides, and only the owner's read refreshes the entry:
+        another caller is never answered from the cache, and never writes to it.
+        """
         cached = self._cache.get(account_id)
-        if cached is not None:
+        if cached is not None and ledger.owned_by(cached.owner_sub, caller_sub):
             return cached
         with self.pool.connection() as conn:
             balance = ledger.get_balance(conn, account_id)
-        if balance is not None:
-            self._cache.put(balance)
+        if balance is None or not ledger.owned_by(balance.owner_sub, caller_sub):
+            return None
+        self._cache.put(balance)
         return balance
 
-    def transfer(self, transfer_id: uuid.UUID) -> ledger.Transfer | None:
-        """One transfer or deposit."""
+    def transfer(self, transfer_id: uuid.UUID, *, caller_sub: str) -> ledger.Transfer | None:
+        """One transfer or deposit to or from an account of the caller's; None otherwise."""
         with self.pool.connection() as conn:
-            return ledger.get_transfer(conn, transfer_id)
+            return ledger.get_transfer(conn, transfer_id, caller_sub=caller_sub)

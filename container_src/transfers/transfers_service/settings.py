@@ -37,6 +37,11 @@ Tunables, each optional (default in brackets; a bad value names its variable):
   keep it at least Aurora's auto-pause delay (``seconds_until_auto_pause``, 300 s by
   default) or the sweeps keep a Dev database from ever pausing (a shorter one is logged as
   a warning at startup).
+- ``STRIP_PATH_PREFIX`` [empty]: empty, or ``/`` followed by letters, digits, ``_`` and
+  ``-`` (one path segment, such as ``/api``). A request whose path starts with it (followed
+  by ``/`` or nothing) is served as if it came without it: API Gateway's private integration
+  puts its stage's name in front of the path it sends (``/api/transfers/...`` for the stage
+  ``api``), while the load balancer's health checks come without it. See ``edge``.
 - ``BALANCE_CACHE_TTL_SECONDS`` [30], ``ACCOUNT_EVENTS_WAIT_SECONDS`` [20] (the SQS long
   poll, 0 to 20), ``LOG_LEVEL`` [INFO].
 """
@@ -45,6 +50,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -58,6 +64,8 @@ DEFAULT_CONTRACTS_DIR = "/app/contracts/events"
 AURORA_DEFAULT_AUTO_PAUSE_SECONDS = 300
 """Aurora Serverless v2's default ``seconds_until_auto_pause`` (300 to 86 400 s)."""
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# STRIP_PATH_PREFIX: one path segment of URL-safe characters, with its leading slash.
+_PATH_PREFIX = re.compile(r"/[A-Za-z0-9_-]+")
 
 
 class SettingsError(ValueError):
@@ -91,6 +99,8 @@ class Settings:
     outbox_sweep_seconds: float = 300.0
     outbox_batch_size: int = 25
     account_events_wait_seconds: int = 20
+    # Removed from the start of request paths ("" for none): API Gateway's stage, "/api".
+    strip_path_prefix: str = ""
     log_level: str = "INFO"
 
     @classmethod
@@ -128,6 +138,7 @@ class Settings:
             account_events_wait_seconds=_int(
                 environ, "ACCOUNT_EVENTS_WAIT_SECONDS", 20, low=0, high=20
             ),
+            strip_path_prefix=_path_prefix(environ, "STRIP_PATH_PREFIX"),
             log_level=log_level,
         )
 
@@ -282,6 +293,16 @@ def _secret_params(
 def _optional(environ: Mapping[str, str], name: str) -> str | None:
     value = environ.get(name, "").strip()
     return value or None
+
+
+def _path_prefix(environ: Mapping[str, str], name: str) -> str:
+    value = environ.get(name, "").strip()
+    if value and not _PATH_PREFIX.fullmatch(value):
+        raise SettingsError(
+            f"{name} must be empty or '/' followed by letters, digits, '_' or '-'"
+            f" (one path segment, such as /api), got {value!r}"
+        )
+    return value
 
 
 def _int(

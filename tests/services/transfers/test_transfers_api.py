@@ -70,7 +70,7 @@ def test_deposit_credits_the_account_against_the_funding_account(
         None,
         str(account),
     )
-    assert api.get(f"/accounts/{account}/balance").json() == {
+    assert api.get(f"/transfers/accounts/{account}/balance").json() == {
         "account_id": str(account),
         "currency": "GBP",
         "balance_minor": 2_500,
@@ -134,7 +134,7 @@ def test_only_a_committed_deposit_queues_an_event(
     before = ledger.outbox()
     assert [row["event_type"] for row in before] == ["DepositCompleted"]
 
-    response = api.post(f"/accounts/{path_id}/deposits", body, key=str(uuid.uuid4()))
+    response = api.post(f"/transfers/accounts/{path_id}/deposits", body, key=str(uuid.uuid4()))
 
     assert response.status_code == status, response.text
     if code is None:
@@ -237,7 +237,7 @@ def test_writes_without_a_valid_idempotency_key_are_400(
     with api.client() as client:
         responses = [
             client.post("/transfers", json=transfer, headers=headers),
-            client.post(f"/accounts/{alice}/deposits", json=deposit, headers=headers),
+            client.post(f"/transfers/accounts/{alice}/deposits", json=deposit, headers=headers),
         ]
 
     for response in responses:
@@ -256,13 +256,17 @@ def test_unknown_accounts_and_transfers_are_404(api: ServiceServer, ledger: Ledg
         api.transfer(known, unknown, 10),
         api.transfer(unknown, known, 10),
         api.deposit(unknown, 10),
-        api.post("/accounts/not-a-uuid/deposits", {"amount_minor": 1, "currency": "EUR"}, key="k"),
+        api.post(
+            "/transfers/accounts/not-a-uuid/deposits",
+            {"amount_minor": 1, "currency": "EUR"},
+            key="k",
+        ),
     ):
         assert response.status_code == 404, response.text
         assert response.json()["code"] == "account_not_found"
     for path, code in (
-        (f"/accounts/{unknown}/balance", "account_not_found"),
-        ("/accounts/not-a-uuid/balance", "account_not_found"),
+        (f"/transfers/accounts/{unknown}/balance", "account_not_found"),
+        ("/transfers/accounts/not-a-uuid/balance", "account_not_found"),
         (f"/transfers/{uuid.uuid4()}", "transfer_not_found"),
         ("/transfers/not-a-uuid", "transfer_not_found"),
         ("/no/such/route", "not_found"),
@@ -272,6 +276,22 @@ def test_unknown_accounts_and_transfers_are_404(api: ServiceServer, ledger: Ledg
         assert response.json()["code"] == code
         assert response.json()["message"]
     assert ledger.counts() == before
+
+
+def test_the_old_paths_outside_the_prefix_are_gone(api: ServiceServer, ledger: Ledger) -> None:
+    """Everything but health is under /transfers, so the edge can route /api/transfers* here
+    (the accounts service owns /api/accounts*): no alias is left at the old paths."""
+    account = ledger.open_account(balance=100)
+    before = ledger.counts()
+
+    for response in (
+        api.get(f"/accounts/{account}/balance"),
+        api.post(f"/accounts/{account}/deposits", {"amount_minor": 1, "currency": "EUR"}, key="k"),
+    ):
+        assert response.status_code == 404, response.text
+        assert response.json()["code"] == "not_found"
+    assert ledger.counts() == before
+    assert api.balance(account) == 100
 
 
 def test_currency_mismatch_is_422(api: ServiceServer, ledger: Ledger) -> None:
@@ -300,8 +320,8 @@ def test_openapi_documents_the_routes(api: ServiceServer) -> None:
     assert set(paths) == {
         "/transfers",
         "/transfers/{transfer_id}",
-        "/accounts/{account_id}/balance",
-        "/accounts/{account_id}/deposits",
+        "/transfers/accounts/{account_id}/balance",
+        "/transfers/accounts/{account_id}/deposits",
         "/health",
         "/health/live",
     }

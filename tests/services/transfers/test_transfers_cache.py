@@ -11,10 +11,19 @@ from collections.abc import Callable, Iterator
 import pytest
 import redis
 from redis.crc import key_slot
-from transfers_support import Ledger, ServiceServer
+from transfers_support import (
+    CALLER,
+    OTHER_CALLER,
+    Ledger,
+    ServiceServer,
+    account_opened,
+    body,
+)
 
 from tools.test_servers import RedisServer, free_port
 from transfers_service.cache import KEY_PREFIX, BalanceCache, RedisBalanceCache
+from transfers_service.consumer import AccountEventsConsumer
+from transfers_service.events import ContractRegistry
 from transfers_service.ledger import Balance
 from transfers_service.settings import Settings
 
@@ -34,10 +43,14 @@ def test_balances_are_served_from_the_cache_and_invalidated_by_transfers(
 
     assert api.balance(alice) == 1_000
     key = KEY_PREFIX + str(alice)
-    assert json.loads(redis_client.get(key)) == {"currency": "EUR", "balance_minor": 1_000}
+    assert json.loads(redis_client.get(key)) == {
+        "currency": "EUR",
+        "balance_minor": 1_000,
+        "owner_sub": CALLER,
+    }
     assert 0 < redis_client.ttl(key) <= 30
     # Served from the cache: a value planted there is what the API answers.
-    redis_client.set(key, json.dumps({"currency": "EUR", "balance_minor": 999}), ex=30)
+    redis_client.set(key, _entry(999, CALLER), ex=30)
     assert api.balance(alice) == 999
 
     assert api.transfer(alice, bob, 300).status_code == 201
@@ -45,6 +58,80 @@ def test_balances_are_served_from_the_cache_and_invalidated_by_transfers(
     assert redis_client.get(key) is None
     assert api.balance(alice) == 700
     assert api.balance(bob) == 300
+
+
+def _entry(balance_minor: int, owner_sub: str | None = None, *, with_owner: bool = True) -> str:
+    """A cache entry as the service writes it (``with_owner=False``: as it wrote them
+    before entries named the owner)."""
+    entry: dict[str, object] = {"currency": "EUR", "balance_minor": balance_minor}
+    if with_owner:
+        entry["owner_sub"] = owner_sub
+    return json.dumps(entry)
+
+
+def test_a_cached_balance_is_served_to_its_owner_only(
+    api: ServiceServer, ledger: Ledger, redis_client: redis.Redis
+) -> None:
+    alice = ledger.open_account(balance=1_000)
+    assert api.balance(alice) == 1_000  # cached now, keyed by the account alone
+    key = KEY_PREFIX + str(alice)
+    redis_client.set(key, _entry(999, CALLER), ex=30)  # so a cache hit shows
+
+    response = api.get(f"/transfers/accounts/{alice}/balance", caller=OTHER_CALLER)
+
+    assert response.status_code == 404, response.text
+    assert response.json() == {
+        "message": f"account {alice} does not exist",
+        "code": "account_not_found",
+    }
+    assert api.balance(alice) == 999  # the owner is still served from it, untouched
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [_entry(999, None), _entry(999, with_owner=False), _entry(999, OTHER_CALLER)],
+    ids=["owner-null", "no-owner-field", "other-owner"],
+)
+def test_an_entry_not_naming_the_caller_as_owner_is_not_served_but_refreshed(
+    api: ServiceServer, ledger: Ledger, redis_client: redis.Redis, entry: str
+) -> None:
+    alice = ledger.open_account(balance=1_000)
+    key = KEY_PREFIX + str(alice)
+    redis_client.set(key, entry, ex=30)
+
+    assert api.balance(alice) == 1_000  # from the database
+
+    assert json.loads(redis_client.get(key)) == json.loads(_entry(1_000, CALLER))
+
+
+def test_an_owner_filled_in_is_served_at_once(
+    api: ServiceServer,
+    ledger: Ledger,
+    registry: ContractRegistry,
+    cache: BalanceCache,
+    redis_client: redis.Redis,
+) -> None:
+    alice = ledger.open_account(balance=100)
+    legacy = ledger.open_account(owner=None)  # recorded before accounts had owners
+    assert api.transfer(alice, legacy, 40).status_code == 201  # to anyone's, even nobody's
+    refused = api.get(f"/transfers/accounts/{legacy}/balance")
+    assert refused.status_code == 404, refused.text  # nobody's
+    assert redis_client.get(KEY_PREFIX + str(legacy)) is None  # and nothing cached for it
+    redis_client.set(KEY_PREFIX + str(legacy), _entry(40, None), ex=30)  # an older entry
+
+    class Sqs:
+        def delete_message(self, **kwargs: object) -> dict[str, object]:
+            return {}
+
+        def receive_message(self, **kwargs: object) -> dict[str, object]:
+            raise AssertionError("not polled")
+
+    consumer = AccountEventsConsumer(api.runtime.pool, Sqs(), "queue", registry, cache)
+    event = body(account_opened(legacy, owner=CALLER))
+    assert consumer.handle({"MessageId": "m", "Body": event, "ReceiptHandle": "r"}) == "duplicates"
+
+    assert redis_client.get(KEY_PREFIX + str(legacy)) is None  # invalidated
+    assert api.balance(legacy) == 40
 
 
 def _slot(account_id: uuid.UUID) -> int:

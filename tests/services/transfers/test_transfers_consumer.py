@@ -9,7 +9,14 @@ from typing import Any
 
 import boto3
 import pytest
-from transfers_support import Ledger, ServiceServer, account_opened, wait_for
+from transfers_support import (
+    CALLER,
+    OTHER_CALLER,
+    Ledger,
+    ServiceServer,
+    account_opened,
+    wait_for,
+)
 
 from tools.test_servers import free_port
 from transfers_service.cache import NoCache
@@ -62,7 +69,8 @@ def _messages(sqs: Any, queue_url: str) -> int:
 
 def _accounts(ledger: Ledger) -> list[tuple[Any, ...]]:
     return ledger.conn.execute(
-        "SELECT account_id, kind, currency, balance_minor, opened_event_id FROM accounts"
+        "SELECT account_id, kind, currency, balance_minor, opened_event_id, owner_sub"
+        " FROM accounts ORDER BY account_id"
     ).fetchall()
 
 
@@ -73,13 +81,15 @@ def test_an_account_opened_event_makes_the_account_known(
     account_id, event_id = uuid.uuid4(), uuid.uuid4()
     sqs.send_message(
         QueueUrl=queue_url,
-        MessageBody=json.dumps(account_opened(account_id, currency="USD", event_id=event_id)),
+        MessageBody=json.dumps(
+            account_opened(account_id, currency="USD", event_id=event_id, owner=OTHER_CALLER)
+        ),
     )
 
     result = _consumer(pool, sqs, queue_url, registry).poll()
 
     assert (result.opened, result.rejected, result.failed) == (1, 0, 0)
-    assert _accounts(ledger) == [(account_id, "customer", "USD", 0, event_id)]
+    assert _accounts(ledger) == [(account_id, "customer", "USD", 0, event_id, OTHER_CALLER)]
     assert _messages(sqs, queue_url) == 0  # deleted after the commit
 
 
@@ -175,6 +185,71 @@ def test_an_event_contradicting_a_known_account_is_left_alone(
     assert _messages(sqs, queue_url) == 1
 
 
+def test_a_redelivery_fills_in_the_owner_of_an_account_recorded_without_one(
+    pool: Pool, sqs: Any, queues: tuple[str, str], registry: ContractRegistry, ledger: Ledger
+) -> None:
+    queue_url, _ = queues
+    account_id = ledger.open_account("EUR", owner=None)  # recorded before owners were
+    [(_, _, _, _, first_event_id, owner)] = _accounts(ledger)
+    assert owner is None
+    consumer = _consumer(pool, sqs, queue_url, registry)
+    sqs.send_message(
+        QueueUrl=queue_url, MessageBody=json.dumps(account_opened(account_id, owner=OTHER_CALLER))
+    )
+
+    result = consumer.poll()
+
+    assert (result.opened, result.duplicates, result.rejected) == (0, 1, 0)
+    assert _accounts(ledger) == [(account_id, "customer", "EUR", 0, first_event_id, OTHER_CALLER)]
+    assert _messages(sqs, queue_url) == 0
+    # Filled once, then kept: the same owner again is a duplicate, another one a conflict.
+    sqs.send_message(
+        QueueUrl=queue_url, MessageBody=json.dumps(account_opened(account_id, owner=OTHER_CALLER))
+    )
+    assert consumer.poll().duplicates == 1
+    sqs.send_message(
+        QueueUrl=queue_url, MessageBody=json.dumps(account_opened(account_id, owner=CALLER))
+    )
+    assert consumer.poll().rejected == 1
+    assert ledger.owner(account_id) == OTHER_CALLER
+
+
+def test_an_event_naming_another_owner_never_changes_the_owner(
+    pool: Pool, sqs: Any, queues: tuple[str, str], registry: ContractRegistry, ledger: Ledger
+) -> None:
+    queue_url, dlq_url = queues
+    account_id = ledger.open_account("EUR", owner=CALLER)
+    before = _accounts(ledger)
+    body = json.dumps(account_opened(account_id, owner=OTHER_CALLER))
+    sqs.send_message(QueueUrl=queue_url, MessageBody=body)
+    consumer = _consumer(pool, sqs, queue_url, registry)
+
+    results = [consumer.poll() for _ in range(3)]
+
+    assert [result.rejected for result in results] == [1, 1, 0]  # then redriven
+    assert _accounts(ledger) == before
+    assert ledger.owner(account_id) == CALLER
+    [dead] = sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10)["Messages"]
+    assert dead["Body"] == body
+
+
+def test_an_event_with_another_currency_fills_in_no_owner(
+    pool: Pool, sqs: Any, queues: tuple[str, str], registry: ContractRegistry, ledger: Ledger
+) -> None:
+    queue_url, _ = queues
+    account_id = ledger.open_account("EUR", owner=None)
+    sqs.send_message(
+        QueueUrl=queue_url,
+        MessageBody=json.dumps(account_opened(account_id, currency="GBP", owner=OTHER_CALLER)),
+    )
+
+    result = _consumer(pool, sqs, queue_url, registry).poll()
+
+    assert result.rejected == 1
+    assert ledger.owner(account_id) is None
+    assert _messages(sqs, queue_url) == 1
+
+
 def test_a_message_is_not_deleted_when_the_database_is_down(
     sqs: Any, queues: tuple[str, str], registry: ContractRegistry, settings: Settings
 ) -> None:
@@ -212,7 +287,7 @@ def test_the_running_app_consumes_its_queue(
     sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(account_opened(account_id)))
 
     wait_for(
-        lambda: api.get(f"/accounts/{account_id}/balance").status_code == 200,
+        lambda: api.get(f"/transfers/accounts/{account_id}/balance").status_code == 200,
         what="the account to be opened",
     )
     assert api.deposit(account_id, 10).status_code == 201

@@ -52,7 +52,7 @@ def test_database_down_is_503_and_nothing_is_half_written(
     for response in (
         api.transfer(alice, bob, 200, key=key),
         api.deposit(alice, 5),
-        api.get(f"/accounts/{alice}/balance"),
+        api.get(f"/transfers/accounts/{alice}/balance"),
         api.get("/health"),
     ):
         assert response.status_code == 503, response.text

@@ -1,4 +1,5 @@
-"""Idempotency-Key: a retry gets the first response and moves money once."""
+"""Idempotency-Key: a retry gets the first response and moves money once; keys are per
+caller."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import json
 import threading
 import uuid
 
-from transfers_support import Ledger, ServiceServer
+from transfers_support import CALLER, OTHER_CALLER, Ledger, ServiceServer
 
 
 def test_the_same_key_and_body_returns_the_first_response_and_moves_money_once(
@@ -162,7 +163,7 @@ def test_concurrent_deposits_with_one_key_queue_one_event(
         with api.client() as client:
             start.wait()
             response = client.post(
-                f"/accounts/{account}/deposits",
+                f"/transfers/accounts/{account}/deposits",
                 json={"amount_minor": 100, "currency": "EUR"},
                 headers={"Idempotency-Key": "the-one-deposit-key"},
             )
@@ -202,3 +203,75 @@ def test_fingerprints_ignore_formatting_of_the_same_request(
     assert (first.status_code, second.status_code) == (201, 201)
     assert second.headers["Idempotent-Replayed"] == "true"
     assert api.balance(alice) == 995
+
+
+def test_the_same_key_from_two_callers_is_two_transfers(api: ServiceServer, ledger: Ledger) -> None:
+    alice = ledger.open_account(balance=1_000, owner=CALLER)
+    mallory = ledger.open_account(balance=1_000, owner=OTHER_CALLER)
+    carol = ledger.open_account(owner=CALLER)
+
+    first = api.transfer(alice, carol, 100, key="shared", caller=CALLER)
+    second = api.transfer(mallory, carol, 100, key="shared", caller=OTHER_CALLER)
+
+    assert (first.status_code, second.status_code) == (201, 201), second.text
+    assert "Idempotent-Replayed" not in second.headers
+    assert first.json()["transfer_id"] != second.json()["transfer_id"]
+    assert (ledger.balance(alice), ledger.balance(mallory), ledger.balance(carol)) == (
+        900,
+        900,
+        200,
+    )
+    assert len(ledger.outbox("TransferCompleted")) == 2
+    # Each replays their own.
+    for caller, source, response in ((CALLER, alice, first), (OTHER_CALLER, mallory, second)):
+        replay = api.transfer(source, carol, 100, key="shared", caller=caller)
+        assert replay.headers["Idempotent-Replayed"] == "true"
+        assert replay.content == response.content
+    assert ledger.count("transfers") == 4  # two funding deposits, two transfers
+    ledger.assert_consistent()
+
+
+def test_another_caller_is_never_answered_with_the_first_callers_response(
+    api: ServiceServer, ledger: Ledger
+) -> None:
+    alice, bob = ledger.open_account(balance=1_000), ledger.open_account()
+    first = api.transfer(alice, bob, 250, key="alices-key")
+    assert first.status_code == 201, first.text
+    before = ledger.counts()
+
+    # The very same request from someone else: not a replay, but theirs, and refused.
+    copied = api.transfer(alice, bob, 250, key="alices-key", caller=OTHER_CALLER)
+
+    assert copied.status_code == 404, copied.text
+    assert copied.json() == {
+        "message": f"account {alice} does not exist",
+        "code": "account_not_found",
+    }
+    assert "Idempotent-Replayed" not in copied.headers
+    assert first.json()["transfer_id"] not in copied.text
+    assert ledger.counts() == before
+
+
+def test_a_key_reused_for_another_request_is_422_per_caller(
+    api: ServiceServer, ledger: Ledger
+) -> None:
+    alice = ledger.open_account(owner=CALLER)
+    mallory = ledger.open_account(owner=OTHER_CALLER)
+    assert api.deposit(alice, 500, key="deposit-key", caller=CALLER).status_code == 201
+
+    # Another caller's deposit under that key is theirs: no reuse.
+    theirs = api.deposit(mallory, 70, key="deposit-key", caller=OTHER_CALLER)
+    # The first caller's other deposit under it is a reuse.
+    reused = api.deposit(alice, 501, key="deposit-key", caller=CALLER)
+
+    assert theirs.status_code == 201, theirs.text
+    assert "Idempotent-Replayed" not in theirs.headers
+    assert reused.status_code == 422, reused.text
+    assert reused.json()["code"] == "idempotency_key_reused"
+    assert (ledger.balance(alice), ledger.balance(mallory)) == (500, 70)
+    assert sorted(
+        row
+        for row in ledger.conn.execute(
+            "SELECT caller_sub, idempotency_key FROM idempotency_keys"
+        ).fetchall()
+    ) == sorted([(CALLER, "deposit-key"), (OTHER_CALLER, "deposit-key")])

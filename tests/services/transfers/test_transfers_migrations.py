@@ -10,6 +10,7 @@ import psycopg
 import pytest
 from transfers_support import Ledger
 
+from transfers_service import idempotency
 from transfers_service.db import MigrationError, discover, migrate
 
 
@@ -122,3 +123,91 @@ def test_ledger_entries_are_append_only(ledger: Ledger) -> None:
         ledger.conn.execute("UPDATE ledger_entries SET amount_minor = amount_minor * 2")
     with pytest.raises(psycopg.errors.RestrictViolation, match="append-only"):
         ledger.conn.execute("DELETE FROM ledger_entries")
+
+
+def test_an_owner_once_set_never_changes(ledger: Ledger) -> None:
+    owned, unowned = ledger.open_account(owner="owner-a"), ledger.open_account(owner=None)
+
+    for new_owner in ("owner-b", None):
+        with pytest.raises(psycopg.errors.RestrictViolation, match="never changes"):
+            ledger.conn.execute(
+                "UPDATE accounts SET owner_sub = %s WHERE account_id = %s", (new_owner, owned)
+            )
+    ledger.conn.execute(
+        "UPDATE accounts SET owner_sub = 'owner-c' WHERE account_id = %s", (unowned,)
+    )
+
+    assert (ledger.owner(owned), ledger.owner(unowned)) == ("owner-a", "owner-c")
+
+
+def test_funding_accounts_have_no_owner_and_owners_are_1_to_128_characters(
+    ledger: Ledger,
+) -> None:
+    ledger.open_account(balance=10)  # creates the EUR funding account
+    with pytest.raises(psycopg.errors.CheckViolation, match="accounts_funding_has_no_owner"):
+        ledger.conn.execute("UPDATE accounts SET owner_sub = 'x' WHERE kind = 'funding'")
+    for owner in ("", "x" * 129):
+        with pytest.raises(psycopg.errors.CheckViolation, match="accounts_owner_sub_length"):
+            ledger.open_account(owner=owner)
+
+
+def test_accounts_recorded_before_owners_were_have_none(blank_database_url: str) -> None:
+    [first, *later] = discover()
+    account_id = uuid.uuid4()
+    with psycopg.connect(blank_database_url, autocommit=True) as conn:
+        migrate(conn, [first])
+        conn.execute(
+            "INSERT INTO accounts (account_id, kind, currency) VALUES (%s, 'customer', 'EUR'),"
+            " (%s, 'funding', 'EUR')",
+            (account_id, uuid.uuid4()),
+        )
+
+        assert migrate(conn) == [migration.version for migration in later]
+
+        owners = conn.execute("SELECT kind, owner_sub FROM accounts ORDER BY kind").fetchall()
+    assert owners == [("customer", None), ("funding", None)]
+
+
+def test_idempotency_keys_recorded_before_callers_were_are_never_replayed(
+    blank_database_url: str,
+) -> None:
+    migrations = discover()
+    before = [m for m in migrations if m.name != "idempotency_keys_per_caller"]
+    assert len(before) == len(migrations) - 1
+    source, target, transfer_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    scope, key = "POST /transfers", "legacy-key"
+    with psycopg.connect(blank_database_url, autocommit=True) as conn:
+        migrate(conn, before)
+        conn.execute(
+            "INSERT INTO accounts (account_id, currency) VALUES (%s, 'EUR'), (%s, 'EUR')",
+            (source, target),
+        )
+        conn.execute(
+            "INSERT INTO transfers (transfer_id, kind, from_account_id, to_account_id,"
+            " amount_minor, currency) VALUES (%s, 'transfer', %s, %s, 1, 'EUR')",
+            (transfer_id, source, target),
+        )
+        conn.execute(
+            "INSERT INTO idempotency_keys (scope, idempotency_key, request_fingerprint,"
+            " status_code, response_body, transfer_id) VALUES (%s, %s, 'f', 201, '{}', %s)",
+            (scope, key, transfer_id),
+        )
+
+        migrate(conn)
+
+        assert conn.execute("SELECT caller_sub FROM idempotency_keys").fetchall() == [(None,)]
+        with conn.transaction():
+            for caller in ("any-caller", ""):
+                assert (
+                    idempotency.claim(
+                        conn, scope=scope, caller_sub=caller, key=key, request_fingerprint="f"
+                    )
+                    is None
+                )
+        # A key recorded from now on names its caller.
+        with pytest.raises(psycopg.errors.CheckViolation, match="name_their_caller"):
+            conn.execute(
+                "INSERT INTO idempotency_keys (scope, idempotency_key, request_fingerprint,"
+                " status_code, response_body, transfer_id) VALUES (%s, 'new', 'f', 201, '{}', %s)",
+                (scope, transfer_id),
+            )

@@ -13,7 +13,7 @@ from typing import Any
 import boto3
 import psycopg
 import pytest
-from transfers_support import Ledger, ServiceServer, wait_for
+from transfers_support import CALLER, Ledger, ServiceServer, wait_for
 
 from transfers_service.db import Pool
 from transfers_service.events import ContractRegistry
@@ -109,6 +109,7 @@ def _transfers(service: TransfersService, ledger: Ledger, count: int) -> list[st
     alice, bob = ledger.open_account(balance=10_000), ledger.open_account()
     return [
         service.create_transfer(
+            caller_sub=CALLER,
             idempotency_key=str(uuid.uuid4()),
             from_account_id=alice,
             to_account_id=bob,
@@ -124,6 +125,7 @@ def _deposits(service: TransfersService, ledger: Ledger, count: int) -> list[str
     account = ledger.open_account()
     return [
         service.create_deposit(
+            caller_sub=CALLER,
             idempotency_key=str(uuid.uuid4()),
             account_id=account,
             amount_minor=10 + index,

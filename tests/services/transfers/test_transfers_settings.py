@@ -228,3 +228,26 @@ def test_the_secret_arn_comes_first_and_a_bad_secret_names_it() -> None:
     )
     with pytest.raises(SettingsError, match="DATABASE_SECRET_ARN lacks host"):
         broken()
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(None, ""), ("", ""), ("  ", ""), ("/api", "/api"), (" /v1_stage-2 ", "/v1_stage-2")],
+)
+def test_a_path_prefix_to_strip_is_one_path_segment_or_nothing(
+    value: str | None, expected: str
+) -> None:
+    environ = {"DATABASE_URL": "postgresql://h/db"}
+    if value is not None:
+        environ["STRIP_PATH_PREFIX"] = value
+    assert Settings.from_env(environ).strip_path_prefix == expected
+
+
+@pytest.mark.parametrize(
+    "value", ["api", "/", "/api/", "/a/b", "//api", "/a b", "/caf\u00e9", "/a.b"]
+)
+def test_a_bad_path_prefix_names_the_variable_and_the_rule(value: str) -> None:
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env({"DATABASE_URL": "postgresql://h/db", "STRIP_PATH_PREFIX": value})
+    assert str(raised.value).startswith("STRIP_PATH_PREFIX must be empty or '/' followed by")
+    assert repr(value.strip()) in str(raised.value)

@@ -36,10 +36,13 @@ def _not_ready_everywhere(api: ServiceServer, *codes: str) -> None:
         api.get("/health"),
         api.transfer(account, uuid.uuid4(), 10),
         api.deposit(account, 10),
-        api.get(f"/accounts/{account}/balance"),
+        api.get(f"/transfers/accounts/{account}/balance"),
         api.get(f"/transfers/{uuid.uuid4()}"),
     ):
         _unavailable(response, *codes)
+    # Who calls is known without the database: a request that says no one is 401 anyway.
+    unauthenticated = api.get(f"/transfers/{uuid.uuid4()}", caller=None)
+    assert unauthenticated.status_code == 401, unauthenticated.text
 
 
 def test_the_service_serves_before_its_database_exists_and_gets_ready_without_a_restart(

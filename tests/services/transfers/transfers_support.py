@@ -1,5 +1,9 @@
 """Helpers of the transfers service tests: the app under uvicorn in a thread, direct SQL
-on the ledger (arranging accounts, checking invariants), and AccountOpened events."""
+on the ledger (arranging accounts, checking invariants), and AccountOpened events.
+
+Requests carry the caller header API Gateway sets (``X-Caller-Sub``), by default of
+:data:`CALLER`, who owns the accounts :meth:`Ledger.open_account` opens unless told
+otherwise; ``caller=None`` sends no such header."""
 
 from __future__ import annotations
 
@@ -22,6 +26,17 @@ from transfers_service.events import ContractRegistry
 from transfers_service.settings import Settings
 
 OPENED_AT = "2026-01-05T09:30:00.000000Z"
+# The header API Gateway overwrites with the verified token's sub (spelled out here, not
+# imported: it is the contract with the edge).
+CALLER_HEADER = "X-Caller-Sub"
+# Cognito subs are UUIDs: the default caller, and others.
+CALLER = "0c5b7a4e-1111-4c2b-9d8e-0a1b2c3d4e5f"
+OTHER_CALLER = "7d2e9f10-2222-4a6b-8c1d-5e6f7a8b9c0d"
+
+
+def caller_headers(caller: str | None = CALLER) -> dict[str, str]:
+    """The header that says who calls (none for ``None``)."""
+    return {} if caller is None else {CALLER_HEADER: caller}
 
 
 def wait_for(
@@ -80,18 +95,25 @@ class ServiceServer:
         self._socket.close()
         assert not self._thread.is_alive(), "uvicorn did not stop"
 
-    def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.base_url, timeout=30)
+    def client(self, caller: str | None = CALLER) -> httpx.Client:
+        """A client whose requests come from ``caller`` (``None``: no caller header)."""
+        return httpx.Client(base_url=self.base_url, timeout=30, headers=caller_headers(caller))
 
     def post(
-        self, path: str, body: Any, *, key: str | None = None, **kwargs: Any
+        self,
+        path: str,
+        body: Any,
+        *,
+        key: str | None = None,
+        caller: str | None = CALLER,
+        **kwargs: Any,
     ) -> httpx.Response:
         headers = {} if key is None else {"Idempotency-Key": key}
-        with self.client() as client:
+        with self.client(caller) as client:
             return client.post(path, json=body, headers=headers, **kwargs)
 
-    def get(self, path: str) -> httpx.Response:
-        with self.client() as client:
+    def get(self, path: str, *, caller: str | None = CALLER) -> httpx.Response:
+        with self.client(caller) as client:
             return client.get(path)
 
     def transfer(
@@ -102,6 +124,7 @@ class ServiceServer:
         *,
         currency: str = "EUR",
         key: str | None = None,
+        caller: str | None = CALLER,
     ) -> httpx.Response:
         return self.post(
             "/transfers",
@@ -112,6 +135,7 @@ class ServiceServer:
                 "currency": currency,
             },
             key=key or str(uuid.uuid4()),
+            caller=caller,
         )
 
     def deposit(
@@ -121,15 +145,17 @@ class ServiceServer:
         *,
         currency: str = "EUR",
         key: str | None = None,
+        caller: str | None = CALLER,
     ) -> httpx.Response:
         return self.post(
-            f"/accounts/{account}/deposits",
+            f"/transfers/accounts/{account}/deposits",
             {"amount_minor": amount_minor, "currency": currency},
             key=key or str(uuid.uuid4()),
+            caller=caller,
         )
 
-    def balance(self, account: uuid.UUID) -> int:
-        response = self.get(f"/accounts/{account}/balance")
+    def balance(self, account: uuid.UUID, *, caller: str | None = CALLER) -> int:
+        response = self.get(f"/transfers/accounts/{account}/balance", caller=caller)
         assert response.status_code == 200, response.text
         return int(response.json()["balance_minor"])
 
@@ -141,14 +167,30 @@ class Ledger:
     conn: psycopg.Connection[Any]
     registry: ContractRegistry
 
-    def open_account(self, currency: str = "EUR", *, balance: int = 0) -> uuid.UUID:
-        """An account as AccountOpened makes it, funded by a deposit of ``balance`` (which,
-        like every deposit, queues its DepositCompleted event)."""
+    def open_account(
+        self, currency: str = "EUR", *, balance: int = 0, owner: str | None = CALLER
+    ) -> uuid.UUID:
+        """An account of ``owner`` as AccountOpened makes it, funded by a deposit of
+        ``balance`` (which, like every deposit, queues its DepositCompleted event).
+
+        ``owner=None``: an account as recorded before accounts had owners (owned by nobody,
+        so no deposit can fund it: transfer to it instead).
+        """
         account_id = uuid.uuid4()
+        if owner is None:
+            if balance:
+                raise ValueError("an account without an owner cannot be funded by a deposit")
+            self.conn.execute(
+                "INSERT INTO accounts (account_id, kind, currency, opened_at, opened_event_id)"
+                " VALUES (%s, 'customer', %s, %s, %s)",
+                (account_id, currency, OPENED_AT, uuid.uuid4()),
+            )
+            return account_id
         with self.conn.transaction():
             ledger.open_account(
                 self.conn,
                 account_id=account_id,
+                owner_sub=owner,
                 currency=currency,
                 opened_at=OPENED_AT,
                 event_id=uuid.uuid4(),
@@ -156,12 +198,20 @@ class Ledger:
             if balance:
                 ledger.deposit(
                     self.conn,
+                    caller_sub=owner,
                     account_id=account_id,
                     amount_minor=balance,
                     currency=currency,
                     registry=self.registry,
                 )
         return account_id
+
+    def owner(self, account_id: uuid.UUID) -> str | None:
+        row = self.conn.execute(
+            "SELECT owner_sub FROM accounts WHERE account_id = %s", (account_id,)
+        ).fetchone()
+        assert row is not None, f"no account {account_id}"
+        return None if row[0] is None else str(row[0])
 
     def balance(self, account_id: uuid.UUID) -> int:
         row = self.conn.execute(
@@ -255,6 +305,7 @@ def account_opened(
     *,
     currency: str = "EUR",
     event_id: uuid.UUID | None = None,
+    owner: str = CALLER,
 ) -> dict[str, Any]:
     """A valid AccountOpened v1 envelope."""
     return {
@@ -264,7 +315,7 @@ def account_opened(
         "occurred_at": OPENED_AT,
         "data": {
             "account_id": str(account_id or uuid.uuid4()),
-            "owner_sub": "0c5b7a4e-owner",
+            "owner_sub": owner,
             "currency": currency,
             "opened_at": OPENED_AT,
         },
