@@ -23,7 +23,7 @@ from stacks.stage import PaymentsStage
 STACKS = [
     f"{stage}/{stack}"
     for stage in ("Dev", "Prod")
-    for stack in ("Platform", "Accounts", "Statements", "Transfers")
+    for stack in ("Platform", "Accounts", "Statements", "Transfers", "EdgeFirewall", "Edge")
 ]
 
 
