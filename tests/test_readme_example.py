@@ -132,6 +132,10 @@ def test_readme_containers_example_synthesizes(
     [service] = [r for r in resources.values() if r["Type"] == "AWS::ECS::Service"]
     writers = [k for k, r in resources.items() if r["Type"] == "AWS::RDS::DBInstance"]
     assert set(writers) <= set(service["DependsOn"])
+    # Customers come through the API's VPC link, the only way into the load balancer.
+    methods = of_type("AWS::ApiGateway::Method")
+    assert {method["AuthorizationType"] for method in methods} == {"COGNITO_USER_POOLS"}
+    assert {method["Integration"]["ConnectionType"] for method in methods} == {"VPC_LINK"}
 
 
 def test_readme_static_site_example_synthesizes(
