@@ -27,6 +27,13 @@ each other through Service Connect, which does not pass the load balancer.
 
 API Gateway's private integrations include the stage in the path they send (``/<stage>/
 transfers/...``); the service should accept the path with or without that first segment.
+
+Two behaviours of VPC links v2 to plan for (API Gateway developer guide, "Set up VPC links
+V2"): a link is available only in some Availability Zones of a region, named by zone ID
+(us-east-1 has use1-az1, az2, az4, az5 and az6), so check the IDs behind your subnets'
+zone names; and a link without traffic for 60 days becomes ``INACTIVE`` (its network
+interfaces are removed, and the first requests after that fail for the few minutes it
+takes to recreate them).
 """
 
 from __future__ import annotations
