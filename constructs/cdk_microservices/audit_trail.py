@@ -228,9 +228,10 @@ class AuditTrail(Construct):
       years). Expired files stay ``NONCURRENT_VERSION_DAYS`` (30) as old versions;
     - ``transition_days``: 90. After 90 days log files move to S3 Glacier Instant
       Retrieval (millisecond reads, cheaper storage, a per-request transition charge and a
-      minimum billed storage duration); ``None`` keeps them in S3 Standard. S3's lifecycle
-      default does not transition objects smaller than 128 KB, so small log files stay
-      where the transition would cost more than it saves;
+      minimum billed storage duration); ``None`` keeps them in S3 Standard. S3 lifecycle
+      rules do not move objects smaller than 128 KB to Glacier Instant Retrieval (whatever
+      the bucket's ``TransitionDefaultMinimumObjectSize``), so small log files stay where
+      the transition would cost more than it saves;
     - ``removal_policy``: ``RETAIN`` for the key, both buckets and the log group.
       ``DESTROY`` deletes them with the stack and empties both buckets first
       (CloudFormation deletes only empty buckets): the trail is deleted first, then the
@@ -287,9 +288,18 @@ class AuditTrail(Construct):
         # flag; set here, before any child exists, it holds whatever the app's flags say.
         self.node.set_context("@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy", True)
 
-        self.trail_name = _checked_trail_name(name, trail_name) or Names.unique_resource_name(
-            self, max_length=128, separator="-"
-        )
+        if trail_name is None:
+            generated = Names.unique_resource_name(self, max_length=128, separator="-")
+            if not _is_valid_trail_name(generated):
+                raise fail(
+                    name,
+                    "trail_name",
+                    f"was not given, and the name made from the construct's path, "
+                    f"{generated!r}, breaks CloudTrail's naming rules: pass a trail_name",
+                )
+            self.trail_name = generated
+        else:
+            self.trail_name = _checked_trail_name(name, trail_name)
         if not isinstance(log_retention, logs.RetentionDays):
             raise fail(
                 name,
@@ -580,9 +590,14 @@ class AuditTrail(Construct):
         return self.trail.trail_arn
 
 
-def _checked_trail_name(construct: str, trail_name: str | None) -> str | None:
-    if trail_name is None:
-        return None
+def _is_valid_trail_name(trail_name: str) -> bool:
+    return (
+        re.fullmatch(_TRAIL_NAME, trail_name) is not None
+        and re.fullmatch(_IP_ADDRESS, trail_name) is None
+    )
+
+
+def _checked_trail_name(construct: str, trail_name: str) -> str:
     if not isinstance(trail_name, str):
         raise fail(construct, "trail_name", f"must be a string, got {type(trail_name).__name__}")
     if Token.is_unresolved(trail_name):

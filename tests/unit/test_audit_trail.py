@@ -21,6 +21,7 @@ from aws_cdk.assertions import Annotations, Match, Template
 from unit_app import new_app
 
 from cdk_microservices import AlarmTopic, AuditTrail, ConstructArgumentError
+from cdk_microservices import audit_trail as audit_trail_module
 from stacks.compliance import add_compliance_checks
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -548,6 +549,31 @@ def test_the_longest_valid_trail_name_is_accepted() -> None:
     name = "a" + "b." * 63 + "c"
     assert len(name) == 128
     assert _trail(_stack(), trail_name=name).trail_name == name
+
+
+def test_a_generated_trail_name_is_valid_for_any_construct_id() -> None:
+    for construct_id in ("_", "a_b", "x" * 300):
+        name = AuditTrail(_stack(), construct_id).trail_name
+        assert len(name) <= 128
+        assert name.startswith("Test-")
+        assert "--" not in name
+
+
+def test_a_generated_name_that_breaks_cloudtrails_rules_asks_for_a_trail_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class _Names:
+        @staticmethod
+        def unique_resource_name(*_args: object, **_kwargs: object) -> str:
+            return "Test--Audit"
+
+    monkeypatch.setattr(audit_trail_module, "Names", _Names)
+    with pytest.raises(
+        ConstructArgumentError,
+        match=r"'trail_name' was not given, and the name made from the construct's path, "
+        r"'Test--Audit', breaks CloudTrail's naming rules",
+    ):
+        _trail(_stack())
 
 
 # -- props overrides --------------------------------------------------------------------
