@@ -42,7 +42,7 @@ Creates:
   group feeds the alarms;
 - ``logs_role``: the role aws-cdk-lib's ``Trail`` creates for CloudTrail to write to
   ``log_group`` (``logs:CreateLogStream`` and ``logs:PutLogEvents`` on it);
-- ``trail``: the trail: multi-Region, global service events (IAM, STS, CloudFront) included,
+- ``trail``: the trail: multi-Region, events of global services (such as IAM) included,
   log file validation on (aws-cdk-lib's defaults, set here explicitly anyway), all
   management events (read and write), log files encrypted with ``key``, delivered to
   ``bucket`` and ``log_group``;
@@ -55,9 +55,10 @@ Creates:
 Cost: the first trail in an account that delivers a copy of the management events of a
 Region is free for those events; every further trail that delivers them again (a second
 environment's trail in the same account, for instance) pays per 100,000 events (AWS
-CloudTrail pricing; CloudTrail User Guide, "Managing CloudTrail trail costs"). CloudTrail
-charges no KMS key usage for writing or reading log files; the key itself, the alarms,
-S3 storage and CloudWatch Logs ingestion are billed as usual.
+CloudTrail pricing; CloudTrail User Guide, "Managing CloudTrail trail costs"). No KMS key
+usage is charged for CloudTrail's own reads and writes of log files, only for people's
+("How AWS CloudTrail uses AWS KMS"); the key itself, the alarms, S3 storage and CloudWatch
+Logs ingestion are billed as usual.
 """
 
 from __future__ import annotations
@@ -118,11 +119,10 @@ _TRAIL_KEYS_OWNED = {
     "send_to_cloud_watch_logs": "the construct's log_group",
     "cloud_watch_log_group": "the construct's log_group",
     "cloud_watch_logs_retention": "log_retention",
-    "is_organization_trail": "nothing: an organization trail needs bucket and key policies "
-    "for the organization, which this construct does not write",
-    "org_id": "nothing: an organization trail needs bucket and key policies for the "
-    "organization, which this construct does not write",
 }
+# Trail settings for organization trails, which need bucket and key policies for the
+# organization's accounts.
+_TRAIL_KEYS_UNSUPPORTED = ("is_organization_trail", "org_id")
 # Bucket settings that an argument of this construct owns (and checks).
 _BUCKET_KEYS_OWNED = {
     "encryption": "the construct's key (SSE-KMS)",
@@ -352,6 +352,14 @@ class AuditTrail(Construct):
             for key, owner in owned.items():
                 if overrides and key in overrides:
                     raise fail(name, argument, f"sets {key!r}, which {owner} sets; pass it there")
+        for key in _TRAIL_KEYS_UNSUPPORTED:
+            if trail_props and key in trail_props:
+                raise fail(
+                    name,
+                    "trail_props",
+                    f"sets {key!r}; an organization trail needs bucket and key policies for "
+                    "the organization's accounts, which this construct does not write",
+                )
 
         stack = Stack.of(self)
         self.removal_policy = removal_policy

@@ -647,8 +647,9 @@ def test_bucket_props_merge_and_keep_the_encryption() -> None:
         ),
         (
             {"trail_props": {"is_organization_trail": True}},
-            r"'trail_props' sets 'is_organization_trail'.*organization",
+            r"'trail_props' sets 'is_organization_trail'; an organization trail needs",
         ),
+        ({"trail_props": {"org_id": "o-abc"}}, r"'trail_props' sets 'org_id'; an organization"),
         ({"trail_props": {"is_multiregion": True}}, r"'trail_props' has unknown key\(s\)"),
         ({"trail_props": {"s3_key_prefix": 5}}, r"'trail_props\['s3_key_prefix'\]' must be a"),
         (
