@@ -216,8 +216,11 @@ class AuditTrail(Construct):
     - ``trail_name``: generated from the construct's path (``<stack>-<id>-<hash>``, unique
       in the app). The key and bucket policies name the trail by its ARN, which is built
       from the name: a name CloudFormation would generate is known only after the trail
-      exists, which needs the policies first. A named trail cannot be replaced by
-      CloudFormation; none of its other settings requires replacement;
+      exists, which needs the policies first. CloudFormation cannot replace a named
+      resource in place, but CloudTrail's UpdateTrail changes every other setting of a
+      trail (bucket, prefix, Regions, validation, logs, key) without replacing it. Two
+      stages of one app, or two stacks, get different names, so one account can hold
+      both;
     - trail: multi-Region (one trail records every Region's events; it lives in the
       stack's Region), global service events included, log file validation on, all
       management events (read and write), no data events (add them with
@@ -247,7 +250,7 @@ class AuditTrail(Construct):
       ``ConsoleSignInWithoutMfa`` and ``IamPolicyChanges``, without dimensions: two
       AuditTrails of one account with the same namespace feed the same metrics (they
       see the same account's events). ``alarms=False`` creates no alarms (the metric
-      filters stay: they cost nothing until they match) and rejects an ``alarm_topic``.
+      filters stay, for alarms or dashboards of your own) and rejects an ``alarm_topic``.
 
     Escape hatches: ``trail_props`` overrides keyword arguments of ``aws_cloudtrail.Trail``
     (``insight_types``, ``s3_key_prefix``, ``sns_topic``, ...; not those an argument or a
@@ -259,7 +262,9 @@ class AuditTrail(Construct):
 
     What it does not do: give anyone read access (the key policy lets the account's IAM
     policies grant ``kms:Decrypt``; a reader needs it besides ``s3:GetObject``), record
-    data events, or enable AWS Security Hub (whose controls these alarms satisfy).
+    data events, or enable AWS Security Hub (whose controls CloudWatch.1, .3 and .4 look
+    for these metric filters and alarms; they also expect the alarm topic to have a
+    subscriber).
     """
 
     CONSTRUCT = "AuditTrail"
