@@ -167,3 +167,68 @@ def test_vpc_follows_the_profile(profile: EnvironmentProfile, synthesized_app):
     assert {"Name": "containerInsights", "Value": "enabled"} in cluster["Properties"][
         "ClusterSettings"
     ]
+
+
+# Pinned: new logical IDs would replace the trail, its bucket (and the logs in it) or the
+# key that decrypts them.
+AUDIT_TRAIL_LOGICAL_IDS = {
+    "AWS::CloudTrail::Trail": "AuditTrail49D399D8",
+    "AWS::S3::Bucket": "AuditTrailBucketA91FD435",
+    "AWS::KMS::Key": "AuditTrailKeyA4D56A7A",
+}
+
+
+@pytest.mark.parametrize("profile", PROFILES, ids=lambda profile: profile.name)
+def test_platform_records_the_account_in_an_audit_trail(
+    profile: EnvironmentProfile, synthesized_app
+):
+    template = _stack(synthesized_app, profile, "Platform")
+    resources = template["Resources"]
+    [(trail_id, trail)] = resources_of_type(template, "AWS::CloudTrail::Trail")
+    assert trail_id == AUDIT_TRAIL_LOGICAL_IDS["AWS::CloudTrail::Trail"]
+    properties = trail["Properties"]
+    assert properties["IsMultiRegionTrail"] is True
+    assert properties["IncludeGlobalServiceEvents"] is True
+    assert properties["EnableLogFileValidation"] is True
+    assert properties["EventSelectors"] == [
+        {"IncludeManagementEvents": True, "ReadWriteType": "All"}
+    ]
+    # Unique per stage, so Dev and Prod can share an account.
+    assert properties["TrailName"].startswith(f"{profile.stage_id}Platform-AuditTrail-")
+    assert properties["KMSKeyId"] == {
+        "Fn::GetAtt": [AUDIT_TRAIL_LOGICAL_IDS["AWS::KMS::Key"], "Arn"]
+    }
+    assert properties["S3BucketName"] == {"Ref": AUDIT_TRAIL_LOGICAL_IDS["AWS::S3::Bucket"]}
+    log_group_id = properties["CloudWatchLogsLogGroupArn"]["Fn::GetAtt"][0]
+    expected_days = {DEV.name: 7, PROD.name: 365}[profile.name]
+    assert resources[log_group_id]["Properties"]["RetentionInDays"] == expected_days
+    # Stateful parts follow the profile's removal policy.
+    expected_policy = "Retain" if profile is PROD else "Delete"
+    for logical_id in (
+        AUDIT_TRAIL_LOGICAL_IDS["AWS::S3::Bucket"],
+        AUDIT_TRAIL_LOGICAL_IDS["AWS::KMS::Key"],
+        log_group_id,
+    ):
+        assert resources[logical_id]["DeletionPolicy"] == expected_policy, logical_id
+    assert template["Outputs"]["AuditTrailArn"]["Value"] == {"Fn::GetAtt": [trail_id, "Arn"]}
+
+
+@pytest.mark.parametrize("profile", PROFILES, ids=lambda profile: profile.name)
+def test_the_audit_alarms_notify_the_platform_alarm_topic(
+    profile: EnvironmentProfile, synthesized_app
+):
+    template = _stack(synthesized_app, profile, "Platform")
+    [(topic_id, _)] = [
+        (logical_id, topic)
+        for logical_id, topic in resources_of_type(template, "AWS::SNS::Topic")
+        if topic["Properties"].get("DisplayName") == f"payments {profile.name} alarms"
+    ]
+    alarms = {
+        alarm["Properties"]["MetricName"]: alarm["Properties"]
+        for _, alarm in resources_of_type(template, "AWS::CloudWatch::Alarm")
+        if alarm["Properties"].get("Namespace") == "CloudTrailMetrics"
+    }
+    assert set(alarms) == {"RootUserUsage", "ConsoleSignInWithoutMfa", "IamPolicyChanges"}
+    for alarm in alarms.values():
+        assert alarm["AlarmActions"] == [{"Ref": topic_id}]
+        assert alarm["OKActions"] == [{"Ref": topic_id}]
