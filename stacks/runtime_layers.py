@@ -71,7 +71,8 @@ class RuntimeLayers(Construct):
             "RuntimeDependencies",
             code=lambda_.Code.from_asset(str(runtime_dependencies_folder())),
             compatible_runtimes=[RUNTIME],
-            # Wheels built for cp314 on manylinux aarch64 (wrapt has a C extension).
+            # Wheels chosen for cp314 on manylinux aarch64 (all pure Python today; a
+            # compiled pin would only run there).
             compatible_architectures=[lambda_.Architecture.ARM_64],
             description=RUNTIME_DEPENDENCIES_DESCRIPTION,
             removal_policy=RemovalPolicy.RETAIN,

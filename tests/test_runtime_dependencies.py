@@ -4,8 +4,14 @@ The functions get their third-party packages from our own layer, built by
 ``make runtime-layer`` from the exact pins of ``lambda_src/runtime-requirements.txt``.
 These tests fail when those pins drift from the test environment (or from pyproject.toml),
 when the Lambda code imports a package that no pin provides, when a pinned package needs
-one that is neither pinned nor in the Lambda runtime, and when the built folder does not
-hold exactly the pinned wheels for Python 3.14 on arm64.
+one that is neither pinned nor in the Lambda runtime, when a pin is needed by nothing (a
+package dropped from the code, or an extra dropped from pyproject.toml, whose pins stayed
+behind), and when the built folder does not hold exactly the pinned wheels for Python 3.14
+on arm64.
+
+A package the venv still has but nothing pins any more (an existing venv keeps what an
+older pyproject.toml installed: ``pip install`` never uninstalls) is not an error in
+itself; the Lambda code importing it is, as no pin provides it.
 """
 
 from __future__ import annotations
@@ -163,27 +169,61 @@ def test_every_third_party_import_of_the_lambda_code_is_pinned() -> None:
         )
 
 
-def test_pinned_distributions_bring_everything_they_need() -> None:
-    """--no-deps builds the layer: each pin's dependencies must be pinned or the runtime's."""
+def _layer_dependencies(name: str) -> dict[str, Requirement]:
+    """What pinned distribution ``name`` needs on Lambda, with the extras the tests install
+    (pyproject.toml's dev extras, e.g. Powertools' ``validation``): the extras the layer needs.
+    """
     pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    # The extras the tests install (e.g. Powertools' tracer) are the extras the layer needs.
     extras: dict[str, set[str]] = {
         canonicalize_name(requirement.name): requirement.extras
         for requirement in map(Requirement, pyproject["project"]["optional-dependencies"]["dev"])
     }
+    wanted_extras = {""} | extras.get(name, set[str]())
+    needed: dict[str, Requirement] = {}
+    for text in importlib.metadata.requires(name) or []:
+        requirement = Requirement(text)
+        if requirement.marker is not None and not any(
+            requirement.marker.evaluate({**LAMBDA_MARKER_ENVIRONMENT, "extra": extra})
+            for extra in wanted_extras
+        ):
+            continue
+        needed[canonicalize_name(requirement.name)] = requirement
+    return needed
+
+
+def test_pinned_distributions_bring_everything_they_need() -> None:
+    """--no-deps builds the layer: each pin's dependencies must be pinned or the runtime's."""
     for name in PINS:
-        wanted_extras = {""} | extras.get(name, set[str]())
-        for text in importlib.metadata.requires(name) or []:
-            requirement = Requirement(text)
-            if requirement.marker is not None and not any(
-                requirement.marker.evaluate({**LAMBDA_MARKER_ENVIRONMENT, "extra": extra})
-                for extra in wanted_extras
-            ):
-                continue
-            dependency = canonicalize_name(requirement.name)
+        for dependency, requirement in _layer_dependencies(name).items():
             assert dependency in PINS.keys() | RUNTIME_PROVIDED, (
                 f"{name} needs {requirement}: pin it in {RUNTIME_REQUIREMENTS.name}"
             )
+
+
+def test_every_pin_is_needed() -> None:
+    """A pin is there because the Lambda code imports it, or a pin that is there needs it.
+
+    When Powertools' Tracer went (and with it the ``tracer`` extra in pyproject.toml),
+    aws-xray-sdk and wrapt (which only aws-xray-sdk needs) had to leave the layer too: a pin
+    left behind would still ship, and still be held to the venv's version, for nothing.
+    """
+    distributions = importlib.metadata.packages_distributions()
+    needed = {
+        canonicalize_name(distribution)
+        for module in _imported_modules()
+        for distribution in distributions.get(module, [])
+    } & PINS.keys()
+    unvisited = list(needed)
+    while unvisited:
+        for dependency in _layer_dependencies(unvisited.pop()):
+            if dependency in PINS and dependency not in needed:
+                needed.add(dependency)
+                unvisited.append(dependency)
+    unneeded = sorted(PINS.keys() - needed)
+    assert not unneeded, (
+        f"{RUNTIME_REQUIREMENTS.name} pins {unneeded}, which neither the Lambda code imports "
+        "nor a needed pin needs (with the extras pyproject.toml's dev list names): remove them"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -211,9 +251,9 @@ def test_built_layer_is_for_python_3_14_on_arm64(built_layer: Path) -> None:
         assert tags, wheel
         # A wheel fits if one of its tags does (py2-none-any + py3-none-any: py3 fits).
         assert any(LAMBDA_WHEEL_TAG.match(tag) for tag in tags), (wheel.parent.name, tags)
-    extensions = list(built_layer.rglob("*.so"))
-    assert extensions, "wrapt's C extension was expected"
-    for extension in extensions:
+    # Every pin is pure Python today (wrapt, compiled, left with the X-Ray SDK); a compiled
+    # one must be built for Lambda's Python and architecture.
+    for extension in built_layer.rglob("*.so"):
         assert ".cpython-314-aarch64-linux-gnu." in extension.name or ".abi3." in extension.name
 
 

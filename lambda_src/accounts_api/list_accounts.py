@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -43,7 +43,6 @@ from payments_shared.api_proxy import (
 _DIGITS = re.compile(r"[0-9]{1,4}")
 
 logger = Logger()
-tracer = Tracer()
 
 
 def parse_limit(raw: str | None) -> int:
@@ -68,7 +67,6 @@ def parse_cursor(raw: str | None) -> ListPosition | None:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-@tracer.capture_lambda_handler(capture_response=False)  # responses hold personal data
 @event_source(data_class=APIGatewayProxyEvent)
 def handler(event: APIGatewayProxyEvent, context: LambdaContext) -> ProxyResponse:
     """Lambda entry point (``list_accounts.handler``)."""

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 import fastjsonschema
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -50,7 +50,6 @@ _PATTERN_HINTS = {
 }
 
 logger = Logger()
-tracer = Tracer()
 
 
 class OpenAccountRequest(TypedDict):
@@ -95,7 +94,6 @@ def _describe(error: fastjsonschema.JsonSchemaValueException, data: dict[str, An
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-@tracer.capture_lambda_handler(capture_response=False)  # responses hold personal data
 @event_source(data_class=APIGatewayProxyEvent)
 def handler(event: APIGatewayProxyEvent, context: LambdaContext) -> ProxyResponse:
     """Lambda entry point (``open_account.handler``)."""

@@ -17,7 +17,7 @@ import uuid
 from typing import Any
 
 import boto3  # type: ignore[import-untyped]
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
@@ -35,7 +35,6 @@ EVENT_ID_NAMESPACE = uuid.UUID("3f0e9c52-7a61-4c55-9a53-2d8f4b1e6a70")
 """uuid5 namespace of the accounts service's event ids (never change it)."""
 
 logger = Logger()
-tracer = Tracer()
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 contracts = ContractRegistry.from_env()
 
@@ -65,7 +64,6 @@ def account_opened(account: Account) -> Event:
     )
 
 
-@tracer.capture_method
 def publish_record(record: DynamoDBRecord) -> None:
     """Publish the event of one stream record; raises (-> item failure) when it cannot."""
     new_image = record.raw_event.get("dynamodb", {}).get("NewImage") or {}
@@ -89,7 +87,6 @@ def publish_record(record: DynamoDBRecord) -> None:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     """Lambda entry point (``publish_events.handler``)."""
     return process_partial_response(

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
@@ -36,7 +36,6 @@ from payments_shared.events import (
 from statements import UnhandledEventError, repository_from_env
 
 logger = Logger()
-tracer = Tracer()
 processor = BatchProcessor(event_type=EventType.SQS)
 contracts = ContractRegistry.from_env()
 
@@ -57,7 +56,6 @@ def parse_record(record: SQSRecord) -> Event:
     return event
 
 
-@tracer.capture_method(capture_response=False)
 def apply_record(record: SQSRecord) -> None:
     """Apply the event of one record; raises (so the record is retried) when it cannot."""
     context = {"message_id": record.message_id}
@@ -78,7 +76,6 @@ def apply_record(record: SQSRecord) -> None:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     """Lambda entry point (``apply_events.handler``): the batch's failed message ids.
 

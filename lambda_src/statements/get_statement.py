@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -50,7 +50,6 @@ from statements import (
 _DIGITS = re.compile(r"[0-9]{1,4}")
 
 logger = Logger()
-tracer = Tracer()
 
 
 def parse_limit(raw: str | None) -> int:
@@ -75,7 +74,6 @@ def parse_cursor(raw: str | None) -> str | None:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-@tracer.capture_lambda_handler(capture_response=False)  # responses hold personal data
 @event_source(data_class=APIGatewayProxyEvent)
 def handler(event: APIGatewayProxyEvent, context: LambdaContext) -> ProxyResponse:
     """Lambda entry point (``get_statement.handler``)."""

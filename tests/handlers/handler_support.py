@@ -60,14 +60,13 @@ def as_caller(event: dict[str, Any], sub: str | None, *, authorizer: bool) -> di
 
 
 def fake_aws_environment(monkeypatch: pytest.MonkeyPatch, **variables: str) -> None:
-    """Fake credentials that can reach nothing real, no tracing, and ``variables``."""
+    """Fake credentials that can reach nothing real, and ``variables``."""
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ENDPOINT_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     monkeypatch.setenv("AWS_REGION", REGION)
-    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "1")
     for name, value in variables.items():
         monkeypatch.setenv(name, value)
 

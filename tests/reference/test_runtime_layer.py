@@ -65,7 +65,8 @@ def test_every_python_function_has_the_runtime_dependencies_layer(
         ]
         assert len(matches) == 1, f"{stack} {logical_id} lacks the runtime-dependencies layer"
         layer = matches[0]
-        # The layer's wheels are built for one runtime and architecture (wrapt is compiled).
+        # The layer's wheels are chosen for one runtime and architecture (all pure Python
+        # today; a compiled pin would only run there).
         assert layer["Properties"]["CompatibleRuntimes"] == ["python3.14"]
         assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
         assert properties["Runtime"] == "python3.14", (stack, logical_id)
