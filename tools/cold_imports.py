@@ -8,7 +8,9 @@ Every module under ``lambda_src/<function>/`` that defines ``handler`` (the stac
 ``handler="<module>.handler"``) is imported ``--runs`` times, each time in a fresh
 ``python -X importtime`` process, and the table shows the median, minimum and maximum of
 the module's cumulative import time and the three imports (made by the module itself,
-directly or by its module-level code) that took longest, as medians too.
+directly or by its module-level code) that took longest, as medians too. ``--json`` writes
+the same, every run's time, and the time each top-level package's own modules took (self
+times: what a package costs, whoever imported it).
 
 Each process sees what a function sees on Lambda, and nothing else (``-I -S``: no site
 packages, no ``PYTHON*`` variables): the function's folder (the working directory, as
@@ -17,9 +19,10 @@ layer (both in ``/opt/python`` on Lambda), then the packages the Lambda runtime 
 (boto3, botocore and their dependencies, linked from this environment as ``/var/runtime``).
 The environment is a Lambda function's (``LAMBDA_TASK_ROOT``, ``AWS_LAMBDA_FUNCTION_NAME``,
 region, ``CONTRACTS_DIR`` for the contracts layer), so libraries that behave differently on
-Lambda do so here. Bytecode is neither written nor found for our code and the layer (``-B``;
-Lambda's ``/opt`` and ``/var/task`` are read-only and the layer ships none), while the
-standard library and the runtime's packages use theirs, as on Lambda.
+Lambda do so here (the X-Ray SDK, for one, built a botocore client as it was imported unless
+``LAMBDA_TASK_ROOT`` was set). Bytecode is neither written nor found for our code and the
+layer (``-B``; Lambda's ``/opt`` and ``/var/task`` are read-only and the layer ships none),
+while the standard library and the runtime's packages use theirs, as on Lambda.
 
 The figures are this machine's, with this interpreter (``--python``, default the running
 one): Lambda's python3.14 on arm64 will differ, and its runtime has imported part of the
