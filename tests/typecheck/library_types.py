@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from typing import assert_type
 
-from aws_cdk import App, Environment, Stack
+from aws_cdk import App, AspectPriority, Aspects, Environment, RemovalPolicy, Stack
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
@@ -26,6 +27,7 @@ from cdk_microservices import (
     ContainerService,
     EventBus,
     EventContract,
+    LogRetentionAspect,
     QueueWorker,
     RelationalDatabase,
     ServiceTable,
@@ -123,3 +125,11 @@ existing_site = StaticSite(
     stack, "ExistingSite", existing_bucket=s3.Bucket.from_bucket_name(stack, "B", "site-bucket")
 )
 assert_type(existing_site.bucket, s3.IBucket)
+
+# An aspect of the app: every function aws-cdk-lib adds gets a log group with a retention.
+Aspects.of(app).add(
+    LogRetentionAspect(
+        retention=logs.RetentionDays.ONE_MONTH, removal_policy=RemovalPolicy.DESTROY
+    ),
+    priority=AspectPriority.MUTATING,
+)
