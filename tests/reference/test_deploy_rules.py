@@ -438,8 +438,9 @@ def test_every_serverless_cache_is_alarmed(synthesized_app):
 # ``Custom::LogRetention``, which creates the group or accepts the one the service made.
 #
 # Not checked, as no template can hold them: ECS Container Insights creates
-# ``/aws/ecs/containerinsights/<cluster>/performance`` itself (with a one-day retention),
-# and RDS Enhanced Monitoring writes to the account-wide ``RDSOSMetrics`` group.
+# ``/aws/ecs/containerinsights/<cluster>/performance`` itself (reportedly with a one-day
+# retention), and RDS Enhanced Monitoring (off here) writes to the account-wide
+# ``RDSOSMetrics`` group.
 
 _LOG_GROUP = "AWS::Logs::LogGroup"
 
