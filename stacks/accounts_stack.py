@@ -1,8 +1,9 @@
 """AccountsStack: the accounts service, which opens accounts, serves them and announces them.
 
-Composes an ``ApiService`` (``POST /accounts``, ``GET /accounts/{id}``, both behind the
-platform's Cognito user pool and WAF) over the service's own ``ServiceTable``, grants each
-route's function exactly the table actions its handler uses, and publishes
+Composes an ``ApiService`` (``POST /accounts``, ``GET /accounts`` and ``GET /accounts/{id}``,
+all behind the platform's Cognito user pool and WAF) over the service's own ``ServiceTable``
+(with a global secondary index by owner, for the listing), grants each route's function
+exactly the table actions its handler uses, and publishes
 ``AccountOpened`` to the accounts event bus from the table's stream
 (``TableEventPublisher``), so no opened account goes unannounced.
 """
@@ -14,6 +15,8 @@ from typing import Any
 
 from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from constructs import Construct
@@ -31,7 +34,16 @@ from stacks.runtime_layers import RuntimeLayers
 
 ACCOUNTS_CODE = LAMBDA_SRC / "accounts_api"
 OPEN_ACCOUNT = "POST /accounts"
+LIST_ACCOUNTS = "GET /accounts"
 GET_ACCOUNT = "GET /accounts/{id}"
+OWNER_INDEX = "by-owner"
+"""The accounts table's global secondary index of each owner's accounts, by opening time.
+
+Keyed by ``owner_sub`` and ``opened_at``, attributes of account items only (as written by
+lambda_src/accounts_api/accounts.py), so email claims stay out of it. Its projection is
+ALL: the listing returns every attribute of an account but ``type``, so ``INCLUDE`` would
+save next to nothing, and a projection cannot change without replacing the index.
+"""
 ACCOUNT_INSERTS = {
     "eventName": lambda_.FilterRule.is_equal("INSERT"),
     # ``type`` of an account item, as written by lambda_src/accounts_api/accounts.py
@@ -65,6 +77,13 @@ class AccountsStack(Stack):
             removal_policy=profile.removal_policy,
             deletion_protection=profile.deletion_protection,
         )
+        # An in-place update of the table: its logical id and data stay.
+        self.table.table.add_global_secondary_index(
+            index_name=OWNER_INDEX,
+            partition_key=dynamodb.Attribute(name="owner_sub", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="opened_at", type=dynamodb.AttributeType.STRING),
+            projection_type=dynamodb.ProjectionType.ALL,
+        )
         self.api = ApiService(
             self,
             "AccountsApi",
@@ -88,6 +107,13 @@ class AccountsStack(Stack):
                 ),
                 ApiRoute(
                     method="GET",
+                    path="/accounts",
+                    handler="list_accounts.handler",
+                    environment={"OWNER_INDEX_NAME": OWNER_INDEX},
+                    description="Lists the signed-in customer's accounts, newest first",
+                ),
+                ApiRoute(
+                    method="GET",
                     path="/accounts/{id}",
                     handler="get_account.handler",
                     description="Reads one of the signed-in customer's accounts",
@@ -107,6 +133,15 @@ class AccountsStack(Stack):
         # One transaction of two conditional puts (account + email claim); nothing else.
         self.table.grant(self.api.function_for(OPEN_ACCOUNT), "dynamodb:PutItem")
         self.table.grant(self.api.function_for(GET_ACCOUNT), "dynamodb:GetItem")
+        # Query on the owner index alone: not ServiceTable.grant, which always names the table
+        # too, where a Query could read any partition (anyone's account by its id). The table
+        # uses the AWS managed key, so no key grant is needed (a customer managed key would
+        # also need kms:Decrypt, as ServiceTable.grant adds).
+        iam.Grant.add_to_principal(
+            grantee=self.api.function_for(LIST_ACCOUNTS),
+            actions=["dynamodb:Query"],
+            resource_arns=[f"{self.table.table_arn}/index/{OWNER_INDEX}"],
+        )
 
         self.publisher = TableEventPublisher(
             self,

@@ -8,7 +8,16 @@ lets API Gateway write execution logs (kept when the stack is deleted), one
 event bus per publishing domain, and the network the container services and databases
 run in: a VPC (public, private-with-egress and isolated subnets in the profile's number of
 AZs, the profile's number of NAT gateways, flow logs, S3 and DynamoDB gateway endpoints)
-and an ECS cluster with Container Insights and a Service Connect namespace.
+and an ECS cluster with Container Insights and a Service Connect namespace; and the audit trail
+(``AuditTrail``): a multi-Region CloudTrail trail of the account's management events to a
+KMS-encrypted bucket and a CloudWatch Logs log group kept the profile's ``log_retention``,
+with alarms on root user use, console sign-in without MFA and IAM policy changes that notify
+the alarm topic.
+
+One trail per environment: the first trail in an account that delivers the management
+events of a Region delivers them free; every further one (the second environment's, when
+Dev and Prod share an account, or a trail the account already has, e.g. from AWS Control
+Tower) pays per 100,000 events. Separate accounts per environment avoid that charge.
 """
 
 from __future__ import annotations
@@ -26,7 +35,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
-from cdk_microservices import AlarmTopic, EventBus, EventContract, acknowledge
+from cdk_microservices import AlarmTopic, AuditTrail, EventBus, EventContract, acknowledge
 from stacks.config import EVENT_CONTRACTS, EnvironmentProfile
 
 
@@ -59,6 +68,13 @@ class PlatformStack(Stack):
             removal_policy=profile.removal_policy,
         )
         self.alarm_topic = self.alarms.topic
+        self.audit = AuditTrail(
+            self,
+            "AuditTrail",
+            removal_policy=profile.removal_policy,
+            log_retention=profile.log_retention,
+            alarm_topic=self.alarm_topic,
+        )
         self._api_gateway_logging_role()
         self.vpc = self._vpc(profile, availability_zones)
         self.cluster = ecs.Cluster(
@@ -95,6 +111,7 @@ class PlatformStack(Stack):
         CfnOutput(self, "UserPoolId", value=self.user_pool.user_pool_id)
         CfnOutput(self, "SignInUrl", value=self.sign_in_domain.base_url())
         CfnOutput(self, "AlarmTopicArn", value=self.alarm_topic.topic_arn)
+        CfnOutput(self, "AuditTrailArn", value=self.audit.trail_arn)
         CfnOutput(self, "AccountEventsTopicArn", value=self.account_events.topic.topic_arn)
         CfnOutput(self, "TransferEventsTopicArn", value=self.transfer_events.topic.topic_arn)
 

@@ -28,3 +28,5 @@ def test_the_typed_program_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert namespace["existing_worker"].dead_letter_queue is None
     assert namespace["site"].spa_function is not None
     assert namespace["existing_site"].bucket.bucket_name == "site-bucket"
+    assert len(namespace["audit"].alarms) == 3
+    assert namespace["audit"].trail_name.startswith("Types-Audit-")

@@ -15,7 +15,9 @@ Two HTTP servers on 127.0.0.1, each on a free port (or given ones):
 
 Both record every request (method, path, query, headers, body). The statements fake is
 eventually consistent like the real read model: a new event appears in an account's
-statement only after ``statement_lag`` further reads of it.
+statement only after ``statement_lag`` further reads of it. ``GET /api/accounts`` lists the
+caller's accounts newest first with the real contract (``limit`` 1 to 100, default 25, and
+an opaque ``cursor``; 400 for either when bad); unlike the real index it is never behind.
 
 Used by tests/browser, by ``make screenshot`` (tools/web_screenshot.py) and by
 ``make web-dev``: ``python tools/web_fakes.py [--port 8000]`` serves the UI with demo data
@@ -36,7 +38,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -57,6 +59,8 @@ API_PATHS = {
 UNAUTHORIZED = {"message": "Unauthorized"}
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _EMAIL = re.compile(r"^\s*[^\s@]+@[^\s@]+\.[^\s@]+\s*$")
+_LIMIT = re.compile(r"[0-9]{1,4}")
+_OPENED_AT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z")
 _CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
@@ -79,7 +83,11 @@ def content_security_policy(auth_domain: str) -> str:
 
 
 def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return _iso(datetime.now(UTC))
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _b64url(data: bytes) -> str:
@@ -496,6 +504,7 @@ class FakePayments:
             self.statements: dict[str, _Statement] = {}
             self._idempotency: dict[tuple[str, str], tuple[str, Response]] = {}
             self._injected: list[_Injected] = []
+            self._last_opened_at = ""
 
     # --- test hooks and seeding -------------------------------------------------------
 
@@ -530,7 +539,7 @@ class FakePayments:
                 "email": email_key,
                 "currency": currency,
                 "status": "OPEN",
-                "opened_at": opened_at or now_iso(),
+                "opened_at": opened_at or self._next_opened_at(),
             }
             account_id = account["account_id"]
             self.accounts[account_id] = account
@@ -546,6 +555,16 @@ class FakePayments:
                 lag=lag,
             )
             return dict(account)
+
+    def _next_opened_at(self) -> str:
+        """Now, or a millisecond after the last account opened now: accounts opened one after
+        the other list in that order (the real service orders ties by id instead)."""
+        opened_at = now_iso()
+        if opened_at <= self._last_opened_at:
+            last = datetime.fromisoformat(self._last_opened_at.replace("Z", "+00:00"))
+            opened_at = _iso(last + timedelta(milliseconds=1))
+        self._last_opened_at = opened_at
+        return opened_at
 
     def deposit(
         self, account_id: str, amount_minor: int, *, at: str | None = None, lag: int | None = None
@@ -663,6 +682,8 @@ class FakePayments:
         match (method, parts):
             case ("POST", ["accounts"]):
                 return self._open_account(request, caller)
+            case ("GET", ["accounts"]):
+                return self._list_accounts(request, caller)
             case ("GET", ["accounts", account_id]):
                 return Response.json(200, self._owned_account(account_id, caller))
             case ("GET", ["statements", account_id]):
@@ -700,6 +721,36 @@ class FakePayments:
         if self.owners.get(account_id) != caller.sub:
             raise ApiError(404, f"account {account_id} not found", "not_found")
         return dict(self.accounts[account_id])
+
+    def _list_accounts(self, request: RecordedRequest, caller: User) -> Response:
+        raw_limit = request.param("limit")
+        if raw_limit is not None and not (
+            _LIMIT.fullmatch(raw_limit) and 1 <= int(raw_limit) <= 100
+        ):
+            raise ApiError(
+                400,
+                f"query parameter 'limit' must be an integer from 1 to 100, got {raw_limit!r}",
+                "invalid",
+            )
+        limit = 25 if raw_limit is None else int(raw_limit)
+        raw_cursor = request.param("cursor")
+        after = None if raw_cursor is None else _account_position(raw_cursor)
+        # Newest first by opening time, then by id, as the owner index and its table keys order
+        # them; a page continues strictly after the cursor's position.
+        mine = sorted(
+            (
+                dict(account)
+                for account_id, account in self.accounts.items()
+                if self.owners[account_id] == caller.sub
+            ),
+            key=lambda account: (account["opened_at"], account["account_id"]),
+            reverse=True,
+        )
+        if after is not None:
+            mine = [a for a in mine if (a["opened_at"], a["account_id"]) < after]
+        page = mine[:limit]
+        next_cursor = account_cursor(page[-1]) if len(mine) > limit else None
+        return Response.json(200, {"accounts": page, "next_cursor": next_cursor})
 
     def _open_account(self, request: RecordedRequest, caller: User) -> Response:
         body = _json_object(request)
@@ -857,6 +908,35 @@ def _uuid(value: Any, name: str, status: int = 422) -> str:
     return value
 
 
+def account_cursor(account: JsonObject) -> str:
+    """The accounts API's cursor after ``account``: its opening time and id, as the real
+    service encodes them (compact JSON, url-safe base64 without padding)."""
+    text = json.dumps(
+        {"opened_at": account["opened_at"], "account_id": account["account_id"]},
+        separators=(",", ":"),
+    )
+    return _b64url(text.encode())
+
+
+def _account_position(cursor: str) -> tuple[str, str]:
+    """(opened_at, account_id) of a cursor from :func:`account_cursor`, else a 400."""
+    invalid = ApiError(400, "invalid cursor", "invalid")
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, TypeError) as error:
+        raise invalid from error
+    if not isinstance(data, dict) or set(data) != {"opened_at", "account_id"}:
+        raise invalid
+    position = (data["opened_at"], data["account_id"])
+    if not isinstance(position[0], str) or not _OPENED_AT.fullmatch(position[0]):
+        raise invalid
+    if not isinstance(position[1], str) or not _UUID.fullmatch(position[1]):
+        raise invalid
+    if account_cursor({"opened_at": position[0], "account_id": position[1]}) != cursor:
+        raise invalid
+    return position
+
+
 # ------------------------------------------------------------------------------ the site
 
 
@@ -918,7 +998,8 @@ class WebFakes:
     """The site, the APIs and the managed login together, wired to each other.
 
     ``statement_poll_ms`` goes into ``config.json`` as ``statementPollMs`` (the UI's interval
-    between two reads of a statement it waits on).
+    between two reads of a statement it waits on), ``account_page_size`` as
+    ``accountPageSize`` (the ``limit`` the UI lists its accounts with; 100 when unset).
     """
 
     def __init__(
@@ -926,6 +1007,7 @@ class WebFakes:
         *,
         statement_lag: int = 0,
         statement_poll_ms: int | None = None,
+        account_page_size: int | None = None,
         site_port: int = 0,
         auth_port: int = 0,
         web_root: Path = WEB_ROOT,
@@ -946,6 +1028,9 @@ class WebFakes:
         }
         if statement_poll_ms is not None:
             self.config["statementPollMs"] = statement_poll_ms
+        if account_page_size is not None:
+            self.config["accountPageSize"] = account_page_size
+        self._initial_config = dict(self.config)
         self.site.configure(self.config)
         self.cognito.redirect_uris = {f"{self.origin}/auth/callback"}
         self.cognito.logout_uris = {f"{self.origin}/"}
@@ -960,7 +1045,10 @@ class WebFakes:
         return [request for request in self.requests.all() if request.path.startswith("/api/")]
 
     def reset(self) -> None:
-        """Forget every account, token and recorded request (between two tests)."""
+        """Forget every account, token and recorded request, and any change to ``config``
+        (between two tests)."""
+        self.config.clear()
+        self.config.update(self._initial_config)
         self.payments.reset(statement_lag=self._initial_lag)
         self.tokens.reset()
         self.cognito.reset()
@@ -1047,7 +1135,7 @@ def main() -> None:  # pragma: no cover - interactive
     ) as fakes:
         demo = seed_demo(fakes.payments)
         print(f"Web UI: {fakes.origin}/  (auth domain {fakes.auth_domain}; Ctrl-C stops)")
-        print(f"Signed-in user: {DEFAULT_USER.email}. Add the demo accounts by their ids:")
+        print(f"Signed-in user: {DEFAULT_USER.email}, who owns the demo accounts:")
         print(f"  {demo.everyday}  (Alex Morgan, EUR)")
         print(f"  {demo.savings}  (Alex Morgan (savings), EUR)")
         print(f"  another customer's account to transfer to: {demo.other_customer}")

@@ -98,6 +98,8 @@ export function createApi(config, getSession) {
   const { accounts, statements, transfers } = config.api;
   return {
     openAccount: (request) => call("POST", accounts, { body: request }),
+    listAccounts: (cursor) =>
+      call("GET", accounts, { query: { limit: config.accountPageSize, cursor } }),
     getAccount: (accountId) => call("GET", `${accounts}/${id(accountId)}`),
     getStatement: (accountId, cursor) =>
       call("GET", `${statements}/${id(accountId)}`, { query: { limit: 25, cursor } }),

@@ -13,7 +13,6 @@ import {
 } from "./auth.js";
 import { loadConfig } from "./config.js";
 import { formatMoney, parseAmount } from "./money.js";
-import { forgetAccount, isUuid, rememberAccount, rememberedAccounts } from "./store.js";
 import {
   AccountCard,
   accountLabel,
@@ -26,6 +25,11 @@ import {
 const $ = (id) => document.getElementById(id);
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const EXPIRED_MESSAGE = "Your session has expired. Sign in again.";
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+// The list of accounts reads at most this many pages of config.accountPageSize each.
+const ACCOUNT_PAGES = 5;
+// Earlier versions kept the ids of a user's accounts in localStorage under this prefix.
+const LEGACY_ACCOUNT_IDS = "payments.accounts.";
 
 const state = {
   config: null,
@@ -48,6 +52,10 @@ class FieldErrors extends Error {
 const sleep = (ms) => new Promise((resolve) => {
   setTimeout(resolve, ms);
 });
+
+function isUuid(value) {
+  return UUID.test(String(value ?? "").trim());
+}
 
 function sentence(text) {
   const trimmed = String(text).trim();
@@ -73,6 +81,8 @@ function resetSignedInView() {
   state.watches.clear();
   state.pendingKeys.clear();
   $("account-list").replaceChildren();
+  $("no-accounts").hidden = true;
+  setAccountsMessage("");
   for (const select of document.querySelectorAll("#view-signed-in select")) {
     delete select.dataset.chosen;
   }
@@ -105,12 +115,19 @@ function showSignedIn() {
   showView("signed-in");
   $("user-email").textContent = session.email || session.sub;
   $("open-email").value = session.email;
-  for (const accountId of rememberedAccounts(session.sub)) {
-    addCard(accountId);
-  }
-  updateAccountChoices();
-  for (const accountId of state.cards.keys()) {
-    loadAccount(accountId);
+  loadAccounts();
+}
+
+/** Drop what earlier versions remembered in this browser: the list now comes from the API. */
+function forgetLegacyAccountIds() {
+  try {
+    for (const key of Object.keys(localStorage)) {
+      if (key.startsWith(LEGACY_ACCOUNT_IDS)) {
+        localStorage.removeItem(key);
+      }
+    }
+  } catch {
+    // storage unavailable: nothing was kept there either
   }
 }
 
@@ -128,22 +145,97 @@ function describeCounterparty(accountId) {
   return account ? `${accountLabel(account)} (${shortId(accountId)})` : `account ${shortId(accountId)}`;
 }
 
-function addCard(accountId) {
-  if (!state.cards.has(accountId)) {
-    const card = new AccountCard(accountId, {
-      onRefresh: (id) => loadAccount(id),
-      onMore: loadOlderEntries,
-      onForget: forget,
-      describeCounterparty,
-    });
-    state.cards.set(accountId, card);
-    $("account-list").append(card.element);
+/** Newest first, as GET /accounts lists them: by opening time, then by id. */
+function newerFirst(a, b) {
+  if (a.opened_at !== b.opened_at) {
+    return a.opened_at < b.opened_at ? 1 : -1;
   }
-  return state.cards.get(accountId);
+  return a.account_id < b.account_id ? 1 : -1;
+}
+
+/** The card of `account`, made and put in its place in the list if it is new. */
+function showAccount(account) {
+  const existing = state.cards.get(account.account_id);
+  if (existing) {
+    existing.setAccount(account);
+    return { card: existing, isNew: false };
+  }
+  const card = new AccountCard(account.account_id, {
+    onRefresh: (id) => loadAccount(id),
+    onMore: loadOlderEntries,
+    describeCounterparty,
+  });
+  card.setAccount(account);
+  const list = $("account-list");
+  const older = [...list.children].find((element) => {
+    const shown = state.cards.get(element.dataset.accountId)?.account;
+    return shown && newerFirst(account, shown) < 0;
+  });
+  state.cards.set(account.account_id, card);
+  list.insertBefore(card.element, older ?? null);
+  return { card, isNew: true };
 }
 
 function ownAccounts() {
-  return [...state.cards.values()].filter((card) => card.account).map((card) => card.account);
+  return [...state.cards.values()]
+    .filter((card) => card.account)
+    .map((card) => card.account)
+    .sort(newerFirst);
+}
+
+function setAccountsMessage(text, kind = "") {
+  setMessage($("accounts-message"), text, kind);
+  $("accounts-retry").hidden = kind !== "error";
+}
+
+/**
+ * Read the signed-in customer's accounts (GET /accounts, following next_cursor for at most
+ * ACCOUNT_PAGES pages) and show every one not shown yet, with its balance and statement.
+ * Cards already shown stay: the list is read from an index that may not have an account
+ * opened a moment ago yet, and accounts are never closed.
+ */
+async function loadAccounts({ announce = state.cards.size === 0 } = {}) {
+  const generation = state.generation;
+  if (announce) {
+    setAccountsMessage("Loading your accounts…");
+  }
+  updateAccountChoices();
+  const accounts = [];
+  let cursor = null;
+  try {
+    for (let page = 0; page < ACCOUNT_PAGES; page += 1) {
+      const listed = await state.api.listAccounts(cursor);
+      if (generation !== state.generation) {
+        return;
+      }
+      accounts.push(...(listed.accounts ?? []));
+      cursor = listed.next_cursor ?? null;
+      if (!cursor) {
+        break;
+      }
+    }
+  } catch (error) {
+    if (generation !== state.generation) {
+      return;
+    }
+    if (error instanceof SessionExpiredError) {
+      expireSession();
+      return;
+    }
+    if (!(error instanceof ApiError)) {
+      throw error;
+    }
+    setAccountsMessage(`Your accounts could not be loaded: ${sentence(error.message)}`, "error");
+    updateAccountChoices();
+    return;
+  }
+  const added = accounts.map(showAccount).filter(({ isNew }) => isNew).map(({ card }) => card);
+  setAccountsMessage(cursor ? `Only your ${accounts.length} newest accounts are shown.` : "");
+  updateAccountChoices();
+  for (const card of added) {
+    loadBalance(card.accountId);
+    watchStatement(card.accountId, { immediate: true });
+  }
 }
 
 function accountById(accountId) {
@@ -175,7 +267,7 @@ function updateCurrencies() {
 /** Keep the selects, the empty note and the money forms in step with the accounts. */
 function updateAccountChoices() {
   const accounts = ownAccounts();
-  $("no-accounts").hidden = state.cards.size > 0;
+  $("no-accounts").hidden = state.cards.size > 0 || $("accounts-message").textContent !== "";
   $("deposit-section").hidden = accounts.length === 0;
   $("transfer-section").hidden = accounts.length === 0;
   fillSelect($("deposit-account"), accounts);
@@ -205,7 +297,7 @@ async function loadAccount(accountId) {
       throw error;
     }
     if (error.status === 404) {
-      card.setProblem("This account was not found, or it is not yours.", { missing: true });
+      card.setProblem("This account was not found, or it is not yours.");
     } else {
       card.setProblem(`This account could not be loaded: ${sentence(error.message)}`);
     }
@@ -332,17 +424,6 @@ async function loadOlderEntries(accountId) {
   }
 }
 
-function forget(accountId) {
-  const card = state.cards.get(accountId);
-  forgetAccount(state.session.sub, accountId);
-  state.cards.delete(accountId);
-  state.watches.delete(accountId);
-  card.element.remove();
-  updateAccountChoices();
-  setMessage($("app-message"), `Account ${accountId} was removed from this list.`);
-  $("accounts-title").focus();
-}
-
 // ---------------------------------------------------------------- forms
 
 /** The Idempotency-Key of an action: new for a new action, the same for a retry of it. */
@@ -439,9 +520,7 @@ async function openAccount(message) {
     email: email.value.trim(),
     currency: $("open-currency").value,
   });
-  rememberAccount(state.session.sub, account.account_id);
-  const card = addCard(account.account_id);
-  card.setAccount(account);
+  const { card } = showAccount(account);
   card.setBalance({ balance_minor: 0, currency: account.currency });
   updateAccountChoices();
   name.value = "";
@@ -451,38 +530,7 @@ async function openAccount(message) {
     "success",
   );
   watchStatement(account.account_id, { immediate: true });
-}
-
-async function addAccountById(message) {
-  const input = $("add-id");
-  const accountId = input.value.trim().toLowerCase();
-  if (!isUuid(accountId)) {
-    throw new FieldErrors([{
-      input,
-      message: "Enter an account id: 36 characters like 3f2b9c1e-8d4a-4b6f-9a7e-1c2d3e4f5a6b.",
-    }]);
-  }
-  if (state.cards.has(accountId)) {
-    setMessage(message, "That account is already in your list.");
-    return;
-  }
-  let account;
-  try {
-    account = await state.api.getAccount(accountId);
-  } catch (error) {
-    if (error instanceof ApiError && error.status === 404) {
-      throw new FieldErrors([{ input, message: "No account of yours has that id. Check it and try again." }]);
-    }
-    throw error;
-  }
-  rememberAccount(state.session.sub, account.account_id);
-  const card = addCard(account.account_id);
-  card.setAccount(account);
-  updateAccountChoices();
-  input.value = "";
-  setMessage(message, `Added ${accountLabel(account)} (${account.account_id}).`, "success");
-  loadBalance(account.account_id);
-  watchStatement(account.account_id, { immediate: true });
+  loadAccounts(); // and any opened elsewhere meanwhile
 }
 
 async function deposit(message) {
@@ -587,12 +635,16 @@ function wireEvents() {
   $("transfer-to-own").addEventListener("change", showTransferTarget);
   $("transfer-to-other").addEventListener("change", showTransferTarget);
   bindForm("open-form", "The account was not opened", openAccount);
-  bindForm("add-form", "The account was not added", addAccountById);
+  $("accounts-retry").addEventListener("click", () => {
+    $("accounts-title").focus();
+    loadAccounts({ announce: true });
+  });
   bindForm("deposit-form", "The deposit was not made", deposit);
   bindForm("transfer-form", "The transfer was not made", transfer);
 }
 
 async function main() {
+  forgetLegacyAccountIds();
   try {
     state.config = await loadConfig();
   } catch {

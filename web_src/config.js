@@ -2,6 +2,7 @@
 
 const DEFAULT_POLL_MS = 1000;
 const DEFAULT_POLL_ATTEMPTS = 10;
+const MAX_ACCOUNT_PAGE_SIZE = 100; // what GET /accounts accepts as its limit
 
 function positiveInteger(value, fallback) {
   return Number.isSafeInteger(value) && value > 0 ? value : fallback;
@@ -42,5 +43,9 @@ export async function loadConfig() {
     },
     statementPollMs: positiveInteger(config.statementPollMs, DEFAULT_POLL_MS),
     statementPollAttempts: positiveInteger(config.statementPollAttempts, DEFAULT_POLL_ATTEMPTS),
+    accountPageSize: Math.min(
+      positiveInteger(config.accountPageSize, MAX_ACCOUNT_PAGE_SIZE),
+      MAX_ACCOUNT_PAGE_SIZE,
+    ),
   };
 }

@@ -65,7 +65,7 @@ let cardCount = 0;
 
 /** One account: heading, id, balance, statement with its sync status. */
 export class AccountCard {
-  constructor(accountId, { onRefresh, onMore, onForget, describeCounterparty }) {
+  constructor(accountId, { onRefresh, onMore, describeCounterparty }) {
     cardCount += 1;
     const prefix = `account-${cardCount}`;
     this.accountId = accountId;
@@ -95,9 +95,6 @@ export class AccountCard {
     this.moreButton = h("button", { type: "button", class: "button small secondary", hidden: true },
       "Show older entries");
     this.moreButton.addEventListener("click", () => onMore(accountId));
-    this.forgetButton = h("button", { type: "button", class: "button small secondary", hidden: true },
-      "Remove from this list");
-    this.forgetButton.addEventListener("click", () => onForget(accountId));
     this.details = h(
       "div",
       { class: "card-body" },
@@ -116,7 +113,6 @@ export class AccountCard {
       h("p", { class: "account-id" }, "Account id ", h("code", {}, accountId)),
       this.cardMessage,
       this.details,
-      this.forgetButton,
     );
     this.setSync("");
   }
@@ -125,15 +121,13 @@ export class AccountCard {
     this.account = account;
     this.title.textContent = accountLabel(account);
     this.details.hidden = false;
-    this.forgetButton.hidden = true;
     setMessage(this.cardMessage, "");
   }
 
-  /** The account could not be read: say why; offer to drop it from the list if it is gone. */
-  setProblem(text, { missing = false } = {}) {
+  /** The account could not be read: say why. */
+  setProblem(text) {
     this.account = undefined;
     this.details.hidden = true;
-    this.forgetButton.hidden = !missing;
     this.title.textContent = `Account ${shortId(this.accountId)}`;
     setMessage(this.cardMessage, text, "error");
   }

@@ -8,6 +8,7 @@ Import the patterns from here::
 from cdk_microservices._validation import ConstructArgumentError
 from cdk_microservices.alarm_topic import AlarmTopic
 from cdk_microservices.api_service import ApiRoute, ApiService, load_json_schema
+from cdk_microservices.audit_trail import AuditTrail
 from cdk_microservices.cache import Cache
 from cdk_microservices.cloudfront_web_acl import CloudFrontWebAcl
 from cdk_microservices.compliance import acknowledge
@@ -26,6 +27,7 @@ __all__ = [
     "AlarmTopic",
     "ApiRoute",
     "ApiService",
+    "AuditTrail",
     "Cache",
     "CloudFrontWebAcl",
     "ConstructArgumentError",

@@ -6,12 +6,23 @@ Single-table layout, every attribute a string:
   :class:`Account`;
 - email claim: pk=``EMAIL#{normalized email}``, sk=``EMAIL``, account_id; it makes an email
   own at most one account, and is written in the same transaction as the account.
+
+A customer's accounts are listed through a global secondary index keyed by ``owner_sub``
+(partition) and ``opened_at`` (sort; UTC with exactly three fractional digits, so text order
+is time order). It is sparse: only account items carry ``owner_sub``, so email claims never
+appear in it. Its name comes from ``OWNER_INDEX_NAME`` (the stack sets it); like every global
+secondary index it is eventually consistent, so an account just opened may take a moment to
+be listed.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
+import json
 import os
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -25,7 +36,13 @@ ACCOUNT_SK = "PROFILE"
 EMAIL_SK = "EMAIL"
 ITEM_TYPE = "Account"
 STATUS_OPEN = "OPEN"
+DEFAULT_PAGE_SIZE = 25
+MAX_PAGE_SIZE = 100
 _NEW_KEY_ONLY = "attribute_not_exists(pk)"
+_MAX_CURSOR_LENGTH = 512
+_OPENED_AT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z")
+_ACCOUNT_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_CURSOR_ALPHABET = re.compile(r"[A-Za-z0-9_-]+")
 
 Item = dict[str, dict[str, str]]
 """A DynamoDB item in the low-level client's format, string attributes only."""
@@ -38,12 +55,21 @@ class EmailAlreadyRegisteredError(Exception):
         super().__init__("an account already exists for this email")
 
 
+class InvalidCursorError(ValueError):
+    """A pagination cursor that this service did not issue (malformed or tampered with)."""
+
+    def __init__(self) -> None:
+        super().__init__("invalid cursor")
+
+
 class DynamoDBClient(Protocol):
     """The part of a boto3 DynamoDB client the repository uses."""
 
     def transact_write_items(self, **kwargs: Any) -> Mapping[str, Any]: ...
 
     def get_item(self, **kwargs: Any) -> Mapping[str, Any]: ...
+
+    def query(self, **kwargs: Any) -> Mapping[str, Any]: ...
 
 
 def normalize_email(email: str) -> str:
@@ -123,12 +149,78 @@ class Account:
         )
 
 
-class AccountRepository:
-    """Stores and reads accounts in the service's table."""
+@dataclass(frozen=True, kw_only=True)
+class ListPosition:
+    """Where a listing of one owner's accounts continues: after the account with this
+    ``opened_at`` and ``account_id`` (the index's sort key, then the table's key)."""
 
-    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+    opened_at: str
+    account_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AccountPage:
+    """One page of a customer's accounts, newest first."""
+
+    accounts: list[Account]
+    next_cursor: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        """The public representation: each account as ``GET /accounts/{id}`` returns it."""
+        return {
+            "accounts": [account.to_json() for account in self.accounts],
+            "next_cursor": self.next_cursor,
+        }
+
+
+def encode_cursor(position: ListPosition) -> str:
+    """The opaque cursor that continues a listing after ``position``."""
+    text = json.dumps(
+        {"opened_at": position.opened_at, "account_id": position.account_id},
+        separators=(",", ":"),
+    )
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> ListPosition:
+    """The position in a cursor from :func:`encode_cursor`; else :class:`InvalidCursorError`.
+
+    Only the exact text this service issues is accepted: the url-safe alphabet without
+    padding, compact JSON ``{"opened_at": "<UTC, milliseconds>", "account_id": "<uuid>"}``.
+    """
+    if len(cursor) > _MAX_CURSOR_LENGTH or not _CURSOR_ALPHABET.fullmatch(cursor):
+        raise InvalidCursorError
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        data = json.loads(base64.urlsafe_b64decode(padded).decode())
+    except (binascii.Error, UnicodeDecodeError, ValueError) as error:
+        raise InvalidCursorError from error
+    if not isinstance(data, dict) or set(data) != {"opened_at", "account_id"}:
+        raise InvalidCursorError
+    opened_at, account_id = data["opened_at"], data["account_id"]
+    if not isinstance(opened_at, str) or not _OPENED_AT.fullmatch(opened_at):
+        raise InvalidCursorError
+    if not isinstance(account_id, str) or not _ACCOUNT_ID.fullmatch(account_id):
+        raise InvalidCursorError
+    position = ListPosition(opened_at=opened_at, account_id=account_id)
+    if encode_cursor(position) != cursor:  # another encoding of the same position
+        raise InvalidCursorError
+    return position
+
+
+class AccountRepository:
+    """Stores and reads accounts in the service's table.
+
+    ``owner_index`` names the global secondary index by owner (see the module's docstring);
+    only :meth:`list_owned` needs it.
+    """
+
+    def __init__(
+        self, client: DynamoDBClient, table_name: str, *, owner_index: str | None = None
+    ) -> None:
         self.client = client
         self.table_name = table_name
+        self.owner_index = owner_index
 
     def add(self, account: Account) -> None:
         """Write ``account`` and claim its email, both or neither.
@@ -169,6 +261,64 @@ class AccountRepository:
         account = self.get(account_id)
         return account if account is not None and account.owner_sub == owner_sub else None
 
+    def list_owned(
+        self,
+        owner_sub: str,
+        *,
+        limit: int = DEFAULT_PAGE_SIZE,
+        after: ListPosition | None = None,
+    ) -> AccountPage:
+        """A page of the accounts ``owner_sub`` owns, newest first.
+
+        ``after`` is the position of the last account of the previous page (see
+        :func:`decode_cursor`). Read from the owner index, so eventually consistent.
+        """
+        if not 1 <= limit <= MAX_PAGE_SIZE:
+            raise ValueError(f"limit must be from 1 to {MAX_PAGE_SIZE}, got {limit}")
+        if self.owner_index is None:
+            raise ValueError("listing accounts needs the owner index: pass owner_index")
+        items = self._newest_owned(owner_sub, count=limit + 1, after=after)
+        accounts = [Account.from_item(item) for item in items[:limit]]
+        last = accounts[-1] if accounts else None
+        next_cursor = (
+            encode_cursor(ListPosition(opened_at=last.opened_at, account_id=last.account_id))
+            if last is not None and len(items) > limit
+            else None
+        )
+        return AccountPage(accounts=accounts, next_cursor=next_cursor)
+
+    def _newest_owned(
+        self, owner_sub: str, *, count: int, after: ListPosition | None
+    ) -> list[dict[str, Any]]:
+        """Up to ``count`` account items of ``owner_sub``, newest first, after ``after``."""
+        query: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": self.owner_index,
+            "KeyConditionExpression": "owner_sub = :owner_sub",
+            "ExpressionAttributeValues": {":owner_sub": {"S": owner_sub}},
+            "ScanIndexForward": False,
+        }
+        # An index's start key is its own key and the table's: where the last page ended.
+        start = (
+            None
+            if after is None
+            else {
+                "owner_sub": {"S": owner_sub},
+                "opened_at": {"S": after.opened_at},
+                **account_key(after.account_id),
+            }
+        )
+        items: list[dict[str, Any]] = []
+        while len(items) < count:  # a response stops at 1 MB, maybe before the limit
+            if start is not None:
+                query["ExclusiveStartKey"] = start
+            response = self.client.query(**query, Limit=count - len(items))
+            items.extend(response.get("Items", []))
+            start = response.get("LastEvaluatedKey")
+            if start is None:
+                break
+        return items
+
     def _new_item(self, item: Item) -> dict[str, Any]:
         return {"TableName": self.table_name, "Item": item, "ConditionExpression": _NEW_KEY_ONLY}
 
@@ -183,5 +333,10 @@ def _cancelled_by_condition(error: ClientError, *, index: int) -> bool:
 
 @functools.cache
 def repository_from_env() -> AccountRepository:
-    """The repository over the table named by ``TABLE_NAME``, created on first use."""
-    return AccountRepository(boto3.client("dynamodb"), os.environ["TABLE_NAME"])
+    """The repository over the table named by ``TABLE_NAME`` (and, where set, its owner index
+    named by ``OWNER_INDEX_NAME``), created on first use."""
+    return AccountRepository(
+        boto3.client("dynamodb"),
+        os.environ["TABLE_NAME"],
+        owner_index=os.environ.get("OWNER_INDEX_NAME"),
+    )

@@ -91,13 +91,18 @@ class WebUI:
             self.fakes.payments.deposit(account["account_id"], deposit_minor, lag=0)
         return account
 
-    def add_account(self, account_id: str) -> Locator:
-        """Add an account to the list with the UI's form; its card, statement up to date."""
-        self.page.get_by_label("Account id", exact=True).fill(account_id)
-        self.page.get_by_role("button", name="Add account").click()
-        card = self.card(account_id.lower())
+    def listed_card(self, account_id: str) -> Locator:
+        """The card of an account the page listed, once its statement is up to date."""
+        card = self.card(account_id)
         expect(card.locator("[data-role=sync]")).to_have_text("Up to date")
         return card
+
+    def listed_ids(self) -> list[str]:
+        """The ids of the account cards, in the order shown."""
+        ids: list[str] = self.page.locator("article[data-account-id]").evaluate_all(
+            "(cards) => cards.map((card) => card.dataset.accountId)"
+        )
+        return ids
 
     def card(self, account_id: str) -> Locator:
         return self.page.locator(f'article[data-account-id="{account_id}"]')

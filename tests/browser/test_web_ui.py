@@ -10,11 +10,19 @@ import json
 import re
 import uuid
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from browser_support import STATEMENT_LAG, WebUI
-from playwright.sync_api import ViewportSize, expect
+from playwright.sync_api import Route, ViewportSize, expect
 
-from tools.web_fakes import CLIENT_ID, User, content_security_policy, pkce_challenge
+from tools.web_fakes import (
+    CLIENT_ID,
+    DEFAULT_USER,
+    User,
+    account_cursor,
+    content_security_policy,
+    pkce_challenge,
+)
 
 OTHER_CUSTOMER = User(sub="9f1e2d3c-4b5a-4697-8877-665544332211", email="sam.lee@example.com")
 MINUS = "\u2212"  # how the UI signs money going out
@@ -62,7 +70,7 @@ def test_sign_in_is_an_authorization_code_grant_with_pkce(ui: WebUI) -> None:
 
     expect(ui.page).to_have_url(f"{ui.origin}/")  # the code left the address bar
     expect(ui.page.get_by_text("Signed in as alex.morgan@example.com")).to_be_visible()
-    expect(ui.page.get_by_text("You have no accounts listed here yet.")).to_be_visible()
+    expect(ui.page.get_by_text("You have no accounts yet.")).to_be_visible()
     session = json.loads(ui.page.evaluate("sessionStorage.getItem('payments.session')"))
     assert session["idToken"] == ui.id_token()
     assert session["sub"] == "0c8f6b7e-6a1d-4d0e-9d7a-4b3c2a1f0e9d"
@@ -141,8 +149,14 @@ def test_open_account_sends_the_form_and_lists_the_account(ui: WebUI) -> None:
     expect(card.locator("[data-role=sync]")).to_have_text("Up to date")
     expect(card.get_by_role("row", name=re.compile("Account opened"))).to_be_visible()
 
-    ui.page.reload()  # the browser remembers the account for this user
+    # The list is read again once the account is opened (it shows any opened elsewhere), and
+    # after a reload it comes from the accounts API alone.
+    sent = ui.fakes.requests.all()
+    after_opening = sent[sent.index(opened) + 1 :]
+    assert [r for r in after_opening if r.method == "GET" and r.path == "/api/accounts"]
+    ui.page.reload()
     expect(ui.card(account_id).get_by_role("heading", name="Alex Morgan · GBP")).to_be_visible()
+    assert ui.page.evaluate("localStorage.length") == 0
 
 
 def test_an_email_that_already_has_an_account_is_refused_in_words(ui: WebUI) -> None:
@@ -160,30 +174,170 @@ def test_an_email_that_already_has_an_account_is_refused_in_words(ui: WebUI) -> 
     expect(message).to_have_attribute("aria-live", "polite")
 
 
-def test_add_account_by_id_validates_and_verifies_ownership(ui: WebUI) -> None:
-    mine = ui.seed_account(deposit_minor=1500)
+def test_sign_in_lists_the_callers_accounts_newest_first(ui: WebUI) -> None:
+    older = ui.seed_account("Alex Morgan", deposit_minor=1500)
     theirs = ui.seed_account("Sam Lee", owner=OTHER_CUSTOMER)
+    newer = ui.seed_account("Alex Morgan (savings)", currency="USD")
+
     ui.sign_in()
-    field = ui.page.get_by_label("Account id", exact=True)
-    add = ui.page.get_by_role("button", name="Add account")
 
-    field.fill("not-an-id")
-    add.click()
-    expect(ui.page.locator("#add-id-error")).to_contain_text("Enter an account id")
-    expect(field).to_have_attribute("aria-invalid", "true")
-    expect(field).to_be_focused()
-    assert ui.fakes.api_requests() == []
-
-    field.fill(theirs["account_id"])
-    add.click()
-    expect(ui.page.locator("#add-id-error")).to_have_text(
-        "No account of yours has that id. Check it and try again."
-    )
+    first = ui.listed_card(newer["account_id"])
+    second = ui.listed_card(older["account_id"])
+    assert ui.listed_ids() == [newer["account_id"], older["account_id"]]
     expect(ui.card(theirs["account_id"])).to_have_count(0)
+    expect(first.get_by_role("heading", name="Alex Morgan (savings) · USD")).to_be_visible()
+    expect(second.locator("[data-role=balance]")).to_have_text("€15.00")
+    expect(ui.page.get_by_text("You have no accounts yet.")).to_be_hidden()
+    [listed] = ui.fakes.requests.matching("GET", "/api/accounts")
+    assert listed.query == {"limit": ["100"]}
+    assert listed.header("authorization") == ui.id_token()  # the raw ID token, no "Bearer "
+    # The accounts came with the list: none is read again on its own.
+    assert ui.fakes.requests.matching("GET", re.compile(r"/api/accounts/.+")) == []
+    options = ui.page.get_by_label("From account").locator("option")
+    expect(options).to_have_text(
+        [
+            f"Alex Morgan (savings) · USD ({newer['account_id'][:8]}…)",
+            f"Alex Morgan · EUR ({older['account_id'][:8]}…)",
+        ]
+    )
 
-    card = ui.add_account(mine["account_id"].upper())
-    expect(card.locator("[data-role=balance]")).to_have_text("€15.00")
-    expect(field).to_have_value("")
+
+def test_the_list_follows_next_cursor_to_the_last_page(ui: WebUI) -> None:
+    ui.fakes.config["accountPageSize"] = 2
+    mine = [ui.seed_account(f"Alex Morgan {n}") for n in range(5)]
+    ui.seed_account("Sam Lee", owner=OTHER_CUSTOMER)
+    newest_first = [account["account_id"] for account in reversed(mine)]
+
+    ui.sign_in()
+
+    for account_id in newest_first:
+        ui.listed_card(account_id)
+    assert ui.listed_ids() == newest_first
+    pages = ui.fakes.requests.matching("GET", "/api/accounts")
+    assert [page.query for page in pages] == [
+        {"limit": ["2"]},
+        {"limit": ["2"], "cursor": [account_cursor(mine[3])]},
+        {"limit": ["2"], "cursor": [account_cursor(mine[1])]},
+    ]
+    expect(ui.page.locator("#accounts-message")).to_be_empty()
+
+
+def test_the_list_stops_after_five_pages(ui: WebUI) -> None:
+    ui.fakes.config["accountPageSize"] = 2
+    mine = [ui.seed_account(f"Alex Morgan {n}") for n in range(11)]
+
+    ui.sign_in()
+
+    expect(ui.page.locator("#accounts-message")).to_have_text(
+        "Only your 10 newest accounts are shown."
+    )
+    expect(ui.page.locator("article[data-account-id]")).to_have_count(10)
+    assert ui.listed_ids() == [account["account_id"] for account in reversed(mine[1:])]
+    assert len(ui.fakes.requests.matching("GET", "/api/accounts")) == 5
+
+
+def test_a_list_that_fails_is_explained_and_can_be_read_again(ui: WebUI) -> None:
+    account = ui.seed_account()
+    ui.fakes.payments.fail_next("GET", "/api/accounts", 503, "the accounts service is busy")
+
+    ui.sign_in()
+
+    message = ui.page.locator("#accounts-message")
+    expect(message).to_have_text("Your accounts could not be loaded: the accounts service is busy.")
+    expect(message).to_have_class(re.compile(r"\berror\b"))
+    expect(ui.page.get_by_text("You have no accounts yet.")).to_be_hidden()
+    expect(ui.page.locator("#deposit-section")).to_be_hidden()
+
+    ui.page.get_by_role("button", name="Try again").click()
+
+    ui.listed_card(account["account_id"])
+    expect(message).to_be_empty()
+    expect(ui.page.get_by_role("button", name="Try again")).to_be_hidden()
+    expect(ui.page.locator("#deposit-section")).to_be_visible()
+
+
+def test_an_account_just_opened_stays_while_the_list_catches_up(ui: WebUI) -> None:
+    # The real list is read from an index that can lag behind POST /accounts by a moment.
+    ui.sign_in()
+    lagging = []
+
+    def behind(route: Route) -> None:
+        if route.request.method == "GET":
+            lagging.append(route.request.url)
+            route.fulfill(status=200, json={"accounts": [], "next_cursor": None})
+        else:
+            route.continue_()
+
+    ui.page.route(lambda url: urlsplit(url).path == "/api/accounts", behind)
+    ui.page.get_by_label("Account holder's name").fill("Alex Morgan")
+    ui.page.get_by_label("Email").fill("alex@example.com")
+    with ui.page.expect_response(
+        lambda response: (
+            urlsplit(response.url).path == "/api/accounts" and response.request.method == "GET"
+        )
+    ):
+        ui.page.get_by_role("button", name="Open account").click()
+    ui.page.wait_for_timeout(200)  # the page has read the (empty) list
+
+    assert len(lagging) == 1
+    expect(ui.page.locator("#open-message")).to_contain_text("Account opened for Alex Morgan")
+    [account_id] = ui.fakes.payments.accounts
+    ui.listed_card(account_id)
+    assert ui.listed_ids() == [account_id]
+    expect(ui.page.get_by_text("You have no accounts yet.")).to_be_hidden()
+    expect(ui.page.locator("#deposit-section")).to_be_visible()
+
+
+def test_the_accounts_follow_the_customer_to_another_device(new_ui: Callable[..., WebUI]) -> None:
+    laptop = new_ui()
+    laptop.sign_in()
+    laptop.page.get_by_label("Account holder's name").fill("Alex Morgan")
+    laptop.page.get_by_label("Email").fill("alex@example.com")
+    laptop.page.get_by_role("button", name="Open account").click()
+    expect(laptop.page.locator("#open-message")).to_contain_text("Account opened")
+    [account_id] = laptop.fakes.payments.accounts
+    laptop.listed_card(account_id)
+
+    # Another browser context: no local storage, no session, nothing carried over.
+    phone = new_ui(viewport=ViewportSize(width=375, height=667))
+    phone.goto("/")
+    assert phone.page.evaluate("localStorage.length + sessionStorage.length") == 0
+    phone.sign_in()
+
+    card = phone.listed_card(account_id)
+    expect(card.get_by_role("heading", name="Alex Morgan · EUR")).to_be_visible()
+    assert phone.listed_ids() == [account_id]
+    assert (
+        phone.fakes.requests.matching("GET", "/api/accounts")[-1].header("authorization")
+        == phone.id_token()
+    )
+
+    # A different customer, on a third device, sees none of them.
+    phone.fakes.cognito.user = OTHER_CUSTOMER
+    stranger = new_ui()
+    stranger.sign_in()
+
+    expect(stranger.page.get_by_text(f"Signed in as {OTHER_CUSTOMER.email}")).to_be_visible()
+    expect(stranger.page.get_by_text("You have no accounts yet.")).to_be_visible()
+    assert stranger.listed_ids() == []
+    last_list = stranger.fakes.requests.matching("GET", "/api/accounts")[-1]
+    assert stranger.fakes.tokens.caller(last_list.header("authorization")) == OTHER_CUSTOMER
+
+
+def test_account_ids_an_older_version_kept_in_the_browser_are_dropped(ui: WebUI) -> None:
+    account = ui.seed_account()
+    key = f"payments.accounts.{DEFAULT_USER.sub}"
+    ui.goto("/")
+    ui.page.evaluate(
+        "([key, ids]) => localStorage.setItem(key, JSON.stringify(ids))",
+        [key, [account["account_id"], str(uuid.uuid4())]],
+    )
+
+    ui.sign_in()
+
+    ui.listed_card(account["account_id"])
+    assert ui.page.evaluate("(key) => localStorage.getItem(key)", key) is None
+    assert ui.listed_ids() == [account["account_id"]]
 
 
 def test_balance_and_statement_are_shown(ui: WebUI) -> None:
@@ -193,7 +347,7 @@ def test_balance_and_statement_are_shown(ui: WebUI) -> None:
     ui.fakes.payments.transfer(account["account_id"], other["account_id"], 6_499, lag=0)
     ui.sign_in()
 
-    card = ui.add_account(account["account_id"])
+    card = ui.listed_card(account["account_id"])
 
     expect(card.locator("[data-role=balance]")).to_have_text("€2,555.51")
     rows = card.locator("tbody tr")
@@ -221,7 +375,7 @@ def test_older_statement_entries_load_with_the_cursor(ui: WebUI) -> None:
     for cents in range(1, 28):
         ui.fakes.payments.deposit(account["account_id"], cents, lag=0)
     ui.sign_in()
-    card = ui.add_account(account["account_id"])
+    card = ui.listed_card(account["account_id"])
     expect(card.locator("tbody tr")).to_have_count(25)
 
     card.get_by_role("button", name="Show older entries").click()
@@ -238,7 +392,7 @@ def test_older_statement_entries_load_with_the_cursor(ui: WebUI) -> None:
 def test_deposit_sends_exact_minor_units_with_an_idempotency_key(ui: WebUI) -> None:
     account = ui.seed_account()
     ui.sign_in()
-    card = ui.add_account(account["account_id"])
+    card = ui.listed_card(account["account_id"])
     amount = ui.page.get_by_label("Amount").first
     deposit = ui.page.get_by_role("button", name="Deposit")
 
@@ -270,7 +424,7 @@ def test_deposit_sends_exact_minor_units_with_an_idempotency_key(ui: WebUI) -> N
 def test_invalid_amounts_are_explained_next_to_the_field(ui: WebUI) -> None:
     account = ui.seed_account()
     ui.sign_in()
-    ui.add_account(account["account_id"])
+    ui.listed_card(account["account_id"])
     amount = ui.page.get_by_label("Amount").first
     error = ui.page.locator("#deposit-amount-error")
 
@@ -295,7 +449,7 @@ def test_invalid_amounts_are_explained_next_to_the_field(ui: WebUI) -> None:
 def test_the_statement_shows_updating_until_the_new_entry_arrives(ui: WebUI) -> None:
     account = ui.seed_account(deposit_minor=1000)
     ui.sign_in()
-    card = ui.add_account(account["account_id"])
+    card = ui.listed_card(account["account_id"])
     statement_path = f"/api/statements/{account['account_id']}"
     reads_before = len(ui.fakes.requests.matching("GET", statement_path))
     _record_sync_texts(ui, account["account_id"])
@@ -324,8 +478,8 @@ def test_transfer_between_own_accounts(ui: WebUI) -> None:
     source = ui.seed_account("Alex Morgan", deposit_minor=10_000)
     target = ui.seed_account("Alex Morgan (savings)")
     ui.sign_in()
-    source_card = ui.add_account(source["account_id"])
-    target_card = ui.add_account(target["account_id"])
+    source_card = ui.listed_card(source["account_id"])
+    target_card = ui.listed_card(target["account_id"])
 
     ui.page.get_by_label("From account").select_option(source["account_id"])
     ui.page.get_by_label("One of my accounts").check()
@@ -355,7 +509,7 @@ def test_transfer_to_another_customers_account(ui: WebUI) -> None:
     source = ui.seed_account(deposit_minor=10_000)
     theirs = ui.seed_account("Sam Lee", owner=OTHER_CUSTOMER)
     ui.sign_in()
-    card = ui.add_account(source["account_id"])
+    card = ui.listed_card(source["account_id"])
 
     ui.page.get_by_label("Another customer's account").check()
     their_id = ui.page.get_by_label("Their account id")
@@ -387,8 +541,8 @@ def test_insufficient_funds_is_shown_in_words(ui: WebUI) -> None:
     source = ui.seed_account(deposit_minor=1000)
     target = ui.seed_account("Alex Morgan (savings)")
     ui.sign_in()
-    ui.add_account(source["account_id"])
-    ui.add_account(target["account_id"])
+    ui.listed_card(source["account_id"])
+    ui.listed_card(target["account_id"])
 
     ui.page.get_by_label("From account").select_option(source["account_id"])
     ui.page.locator("#transfer-amount").fill("50")
@@ -406,7 +560,7 @@ def test_insufficient_funds_is_shown_in_words(ui: WebUI) -> None:
 def test_a_retry_after_503_reuses_the_idempotency_key(ui: WebUI) -> None:
     account = ui.seed_account()
     ui.sign_in()
-    ui.add_account(account["account_id"])
+    ui.listed_card(account["account_id"])
     path = f"/api/transfers/accounts/{account['account_id']}/deposits"
     ui.fakes.payments.fail_next(
         "POST", path, 503, "the database is unavailable; nothing was written, retry later"
@@ -436,7 +590,7 @@ def test_a_retry_after_503_reuses_the_idempotency_key(ui: WebUI) -> None:
 def test_a_network_failure_is_shown_in_words(ui: WebUI) -> None:
     account = ui.seed_account()
     ui.sign_in()
-    ui.add_account(account["account_id"])
+    ui.listed_card(account["account_id"])
     ui.page.route("**/deposits", lambda route: route.abort("internetdisconnected"))
 
     ui.page.get_by_label("Amount").first.fill("1")
@@ -454,7 +608,7 @@ def test_a_network_failure_is_shown_in_words(ui: WebUI) -> None:
 def test_a_401_ends_the_session_and_offers_to_sign_in_again(ui: WebUI) -> None:
     account = ui.seed_account(deposit_minor=100)
     ui.sign_in()
-    card = ui.add_account(account["account_id"])
+    card = ui.listed_card(account["account_id"])
     ui.fakes.tokens.expire_all()
 
     card.get_by_role("button", name="Refresh").click()
@@ -477,7 +631,7 @@ def test_an_expired_token_is_not_sent(ui: WebUI) -> None:
     account = ui.seed_account()
     ui.page.clock.install()
     ui.sign_in()
-    card = ui.add_account(account["account_id"])
+    card = ui.listed_card(account["account_id"])
     sent = len(ui.fakes.api_requests())
 
     ui.page.clock.fast_forward("02:00:00")  # the fake's tokens live one hour
@@ -538,8 +692,8 @@ def test_nothing_scrolls_sideways_on_a_small_screen(new_ui: Callable[..., WebUI]
     assert scroll_width <= client_width == 375
 
     ui.sign_in()
-    ui.add_account(first["account_id"])
-    ui.add_account(second["account_id"])
+    ui.listed_card(first["account_id"])
+    ui.listed_card(second["account_id"])
     ui.page.get_by_label("Another customer's account").check()
     ui.page.locator("#transfer-amount").fill("abc")
     ui.page.get_by_role("button", name="Transfer", exact=True).click()

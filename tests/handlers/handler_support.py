@@ -13,7 +13,7 @@ import copy
 import importlib
 import json
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,19 +72,35 @@ def fake_aws_environment(monkeypatch: pytest.MonkeyPatch, **variables: str) -> N
         monkeypatch.setenv(name, value)
 
 
-def create_service_table(client: Any, name: str, *, stream: bool = False) -> dict[str, Any]:
-    """A table shaped like ``ServiceTable``'s default: pk/sk strings, on demand."""
+def create_service_table(
+    client: Any,
+    name: str,
+    *,
+    stream: bool = False,
+    global_secondary_indexes: Sequence[Mapping[str, Any]] = (),
+) -> dict[str, Any]:
+    """A table shaped like ``ServiceTable``'s default: pk/sk strings, on demand.
+
+    ``global_secondary_indexes`` as the low-level API takes them (``IndexName``,
+    ``KeySchema``, ``Projection``), with string key attributes, as the stack adds them.
+    """
     extra: dict[str, Any] = (
         {"StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}}
         if stream
         else {}
     )
+    key_names = ["pk", "sk"]
+    for index in global_secondary_indexes:
+        key_names.extend(
+            key["AttributeName"]
+            for key in index["KeySchema"]
+            if key["AttributeName"] not in key_names
+        )
+    if global_secondary_indexes:
+        extra["GlobalSecondaryIndexes"] = [dict(index) for index in global_secondary_indexes]
     description: dict[str, Any] = client.create_table(
         TableName=name,
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
+        AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"} for key in key_names],
         KeySchema=[
             {"AttributeName": "pk", "KeyType": "HASH"},
             {"AttributeName": "sk", "KeyType": "RANGE"},

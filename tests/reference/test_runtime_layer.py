@@ -48,8 +48,8 @@ def test_every_python_function_has_the_runtime_dependencies_layer(
         # aws-cdk-lib's own BucketDeployment handler (the edge's web UI upload), not ours.
         and not entry[1].startswith(BUCKET_DEPLOYMENT_HANDLER)
     ]
-    # Accounts (2 routes + publisher) and Statements (worker + 1 route), in Dev and Prod.
-    assert len(python_functions) >= 10
+    # Accounts (3 routes + publisher) and Statements (worker + 1 route), in Dev and Prod.
+    assert len(python_functions) >= 12
     for stack, logical_id, function, template in python_functions:
         properties = function["Properties"]
         layers = [

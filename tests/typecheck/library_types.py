@@ -8,10 +8,14 @@ from typing import assert_type
 from aws_cdk import App, AspectPriority, Aspects, Environment, RemovalPolicy, Stack
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
+from aws_cdk import aws_cloudtrail as cloudtrail
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_s3 as s3
@@ -22,6 +26,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_wafv2 as wafv2
 
 from cdk_microservices import (
+    AuditTrail,
     Cache,
     CloudFrontWebAcl,
     ContainerService,
@@ -125,6 +130,19 @@ existing_site = StaticSite(
     stack, "ExistingSite", existing_bucket=s3.Bucket.from_bucket_name(stack, "B", "site-bucket")
 )
 assert_type(existing_site.bucket, s3.IBucket)
+
+# Every resource the audit trail creates is there, typed as what it is.
+audit = AuditTrail(stack, "Audit", log_retention=logs.RetentionDays.ONE_MONTH, retention_days=400)
+assert_type(audit.trail, cloudtrail.Trail)
+assert_type(audit.bucket, s3.Bucket)
+assert_type(audit.access_log_bucket, s3.Bucket)
+assert_type(audit.key, kms.Key)
+assert_type(audit.log_group, logs.LogGroup)
+assert_type(audit.logs_role, iam.Role)
+assert_type(audit.metric_filters, dict[str, logs.MetricFilter])
+assert_type(audit.alarms, list[cloudwatch.Alarm])
+assert_type(audit.trail_name, str)
+assert_type(audit.trail_arn, str)
 
 # An aspect of the app: every function aws-cdk-lib adds gets a log group with a retention.
 Aspects.of(app).add(

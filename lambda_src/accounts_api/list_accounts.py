@@ -1,0 +1,91 @@
+"""``GET /accounts``: the signed-in customer's accounts, newest first.
+
+Query parameters: ``limit`` (accounts per page, an integer from 1 to 100, default 25) and
+``cursor`` (the ``next_cursor`` of the previous page). The body is ``{"accounts": [...],
+"next_cursor": ...}``: each account as ``GET /accounts/{id}`` returns it, and
+``next_cursor`` null on the last page.
+
+The accounts are read from the table's index by owner, which is eventually consistent: an
+account opened a moment ago may not be listed yet (``POST /accounts`` returned it, and
+``GET /accounts/{id}`` reads it at once).
+
+Responses: 200 with the page (an empty list for a customer without accounts); 400 for a bad
+``limit`` or a cursor this service did not issue; 401 without the caller's ``sub``.
+"""
+
+from __future__ import annotations
+
+import re
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent, event_source
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import ClientError  # type: ignore[import-untyped]
+
+from accounts import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    InvalidCursorError,
+    ListPosition,
+    decode_cursor,
+    repository_from_env,
+)
+from payments_shared.api_proxy import (
+    MISSING_IDENTITY,
+    BadRequestError,
+    ProxyResponse,
+    caller_sub,
+    error_response,
+    json_response,
+)
+
+_DIGITS = re.compile(r"[0-9]{1,4}")
+
+logger = Logger()
+tracer = Tracer()
+
+
+def parse_limit(raw: str | None) -> int:
+    """The page size: ``limit`` as plain decimal digits from 1 to 100, or the default."""
+    if raw is None:
+        return DEFAULT_PAGE_SIZE
+    if _DIGITS.fullmatch(raw) and 1 <= int(raw) <= MAX_PAGE_SIZE:
+        return int(raw)
+    raise BadRequestError(
+        f"query parameter 'limit' must be an integer from 1 to {MAX_PAGE_SIZE}, got {raw[:64]!r}"
+    )
+
+
+def parse_cursor(raw: str | None) -> ListPosition | None:
+    """The position a ``cursor`` continues after, or None for the first page."""
+    if raw is None:
+        return None
+    try:
+        return decode_cursor(raw)
+    except InvalidCursorError as error:
+        raise BadRequestError(str(error)) from error
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler(capture_response=False)  # responses hold personal data
+@event_source(data_class=APIGatewayProxyEvent)
+def handler(event: APIGatewayProxyEvent, context: LambdaContext) -> ProxyResponse:
+    """Lambda entry point (``list_accounts.handler``)."""
+    owner_sub = caller_sub(event)
+    if owner_sub is None:
+        return error_response(401, MISSING_IDENTITY)
+    query = event.query_string_parameters
+    try:
+        limit = parse_limit(query.get("limit"))
+        after = parse_cursor(query.get("cursor"))
+    except BadRequestError as error:
+        logger.info("rejected request", extra={"reason": str(error)})
+        return error_response(400, str(error))
+
+    try:
+        page = repository_from_env().list_owned(owner_sub, limit=limit, after=after)
+    except ClientError:
+        logger.exception("could not list the accounts")
+        raise
+    return json_response(200, page.to_json())
