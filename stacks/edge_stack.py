@@ -79,6 +79,7 @@ class EdgeStack(Stack):
             self,
             "Site",
             removal_policy=profile.removal_policy,
+            log_retention=profile.log_retention,
             web_acl_arn=web_acl_arn,
             # The UI exchanges the sign-in code for tokens at Cognito's token endpoint.
             connect_sources=[sign_in_url],
@@ -136,7 +137,6 @@ class EdgeStack(Stack):
                 s3deploy.Source.asset(str(web_dir)),
                 s3deploy.Source.json_data("config.json", self.web_config),
             ],
-            log_retention=profile.log_retention,
         )
 
         CfnOutput(self, "SiteUrl", value=self.site.url)

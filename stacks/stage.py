@@ -6,10 +6,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Environment, Stage, Tags
+from aws_cdk import AspectPriority, Aspects, Environment, Stage, Tags
 from aws_cdk import aws_ecs as ecs
 from constructs import Construct
 
+from cdk_microservices import LogRetentionAspect
 from stacks.accounts_stack import ACCOUNTS_CODE, AccountsStack
 from stacks.config import EnvironmentProfile
 from stacks.edge_stack import WEB_SRC, EdgeFirewallStack, EdgeStack
@@ -40,6 +41,15 @@ class PaymentsStage(Stage):
         super().__init__(scope, id_, **kwargs)
         Tags.of(self).add("project", "cdk-microservices-payments")
         Tags.of(self).add("environment", profile.name)
+        # The library's constructs give their functions (and the aws-cdk-lib providers they
+        # use) log groups with a retention; this covers what aws-cdk-lib adds for the rest,
+        # e.g. the provider behind the platform VPC's restricted default security group.
+        Aspects.of(self).add(
+            LogRetentionAspect(
+                retention=profile.log_retention, removal_policy=profile.removal_policy
+            ),
+            priority=AspectPriority.MUTATING,
+        )
 
         # Every stack holds state or is read by the others: protect them where the
         # profile says so (prod), so that none is deleted by mistake.

@@ -15,6 +15,7 @@ from cdk_microservices.compliance import acknowledge
 from cdk_microservices.container_api import ContainerApi
 from cdk_microservices.container_service import ContainerService
 from cdk_microservices.event_bus import EVENT_TYPE_ATTRIBUTE, EventBus, EventContract
+from cdk_microservices.log_retention import LogRetentionAspect
 from cdk_microservices.queue_worker import QueueWorker
 from cdk_microservices.relational_database import RelationalDatabase
 from cdk_microservices.service_table import ServiceTable
@@ -34,6 +35,7 @@ __all__ = [
     "ContainerService",
     "EventBus",
     "EventContract",
+    "LogRetentionAspect",
     "QueueWorker",
     "RelationalDatabase",
     "ServiceTable",

@@ -78,6 +78,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from cdk_microservices._alarms import notify
+from cdk_microservices._function_logs import S3_AUTO_DELETE_PROVIDER, shared_provider_log_group
 from cdk_microservices._validation import (
     fail,
     merge_props,
@@ -241,7 +242,11 @@ class AuditTrail(Construct):
       trail bucket is emptied, then the access log bucket (S3 logs the emptying of the
       trail bucket). S3 delivers access logs on a best-effort basis, sometimes late: a
       log that arrives after the emptying leaves the access log bucket to be deleted by
-      hand. The key is scheduled for deletion (after KMS's waiting period);
+      hand. The key is scheduled for deletion (after KMS's waiting period). The emptying
+      runs in aws-cdk-lib's S3 auto-delete function (one per stack), which logs to a log
+      group of its own kept ``log_retention`` and deleted with the stack; the first
+      construct in the stack that needs the function sets that group, a later one with
+      other settings gets a warning;
     - alarms (``alarms=True``): one per ``WATCHED_ACTIVITY`` (root user usage, console
       sign-in without MFA, IAM policy changes), each on one match or more within 5
       minutes, missing data not breaching, notifying ``alarm_topic`` (if given) of ALARM
@@ -563,6 +568,15 @@ class AuditTrail(Construct):
                 trail_resource.node.add_dependency(trail_emptier)
                 if log_emptier is not None:
                     trail_emptier.node.add_dependency(log_emptier)
+            if trail_emptier is not None or log_emptier is not None:
+                # aws-cdk-lib's emptying function, one per stack, logs to a group of its own.
+                shared_provider_log_group(
+                    self,
+                    S3_AUTO_DELETE_PROVIDER,
+                    retention=log_retention,
+                    removal_policy=removal_policy,
+                    construct=name,
+                )
 
         self.metric_namespace = metric_namespace
         self.metric_filters: dict[str, logs.MetricFilter] = {

@@ -49,6 +49,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from cdk_microservices._alarms import notify
+from cdk_microservices._function_logs import S3_AUTO_DELETE_PROVIDER, shared_provider_log_group
 from cdk_microservices._validation import (
     deletion_protection_for,
     fail,
@@ -165,7 +166,10 @@ class ContainerService(Construct, Generic[ClusterT, LoadBalancerT]):
       ``access_logs_retention`` (90 days; old versions after 7 more days); the bucket
       follows ``removal_policy`` (default ``RETAIN``), like the log group, and with
       ``DESTROY`` is emptied before it is deleted (CloudFormation deletes only empty
-      buckets; the load balancer is deleted first, so no log arrives after); a created load
+      buckets; the load balancer is deleted first, so no log arrives after) by aws-cdk-lib's
+      S3 auto-delete function, which logs to a log group of its own kept ``log_retention``
+      and deleted with the stack (the function is one per stack: the first construct that
+      needs it sets its log group, a later one with other settings gets a warning); a created load
       balancer needs a stack with a concrete region (ELB log delivery is regional);
     - alarms: 5XX answers (load balancer and targets) >= 1 in 5 minutes, p99 target
       response time above ``latency_alarm_threshold`` (1 s), unhealthy targets >= 1,
@@ -775,6 +779,7 @@ class ContainerService(Construct, Generic[ClusterT, LoadBalancerT]):
                     access_logs_bucket=access_logs_bucket,
                     access_logs_retention=access_logs_retention or Duration.days(90),
                     removal_policy=removal_policy,
+                    log_retention=log_retention,
                 ),
             )
         self.listener = self.load_balancer.add_listener(
@@ -959,6 +964,7 @@ class ContainerService(Construct, Generic[ClusterT, LoadBalancerT]):
         access_logs_bucket: s3.IBucket | None,
         access_logs_retention: Duration,
         removal_policy: RemovalPolicy,
+        log_retention: logs.RetentionDays,
     ) -> elbv2.ApplicationLoadBalancer:
         security_group = ec2.SecurityGroup(
             self,
@@ -1016,6 +1022,14 @@ class ContainerService(Construct, Generic[ClusterT, LoadBalancerT]):
             if emptier is not None:
                 # Deleted before the emptying runs: no log object arrives after it.
                 load_balancer.node.add_dependency(emptier)
+                # aws-cdk-lib's emptying function, one per stack, logs to a group of its own.
+                shared_provider_log_group(
+                    self,
+                    S3_AUTO_DELETE_PROVIDER,
+                    retention=log_retention,
+                    removal_policy=removal_policy,
+                    construct=self.CONSTRUCT,
+                )
         self.access_logs_bucket = access_logs_bucket
         load_balancer.log_access_logs(access_logs_bucket, prefix=self.service_name)
         return load_balancer

@@ -16,12 +16,16 @@ Creates (unless an existing cluster is passed in):
   the cluster is (unless the removal policy is DESTROY), to log in to what a snapshot
   restores;
 - a rotation schedule for ``secret``, rotated by a Secrets Manager *hosted* rotation
-  function (PostgreSQL single user) that runs in the VPC's private subnets, with its own
-  ``rotation_security_group`` allowed to reach the database port and, outbound, only
-  HTTPS (the Secrets Manager API) and the database;
-- a CDK ``LogRetention`` custom resource per exported log, which gives the log groups that
-  RDS creates (``/aws/rds/cluster/<id>/<log>``) the retention ``log_retention``; it runs
-  on the stack's single shared LogRetention function;
+  function (PostgreSQL single user, named ``rotation_function_name``) that runs in the
+  VPC's private subnets, with its own ``rotation_security_group`` allowed to reach the
+  database port and, outbound, only HTTPS (the Secrets Manager API) and the database;
+- a CDK ``LogRetention`` custom resource per log group that AWS creates by name on its
+  first write: each exported log's (``/aws/rds/cluster/<id>/<log>``) and the rotation
+  function's (``/aws/lambda/<rotation_function_name>``). Each creates its group (or accepts
+  the one the service made first), gives it the retention ``log_retention``, and with
+  ``removal_policy=DESTROY`` deletes it with the stack. They run on the stack's single
+  shared LogRetention function, which logs to a log group of its own with the same
+  settings (made by the first database of the stack);
 - ``alarms``: per DB instance, CPU, capacity near the maximum, low freeable memory and
   many connections.
 """
@@ -31,7 +35,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Generic, TypeVar, cast, overload
 
-from aws_cdk import CfnResource, Duration, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, CfnResource, Duration, Names, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
@@ -41,9 +45,10 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
-from constructs import Construct, DependencyGroup
+from constructs import Construct, DependencyGroup, IConstruct
 
 from cdk_microservices._alarms import notify
+from cdk_microservices._function_logs import LOG_RETENTION_PROVIDER, shared_provider_log_group
 from cdk_microservices._validation import (
     DESTROY_WITH_DELETION_PROTECTION,
     deletion_protection_for,
@@ -89,8 +94,11 @@ _LOW_MINIMUM_ACU = 0.5
 _ENHANCED_MONITORING_SECONDS = (1, 5, 10, 15, 30, 60)
 _DATABASE_NAME = r"[a-z][a-z0-9_]{0,62}"
 _DB_USER = r"[A-Za-z_][A-Za-z0-9_]{0,62}"
-# The stack-wide singleton function behind every aws_logs.LogRetention (aws-cdk-lib).
-_LOG_RETENTION_FUNCTION_ID = "LogRetentionaae0aa3c5b4d4f87b02d85b201efdd8a"
+# Cluster settings that an argument of this construct owns.
+_CLUSTER_KEYS_OWNED = {
+    "cloudwatch_logs_retention": "log_retention",
+    "cloudwatch_logs_retention_role": "log_retention",
+}
 
 
 class RelationalDatabase(Construct, Generic[ClusterT]):
@@ -126,7 +134,17 @@ class RelationalDatabase(Construct, Generic[ClusterT]):
       Deletion protection off makes cdk-nag report AwsSolutions-RDS10: acknowledge it in
       the stack that decides so (e.g. dev);
     - ``log_exports=["postgresql"]`` exported to CloudWatch Logs, kept ``log_retention``
-      (one month);
+      (one month), like the rotation function's logs and the LogRetention function's own;
+      the log groups are deleted with the stack when ``removal_policy`` is ``DESTROY`` and
+      kept otherwise. RDS writes exported logs to ``/aws/rds/cluster/<cluster id>/<log>``
+      and creates that group, with no retention, if it is missing. The group is not declared
+      as an ``AWS::Logs::LogGroup``: it would have to exist before the cluster first
+      writes, which needs the cluster identifier before the cluster, so a fixed
+      ``cluster_identifier`` (for an existing cluster a replacement, and afterwards no
+      replacement is possible at all); a group created after the cluster may collide with
+      the one RDS created meanwhile, and with the group of a cluster deployed by an
+      earlier version of this construct. A ``LogRetention`` accepts a group that exists, is
+      created before the instances (which wait for it) and removed after them;
     - Performance Insights on, with the free retention (7 days); Enhanced Monitoring off
       (``monitoring_interval`` of 1, 5, 10, 15, 30 or 60 seconds turns it on);
     - alarms per DB instance, sent to ``alarm_topic`` if given (``alarms=False`` turns them
@@ -140,11 +158,15 @@ class RelationalDatabase(Construct, Generic[ClusterT]):
       ``min_capacity`` is 0 or 0.5 ACU, as Aurora Serverless v2 caps it then). Missing data
       (a paused instance) is not breaching.
 
+    The hosted rotation function gets a name of its own (stack name, path and a hash, at
+    most 64 characters): its log group can only be made for a name known at synth.
+
     Escape hatches: ``existing_cluster`` uses a cluster created elsewhere (then no other
     cluster argument may be given; ``grant_connect`` works through its connections and
     the ``existing_secret``, or the cluster's own secret when it has one; without either it
     is rejected), and ``cluster_props`` merges into the keyword arguments of
-    ``aws_rds.DatabaseCluster`` (see ``merge_props``).
+    ``aws_rds.DatabaseCluster`` (see ``merge_props``), except ``cloudwatch_logs_retention``
+    and its role, which ``log_retention`` owns.
     """
 
     CONSTRUCT = "RelationalDatabase"
@@ -165,6 +187,14 @@ class RelationalDatabase(Construct, Generic[ClusterT]):
 
     alarms: list[cloudwatch.Alarm]
     """The alarms created (empty with ``alarms=False`` or an existing cluster)."""
+
+    rotation_function_name: str | None
+    """The name of the hosted rotation function (None for an existing cluster), whose logs
+    go to ``/aws/lambda/<rotation_function_name>``."""
+
+    log_retention_role: iam.Role | None
+    """The role of the stack's LogRetention function when this construct created the
+    function (the first database of the stack), else None."""
 
     instances: DependencyGroup
     """The cluster's DB instances (writer and readers; empty for an existing cluster).
@@ -246,7 +276,9 @@ class RelationalDatabase(Construct, Generic[ClusterT]):
         name = self.CONSTRUCT
         self.alarms = []
         self.instances = DependencyGroup()
-        self.log_retention_role: iam.Role | None = None
+        self.log_retention_role = None
+        self.rotation_function_name = None
+        self._deleted_log_groups: list[str] = []
         self._iam_authentication: bool | None = None
         if existing_cluster is not None:
             reject_conflicts(
@@ -429,31 +461,17 @@ class RelationalDatabase(Construct, Generic[ClusterT]):
             defaults["performance_insight_encryption_key"] = encryption_key
         if log_exports:
             defaults["cloudwatch_logs_exports"] = log_exports
-            defaults["cloudwatch_logs_retention"] = log_retention
-            if Stack.of(self).node.try_find_child(_LOG_RETENTION_FUNCTION_ID) is None:
-                # The stack-wide LogRetention function is created now, with a role of this
-                # construct's own (no AWS managed policy), whose findings are acknowledged
-                # here rather than on a role the whole stack shares.
-                self.log_retention_role = iam.Role(
-                    self,
-                    "LogRetentionRole",
-                    assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-                    description=f"Sets the retention of {self.node.path}'s exported logs",
-                )
-                self.log_retention_role.add_to_policy(
-                    iam.PolicyStatement(
-                        actions=[
-                            "logs:CreateLogGroup",
-                            "logs:CreateLogStream",
-                            "logs:PutLogEvents",
-                        ],
-                        resources=[_lambda_log_groups(self)],
-                    )
-                )
-                defaults["cloudwatch_logs_retention_role"] = self.log_retention_role
         if monitoring_interval is not None:
             defaults["monitoring_interval"] = monitoring_interval
         overrides = cluster_props or {}
+        for key, owner in _CLUSTER_KEYS_OWNED.items():
+            if key in overrides:
+                raise fail(
+                    name,
+                    "cluster_props",
+                    f"sets {key!r}, which {owner!r} sets (the construct gives every exported "
+                    "log its retention); pass it there",
+                )
         override = overrides.get("removal_policy")
         if isinstance(override, RemovalPolicy) and "deletion_protection" not in overrides:
             # Unless told, deletion protection follows the removal policy that applies.
@@ -486,15 +504,29 @@ class RelationalDatabase(Construct, Generic[ClusterT]):
         if destroyed and props.get("deletion_protection"):
             raise fail(name, "cluster_props", DESTROY_WITH_DELETION_PROTECTION)
         created = rds.DatabaseCluster(self, "Cluster", **props)  # type: ignore[arg-type]
-        self.instances.add(
-            *(
-                child
-                for child in created.node.find_all()
-                if isinstance(child, CfnResource)
-                and child.cfn_resource_type == "AWS::RDS::DBInstance"
-            )
-        )
+        db_instances = [
+            child
+            for child in created.node.find_all()
+            if isinstance(child, CfnResource) and child.cfn_resource_type == "AWS::RDS::DBInstance"
+        ]
+        self.instances.add(*db_instances)
         self.cluster = cast(ClusterT, created)
+        # Log groups follow the cluster: deleted with it, kept when it is kept or snapshotted.
+        log_removal = RemovalPolicy.DESTROY if destroyed else RemovalPolicy.RETAIN
+        self._create_log_retention_role()
+        exported = props.get("cloudwatch_logs_exports") or []
+        for log_type in cast(Sequence[str], exported):
+            retained = self._retain_log_group(
+                created,
+                f"LogRetention{log_type}",
+                f"/aws/rds/cluster/{created.cluster_identifier}/{log_type}",
+                log_retention,
+                log_removal,
+            )
+            # Created before the first instance writes to it (RDS would otherwise create
+            # it with no retention); deleted only after the last instance is gone.
+            for instance in db_instances:
+                instance.node.add_dependency(retained)
         self._port = _effective_int(props.get("port"), port)
         self._iam_authentication = bool(props.get("iam_authentication"))
         if created.secret is None:
@@ -531,18 +563,36 @@ class RelationalDatabase(Construct, Generic[ClusterT]):
             ec2.Port.tcp(self._port),
             "Secret rotation function",
         )
+        # The hosted rotation function lives in a nested stack that Secrets Manager's
+        # transform generates: it can only be given a log group through a name known now.
+        self.rotation_function_name = (
+            Names.unique_resource_name(self, max_length=64 - len("-rotation"), separator="-")
+            + "-rotation"
+        )
+        rotation_logs = self._retain_log_group(
+            self,
+            "RotationLogRetention",
+            f"/aws/lambda/{self.rotation_function_name}",
+            log_retention,
+            log_removal,
+        )
         rotation_schedule = self.secret.add_rotation_schedule(
             "RotationSchedule",
             automatically_after=rotation_interval,
             hosted_rotation=secretsmanager.HostedRotation.postgre_sql_single_user(
+                function_name=self.rotation_function_name,
                 vpc=vpc,
                 vpc_subnets=rotation_subnets,
                 security_groups=[self.rotation_security_group],
             ),
         )
         # A hosted rotation rotates once as soon as it is created: against a cluster whose
-        # writer is not up yet, that first rotation fails and the secret is left pending.
+        # writer is not up yet, that first rotation fails and the secret is left pending;
+        # and its function's log group must be there with its retention first.
         rotation_schedule.node.add_dependency(self.instances)
+        rotation_schedule.node.add_dependency(rotation_logs)
+        self._give_log_retention_function_logs(log_retention, log_removal)
+        self._acknowledge_log_retention_findings()
 
         if alarms:
             min_acu = _effective_number(props.get("serverless_v2_min_capacity"), min_capacity)
@@ -637,6 +687,128 @@ class RelationalDatabase(Construct, Generic[ClusterT]):
 
     # -- internals ------------------------------------------------------------------------
 
+    def _create_log_retention_role(self) -> None:
+        """Create the role of the stack-wide LogRetention function, unless the function
+        exists: a role of this construct's own (no AWS managed policy), whose findings are
+        acknowledged here rather than on a role the whole stack shares."""
+        if Stack.of(self).node.try_find_child(LOG_RETENTION_PROVIDER) is not None:
+            return
+        self.log_retention_role = iam.Role(
+            self,
+            "LogRetentionRole",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"Sets the retention of {self.node.path}'s log groups",
+        )
+        # Before the function exists: the function waits for the role's policy.
+        self.log_retention_role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["logs:CreateLogGroup"],
+                resources=[
+                    _log_groups(self, "/aws/lambda/*"),
+                    _log_groups(self, "/aws/rds/cluster/*"),
+                ],
+            )
+        )
+
+    def _retain_log_group(
+        self,
+        scope: Construct,
+        id: str,
+        log_group_name: str,
+        retention: logs.RetentionDays,
+        removal_policy: RemovalPolicy,
+    ) -> logs.LogRetention:
+        """A LogRetention for a group an AWS service creates by name on its first write: it
+        creates the group if it is not there yet (and accepts it if it is), sets its
+        retention, and with ``DESTROY`` deletes it with the stack."""
+        retained = logs.LogRetention(
+            scope,
+            id,
+            log_group_name=log_group_name,
+            retention=retention,
+            role=self.log_retention_role,
+            removal_policy=removal_policy,
+        )
+        if removal_policy == RemovalPolicy.DESTROY:
+            self._deleted_log_groups.append(log_group_name)
+        return retained
+
+    def _give_log_retention_function_logs(
+        self, retention: logs.RetentionDays, removal_policy: RemovalPolicy
+    ) -> None:
+        """The LogRetention function's own logs go to a log group of its own, made by the
+        first construct of the stack that needs the function."""
+        group = shared_provider_log_group(
+            self,
+            LOG_RETENTION_PROVIDER,
+            retention=retention,
+            removal_policy=removal_policy,
+            construct=self.CONSTRUCT,
+            function_id="Resource",
+        )
+        if group is not None and self.log_retention_role is not None:
+            group.grant_write(self.log_retention_role)
+
+    def _log_retention_function_role(self) -> IConstruct | None:
+        """The role of the stack's LogRetention function: this construct's, another
+        RelationalDatabase's, or aws-cdk-lib's default one."""
+        if self.log_retention_role is not None:
+            return self.log_retention_role
+        stack = Stack.of(self)
+        for construct in stack.node.find_all():
+            role = getattr(construct, "log_retention_role", None)
+            if isinstance(construct, RelationalDatabase) and isinstance(role, iam.Role):
+                return role
+        function = stack.node.try_find_child(LOG_RETENTION_PROVIDER)
+        return function.node.try_find_child("ServiceRole") if function is not None else None
+
+    def _acknowledge_log_retention_findings(self) -> None:
+        role = self._log_retention_function_role()
+        if role is None:
+            return
+        own = self.log_retention_role
+        if own is not None:
+            acknowledge(
+                own,
+                "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+                "The role of aws-cdk-lib's LogRetention function, which sets the retention of "
+                "log groups AWS services create by name: logs:PutRetentionPolicy and "
+                "DeleteRetentionPolicy, granted by aws-cdk-lib on '*'.",
+            )
+            acknowledge(
+                own,
+                "AwsSolutions::AwsSolutions-IAM5[Resource::"
+                + nag_finding(self, _log_groups(self, "/aws/lambda/*"))
+                + "]",
+                "logs:CreateLogGroup only: the LogRetention function creates the rotation "
+                "function's group before its first run, and aws-cdk-lib's handler creates "
+                "the group of its own name (generated at deploy) on every run.",
+            )
+            acknowledge(
+                own,
+                "AwsSolutions::AwsSolutions-IAM5[Resource::"
+                + nag_finding(self, _log_groups(self, "/aws/rds/cluster/*"))
+                + "]",
+                "logs:CreateLogGroup only: the groups of exported database logs are named "
+                "after cluster identifiers generated at deploy, of every database of the stack "
+                "that shares the LogRetention function.",
+            )
+        stack = Stack.of(self)
+        for log_group_name in self._deleted_log_groups:
+            group_arn = stack.format_arn(
+                service="logs",
+                resource="log-group",
+                resource_name=f"{log_group_name}:*",
+                arn_format=ArnFormat.COLON_RESOURCE_NAME,
+            )
+            acknowledge(
+                role,
+                f"AwsSolutions::AwsSolutions-IAM5[Resource::{nag_finding(self, group_arn)}]",
+                f"logs:DeleteLogGroup on the log group {nag_finding(self, log_group_name)} "
+                f"of {self.node.path} alone (':*' is how IAM names a log group's contents): "
+                "it is deleted with the stack (removal_policy=DESTROY).",
+            )
+
     def _acknowledge_findings(self, cluster: rds.DatabaseCluster, props: Mapping[str, Any]) -> None:
         cfn_cluster = cluster.node.default_child
         assert isinstance(cfn_cluster, Construct)
@@ -659,24 +831,6 @@ class RelationalDatabase(Construct, Generic[ClusterT]):
                 "RDS delivers Enhanced Monitoring with this role, which only RDS monitoring "
                 "can assume; AWS documents and maintains AmazonRDSEnhancedMonitoringRole for "
                 "exactly that, and it only reaches log groups named RDS* (RDSOSMetrics).",
-            )
-        role = props.get("cloudwatch_logs_retention_role")
-        if role is self.log_retention_role and isinstance(role, iam.Role):
-            acknowledge(
-                role,
-                "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
-                "The role of aws-cdk-lib's LogRetention function, which sets the retention of "
-                "the log groups RDS creates for exported logs: logs:PutRetentionPolicy and "
-                "DeleteRetentionPolicy need '*', as RDS names those groups after a cluster "
-                "identifier known only at deploy.",
-            )
-            acknowledge(
-                role,
-                "AwsSolutions::AwsSolutions-IAM5[Resource::"
-                + nag_finding(self, _lambda_log_groups(self))
-                + "]",
-                "The LogRetention function writes its own logs; its name, and so its log "
-                "group's, is generated at deploy.",
             )
 
     def _add_alarms(
@@ -752,9 +906,10 @@ class RelationalDatabase(Construct, Generic[ClusterT]):
         self.alarms = created
 
 
-def _lambda_log_groups(scope: Construct) -> str:
+def _log_groups(scope: Construct, pattern: str) -> str:
+    """The ARN of the log groups whose names match ``pattern`` (``/aws/lambda/*``)."""
     stack = Stack.of(scope)
-    return f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:/aws/lambda/*"
+    return f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:{pattern}"
 
 
 def _require_int(construct: str, argument: str, value: int, *, minimum: int, maximum: int) -> None:

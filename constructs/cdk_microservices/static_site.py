@@ -41,6 +41,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct, IConstruct
 
+from cdk_microservices._function_logs import S3_AUTO_DELETE_PROVIDER, shared_provider_log_group
 from cdk_microservices._validation import (
     fail,
     merge_props,
@@ -128,7 +129,14 @@ class StaticSite(Construct, Generic[BucketT]):
       distribution is deleted and the site bucket emptied before the log bucket is
       emptied, but CloudFront and S3 deliver logs on a best-effort basis, sometimes long
       after the request: a log that arrives after the emptying leaves the log bucket to
-      be deleted by hand);
+      be deleted by hand). The emptying runs in aws-cdk-lib's S3 auto-delete function
+      (one per stack), which logs to a log group of its own kept ``log_retention`` (one
+      month) and deleted with the stack; the first construct in the stack that needs the
+      function sets that group, a later one with other settings gets a warning;
+    - ``log_retention``: how long the CloudWatch log groups of the functions the site runs
+      keep their events (the auto-delete function above, and ``deploy``'s unless told
+      otherwise); ``INFINITE`` is rejected. Not the access logs: see
+      ``log_retention_days``;
     - distribution: default root object ``index.html``, viewers redirected to HTTPS,
       HTTP/2 and HTTP/3, IPv6, ``price_class`` ``PRICE_CLASS_100`` (North America and
       Europe edges), cached with the managed ``CachingOptimized`` policy;
@@ -190,6 +198,7 @@ class StaticSite(Construct, Generic[BucketT]):
         price_class: cloudfront.PriceClass = cloudfront.PriceClass.PRICE_CLASS_100,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         log_retention_days: int = 90,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
         existing_bucket: None = None,
         bucket_props: Mapping[str, object] | None = None,
         distribution_props: Mapping[str, object] | None = None,
@@ -209,6 +218,7 @@ class StaticSite(Construct, Generic[BucketT]):
         price_class: cloudfront.PriceClass = cloudfront.PriceClass.PRICE_CLASS_100,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         log_retention_days: int = 90,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
         existing_bucket: s3.IBucket,
         distribution_props: Mapping[str, object] | None = None,
     ) -> None: ...
@@ -226,6 +236,7 @@ class StaticSite(Construct, Generic[BucketT]):
         price_class: cloudfront.PriceClass = cloudfront.PriceClass.PRICE_CLASS_100,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         log_retention_days: int = 90,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
         existing_bucket: s3.IBucket | None = None,
         bucket_props: Mapping[str, object] | None = None,
         distribution_props: Mapping[str, object] | None = None,
@@ -263,6 +274,7 @@ class StaticSite(Construct, Generic[BucketT]):
                 f"must be a whole number of days, got {type(log_retention_days).__name__}",
             )
         require_range(name, "log_retention_days", log_retention_days, minimum=1, maximum=3650)
+        _check_log_retention(name, log_retention)
         if not isinstance(price_class, cloudfront.PriceClass):
             raise fail(
                 name,
@@ -284,6 +296,7 @@ class StaticSite(Construct, Generic[BucketT]):
                 )
 
         self.removal_policy = removal_policy
+        self.log_retention = log_retention
         destroy = removal_policy == RemovalPolicy.DESTROY
         self.log_bucket = s3.Bucket(
             self,
@@ -478,6 +491,18 @@ class StaticSite(Construct, Generic[BucketT]):
                 site_emptier = self.bucket.node.try_find_child("AutoDeleteObjectsCustomResource")
                 if site_emptier is not None:
                     site_emptier.node.add_dependency(emptier)
+        if any(
+            bucket.node.try_find_child("AutoDeleteObjectsCustomResource") is not None
+            for bucket in (self.log_bucket, self.bucket)
+        ):
+            # aws-cdk-lib's emptying function, one per stack, logs to a group of its own.
+            shared_provider_log_group(
+                self,
+                S3_AUTO_DELETE_PROVIDER,
+                retention=log_retention,
+                removal_policy=removal_policy,
+                construct=name,
+            )
         self._api_patterns: list[str] = []
 
     # -- validation ---------------------------------------------------------------------
@@ -630,7 +655,7 @@ class StaticSite(Construct, Generic[BucketT]):
         id: str,
         sources: Sequence[s3deploy.ISource],
         *,
-        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+        log_retention: logs.RetentionDays | None = None,
         memory_limit: int = 512,
     ) -> s3deploy.BucketDeployment:
         """Upload ``sources`` (e.g. ``Source.asset("web/dist")``) to the site bucket at each
@@ -639,7 +664,8 @@ class StaticSite(Construct, Generic[BucketT]):
 
         The upload runs in aws-cdk-lib's BucketDeployment function (``memory_limit`` MiB,
         default 512; large sites may need more), logging to a log group of its own kept
-        ``log_retention`` (one month). That function is one per stack and memory size,
+        ``log_retention`` (default: the site's ``log_retention``, one month) and removed
+        with the site's ``removal_policy``. That function is one per stack and memory size,
         shared by every BucketDeployment of the stack with the same ``memory_limit``: its
         log group is the one of the first deployment that created it (a later ``deploy``
         then creates none and reports a warning). The findings cdk-nag reports on that
@@ -673,18 +699,9 @@ class StaticSite(Construct, Generic[BucketT]):
                     "must be an aws_s3_deployment.ISource (e.g. Source.asset(...)), got "
                     f"{type(source).__name__}",
                 )
-        if not isinstance(log_retention, logs.RetentionDays):
-            raise fail(
-                name,
-                "log_retention",
-                f"must be an aws_logs.RetentionDays, got {type(log_retention).__name__}",
-            )
-        if log_retention == logs.RetentionDays.INFINITE:
-            raise fail(
-                name,
-                "log_retention",
-                "is INFINITE; deployment logs are kept a limited time (e.g. ONE_MONTH)",
-            )
+        if log_retention is None:
+            log_retention = self.log_retention
+        _check_log_retention(name, log_retention)
         if isinstance(memory_limit, bool) or not isinstance(memory_limit, int):
             raise fail(name, "memory_limit", f"must be a whole number of MiB, got {memory_limit!r}")
         require_range(name, "memory_limit", memory_limit, minimum=128, maximum=10240)
@@ -793,6 +810,21 @@ class StaticSite(Construct, Generic[BucketT]):
             "Serverless::Serverless-LambdaTracing",
             "aws-cdk-lib's BucketDeployment function copies files during a deployment; its "
             "logs record each run, and tracing would need X-Ray permissions on '*'.",
+        )
+
+
+def _check_log_retention(construct: str, log_retention: logs.RetentionDays) -> None:
+    if not isinstance(log_retention, logs.RetentionDays):
+        raise fail(
+            construct,
+            "log_retention",
+            f"must be an aws_logs.RetentionDays, got {type(log_retention).__name__}",
+        )
+    if log_retention == logs.RetentionDays.INFINITE:
+        raise fail(
+            construct,
+            "log_retention",
+            "is INFINITE; the site's function logs are kept a limited time (e.g. ONE_MONTH)",
         )
 
 

@@ -8,6 +8,7 @@ from one stack's template to the output of another.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -108,6 +109,65 @@ def reads_of_other_stacks(templates: Templates) -> dict[str, set[str]]:
     for stack, template in templates.items():
         visit(stack, template.get("Resources", {}))
     return readers
+
+
+NamePart = str
+"""One part of a name built by ``name_parts``: a literal, or a reference as JSON text."""
+
+
+def name_parts(value: Any) -> tuple[NamePart, ...]:
+    """A name as a template builds it (a literal, or an ``Fn::Join`` of literals and
+    references), as the tuple of its parts with adjacent literals merged:
+    ``("/aws/rds/cluster/", '{"Ref": "Db"}', "/postgresql")``.
+
+    For comparing the name a service derives for the log group it writes to (from a
+    resource's name or id) with the name a template declares for a log group: two
+    values that build the same name in the same way compare equal."""
+    parts: list[NamePart] = []
+    pending = ""
+
+    def visit(item: Any) -> None:
+        nonlocal pending
+        if isinstance(item, str):
+            pending += item
+        elif isinstance(item, dict) and "Fn::Join" in item and item["Fn::Join"][0] == "":
+            for part in item["Fn::Join"][1]:
+                visit(part)
+        else:
+            if pending:
+                parts.append(pending)
+                pending = ""
+            parts.append(json.dumps(item, sort_keys=True))
+
+    visit(value)
+    if pending:
+        parts.append(pending)
+    return tuple(parts)
+
+
+LOG_GROUP_DECLARATIONS = ("AWS::Logs::LogGroup", "Custom::LogRetention")
+"""What gives a log group its retention in a template: the group itself, or aws-cdk-lib's
+``LogRetention`` custom resource, which creates the named group if it does not exist yet
+(and accepts one the service created first) and sets its retention."""
+
+
+def log_groups_named(templates: Templates, stack: str, name: Any) -> list[Resource]:
+    """The resources of ``stack`` that declare the log group called ``name`` (see
+    ``LOG_GROUP_DECLARATIONS``), however the name is built."""
+    wanted = name_parts(name)
+    return [
+        resource
+        for resource_type in LOG_GROUP_DECLARATIONS
+        for resource in resources({stack: templates[stack]}, resource_type)
+        if "LogGroupName" in resource.properties
+        and name_parts(resource.properties["LogGroupName"]) == wanted
+    ]
+
+
+def retention_days(resource: Resource) -> int | None:
+    """The days a declared log group keeps its events (None: forever)."""
+    days = resource.properties.get("RetentionInDays")
+    return int(days) if days is not None else None
 
 
 def statements(policy_document: dict[str, Any]) -> list[dict[str, Any]]:

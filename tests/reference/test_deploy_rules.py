@@ -16,10 +16,12 @@ from deploy_rules import (
     Resource,
     Templates,
     actions,
+    log_groups_named,
     reads_of_other_stacks,
     render,
     resolve,
     resources,
+    retention_days,
     service_principals,
     statements,
 )
@@ -423,3 +425,225 @@ def test_every_serverless_cache_is_alarmed(synthesized_app):
             and {"Name": "clusterId", "Value": name} in alarm.properties.get("Dimensions", [])
         ]
         assert alarmed, f"{cache.stack}/{cache.logical_id} has no alarm"
+
+
+# -- every log group keeps its events a limited time ---------------------------------------
+#
+# A service that finds no log group where it writes creates one with no retention: kept,
+# and billed, forever, and left behind by ``cdk destroy``. Lambda does so on a function's
+# first invocation (``/aws/lambda/<name>``), RDS for exported logs, API Gateway for
+# execution logs, CloudFront for a CloudFront function's console output. So every group
+# anything writes to is declared in the templates with a retention, and exists before the
+# first write: the group itself (``AWS::Logs::LogGroup``), or aws-cdk-lib's
+# ``Custom::LogRetention``, which creates the group or accepts the one the service made.
+#
+# Not checked, as no template can hold them: ECS Container Insights creates
+# ``/aws/ecs/containerinsights/<cluster>/performance`` itself (reportedly with a one-day
+# retention), and RDS Enhanced Monitoring (off here) writes to the account-wide
+# ``RDSOSMetrics`` group.
+
+_LOG_GROUP = "AWS::Logs::LogGroup"
+
+
+def _retained(groups: list[Resource]) -> bool:
+    return bool(groups) and all(retention_days(group) is not None for group in groups)
+
+
+def test_every_log_group_has_a_retention(synthesized_app):
+    """A LogGroup (or LogRetention) without RetentionInDays keeps its events forever."""
+    forever = [
+        f"{group.stack}/{group.logical_id}"
+        for resource_type in (_LOG_GROUP, "Custom::LogRetention")
+        for group in resources(synthesized_app, resource_type)
+        if retention_days(group) is None
+    ]
+    assert not forever, f"kept forever: {forever}"
+
+
+def _function_log_groups(templates: Templates, function: Resource) -> list[Resource]:
+    """The declared groups a function logs to, present before its first invocation: its
+    ``LoggingConfig.LogGroup`` (a reference, so created first), or a group named
+    ``/aws/lambda/<FunctionName>`` for a name known before deploy that the function
+    depends on."""
+    config = function.properties.get("LoggingConfig", {})
+    if "LogGroup" in config:
+        return [
+            group
+            for group in resolve(templates, function.stack, config["LogGroup"])
+            if group.type == _LOG_GROUP
+        ]
+    name = function.properties.get("FunctionName")
+    if not isinstance(name, str):
+        return []
+    return [
+        group
+        for group in log_groups_named(templates, function.stack, f"/aws/lambda/{name}")
+        if group.logical_id in function.depends_on
+    ]
+
+
+def test_every_function_logs_to_a_group_with_a_retention(synthesized_app):
+    """Lambda writes a function without a log group of its own to ``/aws/lambda/<name>``,
+    which it creates on the first invocation with no retention: ours, and aws-cdk-lib's
+    custom resource providers (S3 auto-delete, BucketDeployment, LogRetention, the VPC's
+    default security group) alike."""
+    functions = list(resources(synthesized_app, "AWS::Lambda::Function"))
+    assert functions
+    unkept = [
+        f"{function.stack}/{function.logical_id}"
+        for function in functions
+        if not _retained(_function_log_groups(synthesized_app, function))
+    ]
+    assert not unkept, f"functions whose logs Lambda keeps forever: {unkept}"
+
+
+def test_every_hosted_rotation_function_logs_to_a_group_with_a_retention(synthesized_app):
+    """A Secrets Manager hosted rotation function lives in a nested stack the transform
+    generates, so it cannot be given a log group of its own: it needs a name known before
+    deploy, and ``/aws/lambda/<that name>`` declared before the first rotation (which the
+    schedule starts as soon as it is created)."""
+    schedules = [
+        schedule
+        for schedule in resources(synthesized_app, "AWS::SecretsManager::RotationSchedule")
+        if "HostedRotationLambda" in schedule.properties
+    ]
+    assert schedules
+    for schedule in schedules:
+        where = f"{schedule.stack}/{schedule.logical_id}"
+        name = schedule.properties["HostedRotationLambda"].get("RotationLambdaName")
+        assert name is not None, f"{where}: a generated function name has no log group"
+        groups = log_groups_named(
+            synthesized_app, schedule.stack, {"Fn::Join": ["", ["/aws/lambda/", name]]}
+        )
+        assert _retained(groups), f"{where}: /aws/lambda/{name} is kept forever"
+        assert {group.logical_id for group in groups} <= schedule.depends_on, where
+
+
+def test_every_exported_database_log_has_a_retention(synthesized_app):
+    """RDS exports a cluster's logs to ``/aws/rds/cluster/<cluster id>/<log>``, creating
+    the group if it is missing. The declared group is in place before the first instance
+    writes to it, and (removed with the stack) is deleted only after the last one."""
+    checked = 0
+    for cluster in resources(synthesized_app, "AWS::RDS::DBCluster"):
+        instances = [
+            instance
+            for instance in resources(
+                {cluster.stack: synthesized_app[cluster.stack]}, "AWS::RDS::DBInstance"
+            )
+            if instance.properties.get("DBClusterIdentifier") == {"Ref": cluster.logical_id}
+        ]
+        for log in cluster.properties.get("EnableCloudwatchLogsExports", []):
+            checked += 1
+            name = {"Fn::Join": ["", ["/aws/rds/cluster/", {"Ref": cluster.logical_id}, f"/{log}"]]}
+            groups = log_groups_named(synthesized_app, cluster.stack, name)
+            where = f"{cluster.stack}/{cluster.logical_id} {log}"
+            assert _retained(groups), f"{where}: exported to a group kept forever"
+            for instance in instances:
+                missing = {group.logical_id for group in groups} - instance.depends_on
+                assert not missing, f"{where}: {instance.logical_id} may write before {missing}"
+    assert checked, "expected a database exporting logs"
+
+
+def test_every_api_stage_with_execution_logs_has_its_group(synthesized_app):
+    """API Gateway writes a stage's execution logs to
+    ``API-Gateway-Execution-Logs_<api id>/<stage>``, which it creates when missing."""
+    logged = 0
+    for stage in resources(synthesized_app, "AWS::ApiGateway::Stage"):
+        settings = stage.properties.get("MethodSettings", [])
+        if not any(
+            setting.get("LoggingLevel", "OFF") != "OFF" or setting.get("DataTraceEnabled")
+            for setting in settings
+        ):
+            continue
+        logged += 1
+        name = {
+            "Fn::Join": [
+                "",
+                [
+                    "API-Gateway-Execution-Logs_",
+                    stage.properties["RestApiId"],
+                    f"/{stage.properties['StageName']}",
+                ],
+            ]
+        }
+        groups = log_groups_named(synthesized_app, stage.stack, name)
+        assert _retained(groups), f"{stage.stack}/{stage.logical_id}: execution logs kept forever"
+    assert logged, "expected stages with execution logs"
+
+
+def _log_destinations(resource: Resource) -> list[tuple[str, Any]]:
+    """(what, value) for each CloudWatch Logs destination ``resource`` names: a group
+    that the service writes to, but only creates if told to (ECS's awslogs-create-group)."""
+    properties = resource.properties
+    found: list[tuple[str, Any]] = []
+    if resource.type == "AWS::ECS::TaskDefinition":
+        for container in properties.get("ContainerDefinitions", []):
+            log_configuration = container.get("LogConfiguration", {})
+            if log_configuration.get("LogDriver") == "awslogs":
+                options = log_configuration.get("Options", {})
+                assert str(options.get("awslogs-create-group", "false")).lower() != "true"
+                found.append((f"container {container.get('Name')}", options["awslogs-group"]))
+    elif resource.type == "AWS::ECS::Service":
+        log_configuration = properties.get("ServiceConnectConfiguration", {}).get(
+            "LogConfiguration", {}
+        )
+        if log_configuration.get("LogDriver") == "awslogs":
+            found.append(("Service Connect proxy", log_configuration["Options"]["awslogs-group"]))
+    elif resource.type == "AWS::EC2::FlowLog":
+        if properties.get("LogDestinationType", "cloud-watch-logs") == "cloud-watch-logs":
+            found.append(
+                ("flow log", properties.get("LogGroupName") or properties.get("LogDestination"))
+            )
+    elif resource.type == "AWS::CloudTrail::Trail":
+        if "CloudWatchLogsLogGroupArn" in properties:
+            found.append(("trail", properties["CloudWatchLogsLogGroupArn"]))
+    elif resource.type == "AWS::StepFunctions::StateMachine":
+        for destination in properties.get("LoggingConfiguration", {}).get("Destinations", []):
+            found.append(("state machine", destination["CloudWatchLogsLogGroup"]["LogGroupArn"]))
+    elif resource.type == "AWS::ApiGateway::Stage":
+        destination = properties.get("AccessLogSetting", {}).get("DestinationArn")
+        if destination is not None and ":firehose:" not in repr(destination):
+            found.append(("access logs", destination))
+    return found
+
+
+def test_every_log_destination_is_a_declared_group(synthesized_app):
+    """Containers, flow logs, trails, state machines and API access logs name the group
+    they write to: it must be a LogGroup of the templates (with its retention), not a name
+    that some service would create."""
+    checked = 0
+    for resource in resources(synthesized_app):
+        for what, destination in _log_destinations(resource):
+            checked += 1
+            groups = [
+                group
+                for group in resolve(synthesized_app, resource.stack, destination)
+                if group.type == _LOG_GROUP
+            ]
+            assert groups, f"{resource.stack}/{resource.logical_id} {what}: {destination!r}"
+    assert checked, "expected log destinations"
+
+
+def test_no_cloudfront_function_writes_logs(synthesized_app):
+    """CloudFront sends a CloudFront function's ``console.log`` lines to
+    ``/aws/cloudfront/function/<name>`` in us-east-1, a group it creates with no retention."""
+    functions = list(resources(synthesized_app, "AWS::CloudFront::Function"))
+    assert functions
+    for function in functions:
+        assert "console." not in function.properties["FunctionCode"], function.logical_id
+
+
+def test_every_dev_log_group_is_deleted_with_its_stack(synthesized_app):
+    """``cdk destroy`` of Dev leaves no log group behind: each declared group is deleted
+    with its stack (a LogRetention deletes the group with ``RemovalPolicy: destroy``)."""
+    dev = _stage_templates(synthesized_app, DEV.stage_id)
+    kept = [
+        f"{group.stack}/{group.logical_id}"
+        for group in resources(dev, _LOG_GROUP)
+        if group.body.get("DeletionPolicy", "Delete") != "Delete"
+    ] + [
+        f"{retention.stack}/{retention.logical_id}"
+        for retention in resources(dev, "Custom::LogRetention")
+        if retention.properties.get("RemovalPolicy") != "destroy"
+    ]
+    assert not kept, f"left behind by cdk destroy: {kept}"

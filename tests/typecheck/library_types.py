@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import assert_type
 
-from aws_cdk import App, Environment, Stack
+from aws_cdk import App, AspectPriority, Aspects, Environment, RemovalPolicy, Stack
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
 from aws_cdk import aws_cloudtrail as cloudtrail
@@ -32,6 +32,7 @@ from cdk_microservices import (
     ContainerService,
     EventBus,
     EventContract,
+    LogRetentionAspect,
     QueueWorker,
     RelationalDatabase,
     ServiceTable,
@@ -142,3 +143,11 @@ assert_type(audit.metric_filters, dict[str, logs.MetricFilter])
 assert_type(audit.alarms, list[cloudwatch.Alarm])
 assert_type(audit.trail_name, str)
 assert_type(audit.trail_arn, str)
+
+# An aspect of the app: every function aws-cdk-lib adds gets a log group with a retention.
+Aspects.of(app).add(
+    LogRetentionAspect(
+        retention=logs.RetentionDays.ONE_MONTH, removal_policy=RemovalPolicy.DESTROY
+    ),
+    priority=AspectPriority.MUTATING,
+)

@@ -18,7 +18,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk.assertions import Annotations, Match, Template
-from unit_app import new_app
+from unit_app import function_log_groups, new_app
 
 from cdk_microservices import AlarmTopic, AuditTrail, ConstructArgumentError
 from cdk_microservices import audit_trail as audit_trail_module
@@ -689,6 +689,17 @@ def test_destroy_deletes_everything_and_empties_the_buckets_in_order() -> None:
     assert emptiers[BUCKET] in trail["DependsOn"]
     bucket_emptier = _resources(template, "Custom::S3AutoDeleteObjects")[emptiers[BUCKET]]
     assert emptiers[ACCESS_LOGS] in bucket_emptier["DependsOn"]
+
+
+def test_the_emptying_function_logs_with_the_trails_retention() -> None:
+    """aws-cdk-lib's S3 auto-delete function would log to /aws/lambda/<name>, kept forever:
+    it gets a group with the trail's log_retention, deleted with the stack."""
+    stack = _stack()
+    _trail(stack, removal_policy=RemovalPolicy.DESTROY, log_retention=logs.RetentionDays.ONE_WEEK)
+    [(function_id, group)] = function_log_groups(Template.from_stack(stack)).items()
+    assert function_id.startswith("CustomS3AutoDeleteObjectsCustomResourceProviderHandler")
+    assert group["Properties"]["RetentionInDays"] == 7
+    assert group["DeletionPolicy"] == "Delete"
 
 
 def test_retain_empties_nothing(template: Template) -> None:

@@ -19,7 +19,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_ssm as ssm
 from aws_cdk.assertions import Match, Template
-from unit_app import new_app
+from unit_app import function_log_groups, new_app
 
 from cdk_microservices import ConstructArgumentError
 from cdk_microservices.container_service import ContainerService
@@ -426,6 +426,19 @@ def configured() -> tuple[ContainerService, Template]:
     return service, Template.from_stack(stack)
 
 
+def test_a_destroyed_services_emptying_function_logs_with_its_retention(
+    configured: tuple[ContainerService, Template],
+) -> None:
+    """aws-cdk-lib's S3 auto-delete function, which empties the DESTROY access log bucket,
+    would log to /aws/lambda/<name>, kept forever: it gets a group with the service's
+    retention, deleted with the stack."""
+    _, template = configured
+    [(function_id, group)] = function_log_groups(template).items()
+    assert function_id.startswith("CustomS3AutoDeleteObjectsCustomResourceProviderHandler")
+    assert group["Properties"]["RetentionInDays"] == 7
+    assert group["DeletionPolicy"] == "Delete"
+
+
 def test_public_service_is_internet_facing_on_https_only(
     configured: tuple[ContainerService, Template],
 ) -> None:
@@ -620,6 +633,14 @@ def test_no_open_cdk_nag_findings_in_a_bare_stack(tmp_path: Path) -> None:
     app = new_app(outdir=str(tmp_path))
     add_compliance_checks(app)
     _service(_stack(app))
+    app.synth()  # raises on any unacknowledged finding
+
+
+def test_no_open_cdk_nag_findings_when_destroyed(tmp_path: Path) -> None:
+    """With the access log bucket's emptying function and its log group."""
+    app = new_app(outdir=str(tmp_path))
+    add_compliance_checks(app)
+    _service(_stack(app), removal_policy=RemovalPolicy.DESTROY)
     app.synth()  # raises on any unacknowledged finding
 
 

@@ -17,10 +17,10 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
-from aws_cdk.assertions import Match, Template
-from unit_app import new_app
+from aws_cdk.assertions import Annotations, Match, Template
+from unit_app import function_log_groups, new_app
 
-from cdk_microservices import ConstructArgumentError
+from cdk_microservices import ConstructArgumentError, acknowledge
 from cdk_microservices.relational_database import (
     DEFAULT_ENGINE_VERSION,
     DEFAULT_PORT,
@@ -298,21 +298,71 @@ def test_no_inbound_rule_but_the_rotation_function_without_a_grant(
     )
 
 
+def _log_retentions(template: Template, log_group_name: object) -> dict[str, Any]:
+    return template.find_resources(
+        "Custom::LogRetention", {"Properties": {"LogGroupName": log_group_name}}
+    )
+
+
+def _exported_log_group(database: RelationalDatabase, log: str = "postgresql") -> object:
+    return {"Fn::Join": ["", ["/aws/rds/cluster/", {"Ref": _cluster_id(database)}, f"/{log}"]]}
+
+
 def test_logs_exported_with_retention(default: tuple[RelationalDatabase, Template]) -> None:
     database, template = default
-    template.resource_count_is("Custom::LogRetention", 1)
-    template.has_resource_properties(
-        "Custom::LogRetention",
-        {
-            "RetentionInDays": 30,
-            "LogGroupName": {
-                "Fn::Join": [
-                    "",
-                    ["/aws/rds/cluster/", {"Ref": _cluster_id(database)}, "/postgresql"],
-                ]
-            },
-        },
+    template.has_resource_properties(CLUSTER, {"EnableCloudwatchLogsExports": ["postgresql"]})
+    [(retention_id, retention)] = _log_retentions(template, _exported_log_group(database)).items()
+    # RDS creates the group on its first write: the LogRetention creates it first (or
+    # accepts the one RDS made), and keeps it with the cluster (SNAPSHOT).
+    assert retention["Properties"]["RetentionInDays"] == 30
+    assert retention["Properties"]["RemovalPolicy"] == "retain"
+    # There before the first instance writes, deleted only after the last one.
+    for instance in template.find_resources(INSTANCE).values():
+        assert retention_id in instance["DependsOn"]
+
+
+def test_the_rotation_function_logs_with_retention(
+    default: tuple[RelationalDatabase, Template],
+) -> None:
+    database, template = default
+    name = database.rotation_function_name
+    assert name is not None
+    assert re.fullmatch(r"Test-Database-[0-9A-F]{8}-rotation", name)
+    [schedule] = template.find_resources("AWS::SecretsManager::RotationSchedule").values()
+    assert schedule["Properties"]["HostedRotationLambda"]["RotationLambdaName"] == name
+    [(retention_id, retention)] = _log_retentions(template, f"/aws/lambda/{name}").items()
+    assert retention["Properties"]["RetentionInDays"] == 30
+    # The schedule rotates at once: the group and its retention are there before.
+    assert retention_id in schedule["DependsOn"]
+
+
+def test_the_log_retention_function_logs_to_a_group_with_retention(
+    default: tuple[RelationalDatabase, Template],
+) -> None:
+    database, template = default
+    [group] = function_log_groups(template).values()
+    assert group["Properties"]["RetentionInDays"] == 30
+    assert group["DeletionPolicy"] == "Retain"
+    # Its role (this construct's) writes there, and creates groups only under the two
+    # prefixes it retains: its own and the rotation function's, and the exported logs'.
+    assert database.log_retention_role is not None
+    role = {"Ref": _logical_id(Stack.of(database), database.log_retention_role)}
+    policy = template.find_resources("AWS::IAM::Policy", {"Properties": {"Roles": [role]}})
+    [document] = [p["Properties"]["PolicyDocument"] for p in policy.values()]
+    actions = sorted(
+        action
+        for statement in document["Statement"]
+        for action in (
+            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        )
     )
+    assert actions == [
+        "logs:CreateLogGroup",
+        "logs:CreateLogStream",
+        "logs:DeleteRetentionPolicy",
+        "logs:PutLogEvents",
+        "logs:PutRetentionPolicy",
+    ]
 
 
 def test_alarms_per_instance_with_documented_thresholds(
@@ -445,7 +495,15 @@ def test_dev_settings(dev: Template) -> None:
     )
     dev.resource_count_is(INSTANCE, 1)
     dev.has_resource("AWS::SecretsManager::Secret", {"DeletionPolicy": "Delete"})
-    dev.has_resource_properties("Custom::LogRetention", {"RetentionInDays": 7})
+    # Every log group is kept a week and deleted with the stack: nothing is left behind.
+    retentions = dev.find_resources("Custom::LogRetention")
+    assert len(retentions) == 2  # the exported log and the rotation function's
+    for retention in retentions.values():
+        assert retention["Properties"]["RetentionInDays"] == 7
+        assert retention["Properties"]["RemovalPolicy"] == "destroy"
+    [group] = function_log_groups(dev).values()
+    assert group["Properties"]["RetentionInDays"] == 7
+    assert group["DeletionPolicy"] == "Delete"
     dev.has_resource_properties(
         "AWS::CloudWatch::Alarm",
         {"MetricName": "ServerlessDatabaseCapacity", "Threshold": 1.8},
@@ -516,7 +574,10 @@ def test_alarms_off_and_log_exports_off() -> None:
     database = _database(alarms=False, log_exports=[])
     template = Template.from_stack(Stack.of(database))
     template.resource_count_is("AWS::CloudWatch::Alarm", 0)
-    template.resource_count_is("Custom::LogRetention", 0)
+    # Only the rotation function's group is retained.
+    [retention] = template.find_resources("Custom::LogRetention").values()
+    rotation_logs = f"/aws/lambda/{database.rotation_function_name}"
+    assert retention["Properties"]["LogGroupName"] == rotation_logs
     template.has_resource_properties(CLUSTER, {"EnableCloudwatchLogsExports": Match.absent()})
     assert database.alarms == []
 
@@ -714,6 +775,10 @@ def test_existing_cluster_conflicts_with_every_cluster_argument() -> None:
             "argument 'subnets' selects subnets in ",
         ),
         (
+            {"cluster_props": {"cloudwatch_logs_retention": logs.RetentionDays.ONE_DAY}},
+            "argument 'cluster_props' sets 'cloudwatch_logs_retention', which 'log_retention' sets",
+        ),
+        (
             {"cluster_props": {"backup_retention": 3}},
             r"argument 'cluster_props' has unknown key\(s\) 'backup_retention'; accepted keys "
             "are the keyword arguments of DatabaseCluster: ",
@@ -808,6 +873,36 @@ def test_no_open_cdk_nag_findings_with_iam_auth_and_enhanced_monitoring(tmp_path
         monitoring_interval=Duration.seconds(30),
         readers=1,
     )
+
+
+def test_two_databases_share_the_log_retention_function(tmp_path: Path) -> None:
+    """The stack's LogRetention function is the first database's, with its role and log
+    group; the second's grants on it are acknowledged there, and it is told that its
+    settings do not apply to the shared group."""
+    app = new_app(outdir=str(tmp_path))
+    add_compliance_checks(app)
+    stack = _stack(app)
+    first = _database(stack)
+    second = RelationalDatabase(
+        stack,
+        "Ledger",
+        vpc=stack.node.find_child("Vpc"),  # type: ignore[arg-type]
+        database_name="ledger",
+        removal_policy=RemovalPolicy.DESTROY,
+        log_retention=logs.RetentionDays.ONE_WEEK,
+    )
+    acknowledge(second.cluster, "AwsSolutions::AwsSolutions-RDS10", "A disposable test database.")
+    assert first.log_retention_role is not None
+    assert second.log_retention_role is None
+    template = Template.from_stack(stack)
+    [group] = function_log_groups(template).values()
+    assert group["Properties"]["RetentionInDays"] == 30
+    Annotations.from_stack(stack).has_warning(
+        "/Test/Ledger", Match.string_like_regexp("LogRetention.* already logs to ")
+    )
+    for retention in _log_retentions(template, _exported_log_group(second)).values():
+        assert retention["Properties"]["RemovalPolicy"] == "destroy"
+    app.synth()  # raises on any unacknowledged finding
 
 
 def test_turning_deletion_protection_off_is_left_for_the_stack_to_acknowledge(

@@ -18,7 +18,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
 from aws_cdk.assertions import Annotations, Match, Template
-from unit_app import new_app
+from unit_app import function_log_groups, new_app
 
 from cdk_microservices import CloudFrontWebAcl, ConstructArgumentError, StaticSite
 from stacks.compliance import add_compliance_checks
@@ -511,6 +511,57 @@ def test_a_second_deploy_shares_the_function_and_creates_no_unused_log_group(
     assert len(warnings) == 1
 
 
+def test_deploy_logs_with_the_sites_log_retention_unless_told(tmp_path: Path) -> None:
+    stack = _stack()
+    site = _site(stack, log_retention=logs.RetentionDays.ONE_WEEK)
+    site.deploy("Deploy", [s3deploy.Source.asset(str(_web_dir(tmp_path)))])
+    [group] = function_log_groups(Template.from_stack(stack)).values()
+    assert group["Properties"]["RetentionInDays"] == 7
+
+
+def test_a_destroyed_sites_emptying_function_logs_with_its_retention(tmp_path: Path) -> None:
+    """aws-cdk-lib's S3 auto-delete function (one per stack, emptying both buckets) would
+    log to /aws/lambda/<name>, kept forever: like the deployment function, it gets a group
+    with the site's retention, deleted with the stack."""
+    stack = _stack()
+    site = _site(
+        stack, removal_policy=RemovalPolicy.DESTROY, log_retention=logs.RetentionDays.ONE_DAY
+    )
+    site.deploy("Deploy", [s3deploy.Source.asset(str(_web_dir(tmp_path)))])
+    groups = function_log_groups(Template.from_stack(stack))
+    assert len(groups) == 2  # the emptying and the deployment functions
+    for group in groups.values():
+        assert group["Properties"]["RetentionInDays"] == 1
+        assert group["DeletionPolicy"] == "Delete"
+
+
+def test_a_retained_site_has_no_emptying_function() -> None:
+    stack = _stack()
+    _site(stack)
+    template = Template.from_stack(stack)
+    template.resource_count_is("AWS::Lambda::Function", 0)
+    template.resource_count_is("AWS::Logs::LogGroup", 0)
+
+
+def test_sites_sharing_the_emptying_function_are_told_whose_log_group_it_has() -> None:
+    """The stack's auto-delete function gets the log group of the first construct that
+    needs it; a later one with other settings is warned that its own do not apply."""
+    stack = _stack()
+    _site(stack, removal_policy=RemovalPolicy.DESTROY)
+    second = StaticSite(
+        stack,
+        "Docs",
+        removal_policy=RemovalPolicy.DESTROY,
+        log_retention=logs.RetentionDays.ONE_YEAR,
+    )
+    [group] = function_log_groups(Template.from_stack(stack)).values()
+    assert group["Properties"]["RetentionInDays"] == 30
+    warnings = Annotations.from_stack(stack).find_warning(
+        f"/{second.node.path}", Match.string_like_regexp("already logs to .*HandlerLogGroup")
+    )
+    assert len(warnings) == 1
+
+
 # -- removal policy, escape hatches ----------------------------------------------------
 
 
@@ -591,6 +642,11 @@ def test_a_geo_restriction_goes_through_distribution_props() -> None:
         ),
         ({"log_retention_days": 0}, r"'log_retention_days' is 0; allowed range is 1..3650"),
         ({"log_retention_days": 1.5}, r"'log_retention_days' must be a whole number of days"),
+        ({"log_retention": 30}, r"'log_retention' must be an aws_logs.RetentionDays, got int"),
+        (
+            {"log_retention": logs.RetentionDays.INFINITE},
+            r"'log_retention' is INFINITE; the site's function logs are kept a limited time",
+        ),
         ({"price_class": "PriceClass_100"}, r"'price_class' must be an aws_cloudfront.PriceClass"),
         ({"spa_fallback": "yes"}, r"'spa_fallback' must be True or False"),
         (
@@ -721,6 +777,8 @@ def test_deploy_checks_its_arguments(tmp_path: Path) -> None:
         site.deploy("Deploy", ["web/dist"])  # type: ignore[list-item]
     with pytest.raises(ConstructArgumentError, match=r"'log_retention' is INFINITE"):
         site.deploy("Deploy", web, log_retention=logs.RetentionDays.INFINITE)
+    with pytest.raises(ConstructArgumentError, match=r"'log_retention' must be an aws_logs"):
+        site.deploy("Deploy", web, log_retention=30)  # type: ignore[arg-type]
     with pytest.raises(ConstructArgumentError, match=r"'memory_limit' is 64; allowed range is"):
         site.deploy("Deploy", web, memory_limit=64)
     site.deploy("Deploy", web)
@@ -909,6 +967,14 @@ def test_a_site_with_an_api_and_a_deploy_leaves_no_open_cdk_nag_finding(
     # choices; the deployment function's findings are aws-cdk-lib's.
     assert {"AwsSolutions-CFR4", "AwsSolutions-CFR1", "AwsSolutions-L1"} <= suppressed
     assert "AwsSolutions-CFR2" not in suppressed
+
+
+def test_a_destroyed_site_with_a_deploy_leaves_no_open_cdk_nag_finding(tmp_path: Path) -> None:
+    """With the emptying function and its log group."""
+    app, stack = _nag_app(tmp_path)
+    site = _site(stack, web_acl_arn=WEB_ACL_ARN, removal_policy=RemovalPolicy.DESTROY)
+    site.deploy("Deploy", [s3deploy.Source.asset(str(_web_dir(tmp_path)))])
+    app.synth()  # raises on any unacknowledged finding
 
 
 def test_a_site_without_a_web_acl_leaves_cfr2_to_the_stack(tmp_path: Path) -> None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import inspect
+from typing import Any
 
 from aws_cdk import App, Stack
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk.assertions import Template
 
 # aws-cdk-lib 2.275 validates every template during synth (about half the synth time);
 # releases before it, down to the library's floor (make test-floor), have no such option.
@@ -36,3 +38,16 @@ def three_tier_vpc(stack: Stack) -> ec2.Vpc:
         ],
         flow_logs={"FlowLogs": ec2.FlowLogOptions()},
     )
+
+
+def function_log_groups(template: Template) -> dict[str, dict[str, Any]]:
+    """For every Lambda function of ``template``, by logical id, the log group of the same
+    template that its ``LoggingConfig.LogGroup`` refers to (``{}`` for a function without
+    one: it would write to ``/aws/lambda/<name>``, which Lambda creates with no retention)."""
+    groups = template.find_resources("AWS::Logs::LogGroup")
+    found: dict[str, dict[str, Any]] = {}
+    for logical_id, function in template.find_resources("AWS::Lambda::Function").items():
+        reference = function["Properties"].get("LoggingConfig", {}).get("LogGroup")
+        target = reference.get("Ref") if isinstance(reference, dict) else None
+        found[logical_id] = groups.get(target, {}) if isinstance(target, str) else {}
+    return found
