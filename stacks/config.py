@@ -96,6 +96,10 @@ class EnvironmentProfile:
     for local development) that may serve the web UI. The Cognito web client redirects only
     to ``<origin>/auth/callback`` after sign-in and ``<origin>/`` after sign-out."""
 
+    alarm_emails: tuple[str, ...]
+    """Addresses the alarm topic mails (each confirms its subscription first); none by
+    default: subscribe your on-call address or chat integration here or after deploying."""
+
     edge_rate_limit: int
     """Requests one IP address may send the edge (the web UI and every API) in any 5
     minutes before the CloudFront web ACL blocks it."""
@@ -146,6 +150,7 @@ DEV = EnvironmentProfile(
     termination_protection=False,
     # The web UI's local development server.
     web_origins=("http://localhost:5173",),
+    alarm_emails=(),
     edge_rate_limit=1000,
     auth_domain_prefix="cdk-microservices-payments-dev",
 )
@@ -171,6 +176,7 @@ PROD = EnvironmentProfile(
     termination_protection=True,
     # Only the edge's own site URL.
     web_origins=(),
+    alarm_emails=(),
     edge_rate_limit=2000,
     auth_domain_prefix="cdk-microservices-payments",
 )

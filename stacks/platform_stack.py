@@ -65,6 +65,7 @@ class PlatformStack(Stack):
             self,
             "Alarms",
             display_name=f"payments {profile.name} alarms",
+            email_addresses=profile.alarm_emails,
             removal_policy=profile.removal_policy,
         )
         self.alarm_topic = self.alarms.topic

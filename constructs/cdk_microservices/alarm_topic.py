@@ -15,6 +15,8 @@ written here, CloudWatch may not publish: every alarm goes off and nobody is tol
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -25,6 +27,7 @@ from cdk_microservices._validation import fail, require_pattern
 
 CLOUDWATCH_PRINCIPAL = "cloudwatch.amazonaws.com"
 _DISPLAY_NAME = r"[ -~]{1,100}"
+_EMAIL = r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+"
 
 
 def cloudwatch_alarm_conditions(scope: Construct) -> dict[str, dict[str, str]]:
@@ -47,6 +50,8 @@ class AlarmTopic(Construct):
 
     - ``display_name``: none (up to 100 printable ASCII characters; email subscribers see
       it as the sender name);
+    - ``email_addresses``: none; each one given gets an email subscription (SNS mails a
+      confirmation link first: nothing arrives until the recipient confirms it);
     - ``removal_policy=RETAIN`` for the key (a deleted key cannot decrypt what a retained
       subscriber queue still holds); the topic itself holds no data and is always deleted
       with its stack.
@@ -62,6 +67,7 @@ class AlarmTopic(Construct):
         id: str,
         *,
         display_name: str | None = None,
+        email_addresses: Sequence[str] = (),
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
         super().__init__(scope, id)
@@ -76,6 +82,14 @@ class AlarmTopic(Construct):
             )
         if not isinstance(removal_policy, RemovalPolicy):
             raise fail(name, "removal_policy", "must be an aws_cdk.RemovalPolicy")
+        if isinstance(email_addresses, str):
+            raise fail(name, "email_addresses", "must be a list of addresses, not one string")
+        for address in email_addresses:
+            require_pattern(
+                name, "email_addresses", address, _EMAIL, "addresses such as 'oncall@example.org'"
+            )
+        if len(set(email_addresses)) != len(email_addresses):
+            raise fail(name, "email_addresses", "names an address twice")
         conditions = cloudwatch_alarm_conditions(self)
         self.key = kms.Key(
             self,
@@ -100,6 +114,16 @@ class AlarmTopic(Construct):
             master_key=self.key,
             enforce_ssl=True,
         )
+        self.email_subscriptions: list[sns.Subscription] = [
+            sns.Subscription(
+                self,
+                f"Email{index}",
+                topic=self.topic,
+                protocol=sns.SubscriptionProtocol.EMAIL,
+                endpoint=address,
+            )
+            for index, address in enumerate(email_addresses)
+        ]
         self.topic.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="AllowCloudWatchAlarmsToPublish",

@@ -263,6 +263,20 @@ def test_cloudwatch_may_publish_to_the_alarm_topic_for_this_accounts_alarms_only
         "Fn::GetAtt": [stack.get_logical_id(alarms.key.node.default_child), "Arn"]  # type: ignore[arg-type]
     }
     assert topic["Properties"]["DisplayName"] == "team alarms"
+    assert not _resources(template, "AWS::SNS::Subscription")  # none unless asked for
+    assert alarms.email_subscriptions == []
+
+
+def test_the_alarm_topic_mails_the_addresses_it_is_given() -> None:
+    stack = _stack()
+    alarms = AlarmTopic(stack, "Alarms", email_addresses=["oncall@example.org", "b@example.org"])
+    subscriptions = _resources(Template.from_stack(stack), "AWS::SNS::Subscription").values()
+    topic = stack.resolve(alarms.topic.topic_arn)
+    assert sorted(
+        (s["Properties"]["Protocol"], s["Properties"]["Endpoint"], str(s["Properties"]["TopicArn"]))
+        for s in subscriptions
+    ) == [("email", "b@example.org", str(topic)), ("email", "oncall@example.org", str(topic))]
+    assert len(alarms.email_subscriptions) == 2
 
 
 @pytest.mark.parametrize(
@@ -271,6 +285,9 @@ def test_cloudwatch_may_publish_to_the_alarm_topic_for_this_accounts_alarms_only
         ({"display_name": ""}, "'display_name' is ''"),
         ({"display_name": "x" * 101}, "'display_name'"),
         ({"removal_policy": "destroy"}, "'removal_policy' must be an aws_cdk.RemovalPolicy"),
+        ({"email_addresses": "oncall@example.org"}, "'email_addresses' must be a list"),
+        ({"email_addresses": ["oncall"]}, "'email_addresses' is 'oncall'"),
+        ({"email_addresses": ["a@b.org", "a@b.org"]}, "names an address twice"),
     ],
 )
 def test_alarm_topic_rejects_bad_arguments(kwargs: dict[str, Any], message: str) -> None:
