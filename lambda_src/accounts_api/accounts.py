@@ -32,12 +32,12 @@ from typing import Any, Protocol
 import boto3  # type: ignore[import-untyped]
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
+from payments_shared.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, query_items
+
 ACCOUNT_SK = "PROFILE"
 EMAIL_SK = "EMAIL"
 ITEM_TYPE = "Account"
 STATUS_OPEN = "OPEN"
-DEFAULT_PAGE_SIZE = 25
-MAX_PAGE_SIZE = 100
 _NEW_KEY_ONLY = "attribute_not_exists(pk)"
 _MAX_CURSOR_LENGTH = 512
 _OPENED_AT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z")
@@ -308,16 +308,7 @@ class AccountRepository:
                 **account_key(after.account_id),
             }
         )
-        items: list[dict[str, Any]] = []
-        while len(items) < count:  # a response stops at 1 MB, maybe before the limit
-            if start is not None:
-                query["ExclusiveStartKey"] = start
-            response = self.client.query(**query, Limit=count - len(items))
-            items.extend(response.get("Items", []))
-            start = response.get("LastEvaluatedKey")
-            if start is None:
-                break
-        return items
+        return query_items(self.client, query, count=count, start=start)
 
     def _new_item(self, item: Item) -> dict[str, Any]:
         return {"TableName": self.table_name, "Item": item, "ConditionExpression": _NEW_KEY_ONLY}

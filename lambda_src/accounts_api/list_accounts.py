@@ -15,8 +15,6 @@ Responses: 200 with the page (an empty list for a customer without accounts); 40
 
 from __future__ import annotations
 
-import re
-
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent, event_source
@@ -24,8 +22,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
 from accounts import (
-    DEFAULT_PAGE_SIZE,
-    MAX_PAGE_SIZE,
     InvalidCursorError,
     ListPosition,
     decode_cursor,
@@ -39,21 +35,9 @@ from payments_shared.api_proxy import (
     error_response,
     json_response,
 )
-
-_DIGITS = re.compile(r"[0-9]{1,4}")
+from payments_shared.pagination import parse_limit
 
 logger = Logger()
-
-
-def parse_limit(raw: str | None) -> int:
-    """The page size: ``limit`` as plain decimal digits from 1 to 100, or the default."""
-    if raw is None:
-        return DEFAULT_PAGE_SIZE
-    if _DIGITS.fullmatch(raw) and 1 <= int(raw) <= MAX_PAGE_SIZE:
-        return int(raw)
-    raise BadRequestError(
-        f"query parameter 'limit' must be an integer from 1 to {MAX_PAGE_SIZE}, got {raw[:64]!r}"
-    )
 
 
 def parse_cursor(raw: str | None) -> ListPosition | None:

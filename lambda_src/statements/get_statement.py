@@ -22,8 +22,6 @@ someone else (a caller never learns that another customer's account exists).
 
 from __future__ import annotations
 
-import re
-
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent, event_source
@@ -39,28 +37,14 @@ from payments_shared.api_proxy import (
     json_response,
     parse_uuid,
 )
+from payments_shared.pagination import parse_limit
 from statements import (
-    DEFAULT_PAGE_SIZE,
-    MAX_PAGE_SIZE,
     InvalidCursorError,
     decode_cursor,
     repository_from_env,
 )
 
-_DIGITS = re.compile(r"[0-9]{1,4}")
-
 logger = Logger()
-
-
-def parse_limit(raw: str | None) -> int:
-    """The page size: ``limit`` as plain decimal digits from 1 to 100, or the default."""
-    if raw is None:
-        return DEFAULT_PAGE_SIZE
-    if _DIGITS.fullmatch(raw) and 1 <= int(raw) <= MAX_PAGE_SIZE:
-        return int(raw)
-    raise BadRequestError(
-        f"query parameter 'limit' must be an integer from 1 to {MAX_PAGE_SIZE}, got {raw[:64]!r}"
-    )
 
 
 def parse_cursor(raw: str | None) -> str | None:

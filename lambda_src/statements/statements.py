@@ -43,13 +43,12 @@ import boto3  # type: ignore[import-untyped]
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
 from payments_shared.events import Event, InvalidEventError
+from payments_shared.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, query_items
 
 STATEMENT_SK = "STATEMENT"
 ENTRY_PREFIX = "ENTRY#"
 HEADER_TYPE = "Statement"
 ENTRY_TYPE = "StatementEntry"
-DEFAULT_PAGE_SIZE = 25
-MAX_PAGE_SIZE = 100
 CONFLICT_ATTEMPTS = 3
 """Tries of one event's transaction when it races another event of the same account."""
 CONFLICT_BACKOFF_SECONDS = 0.05
@@ -414,16 +413,7 @@ class StatementRepository:
         start = (
             None if after is None else {"pk": {"S": f"ACCOUNT#{account_id}"}, "sk": {"S": after}}
         )
-        items: list[dict[str, Any]] = []
-        while len(items) < count:  # a response stops at 1 MB, maybe before the limit
-            if start is not None:
-                query["ExclusiveStartKey"] = start
-            response = self.client.query(**query, Limit=count - len(items))
-            items.extend(response.get("Items", []))
-            start = response.get("LastEvaluatedKey")
-            if start is None:
-                break
-        return items
+        return query_items(self.client, query, count=count, start=start)
 
     def _account_opened(self, event: Event) -> list[dict[str, Any]]:
         data = event.data
