@@ -17,10 +17,7 @@ be listed.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
-import json
 import os
 import re
 import uuid
@@ -32,17 +29,20 @@ from typing import Any, Protocol
 import boto3  # type: ignore[import-untyped]
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
-from payments_shared.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, query_items
+from payments_shared import pagination
+from payments_shared.pagination import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    query_items,
+)
 
 ACCOUNT_SK = "PROFILE"
 EMAIL_SK = "EMAIL"
 ITEM_TYPE = "Account"
 STATUS_OPEN = "OPEN"
 _NEW_KEY_ONLY = "attribute_not_exists(pk)"
-_MAX_CURSOR_LENGTH = 512
 _OPENED_AT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z")
 _ACCOUNT_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-_CURSOR_ALPHABET = re.compile(r"[A-Za-z0-9_-]+")
 
 Item = dict[str, dict[str, str]]
 """A DynamoDB item in the low-level client's format, string attributes only."""
@@ -53,13 +53,6 @@ class EmailAlreadyRegisteredError(Exception):
 
     def __init__(self) -> None:
         super().__init__("an account already exists for this email")
-
-
-class InvalidCursorError(ValueError):
-    """A pagination cursor that this service did not issue (malformed or tampered with)."""
-
-    def __init__(self) -> None:
-        super().__init__("invalid cursor")
 
 
 class DynamoDBClient(Protocol):
@@ -175,37 +168,16 @@ class AccountPage:
 
 def encode_cursor(position: ListPosition) -> str:
     """The opaque cursor that continues a listing after ``position``."""
-    text = json.dumps(
-        {"opened_at": position.opened_at, "account_id": position.account_id},
-        separators=(",", ":"),
+    return pagination.encode_cursor(
+        {"opened_at": position.opened_at, "account_id": position.account_id}
     )
-    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str) -> ListPosition:
-    """The position in a cursor from :func:`encode_cursor`; else :class:`InvalidCursorError`.
-
-    Only the exact text this service issues is accepted: the url-safe alphabet without
-    padding, compact JSON ``{"opened_at": "<UTC, milliseconds>", "account_id": "<uuid>"}``.
-    """
-    if len(cursor) > _MAX_CURSOR_LENGTH or not _CURSOR_ALPHABET.fullmatch(cursor):
-        raise InvalidCursorError
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        data = json.loads(base64.urlsafe_b64decode(padded).decode())
-    except (binascii.Error, UnicodeDecodeError, ValueError) as error:
-        raise InvalidCursorError from error
-    if not isinstance(data, dict) or set(data) != {"opened_at", "account_id"}:
-        raise InvalidCursorError
-    opened_at, account_id = data["opened_at"], data["account_id"]
-    if not isinstance(opened_at, str) or not _OPENED_AT.fullmatch(opened_at):
-        raise InvalidCursorError
-    if not isinstance(account_id, str) or not _ACCOUNT_ID.fullmatch(account_id):
-        raise InvalidCursorError
-    position = ListPosition(opened_at=opened_at, account_id=account_id)
-    if encode_cursor(position) != cursor:  # another encoding of the same position
-        raise InvalidCursorError
-    return position
+    """The position in a cursor from :func:`encode_cursor`; else :class:`InvalidCursorError`
+    (compact JSON ``{"opened_at": "<UTC, milliseconds>", "account_id": "<uuid>"}``)."""
+    fields = pagination.decode_cursor(cursor, {"opened_at": _OPENED_AT, "account_id": _ACCOUNT_ID})
+    return ListPosition(opened_at=fields["opened_at"], account_id=fields["account_id"])
 
 
 class AccountRepository:

@@ -22,8 +22,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
 from accounts import (
-    InvalidCursorError,
-    ListPosition,
     decode_cursor,
     repository_from_env,
 )
@@ -35,19 +33,9 @@ from payments_shared.api_proxy import (
     error_response,
     json_response,
 )
-from payments_shared.pagination import parse_limit
+from payments_shared.pagination import parse_cursor, parse_limit
 
 logger = Logger()
-
-
-def parse_cursor(raw: str | None) -> ListPosition | None:
-    """The position a ``cursor`` continues after, or None for the first page."""
-    if raw is None:
-        return None
-    try:
-        return decode_cursor(raw)
-    except InvalidCursorError as error:
-        raise BadRequestError(str(error)) from error
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
@@ -60,7 +48,7 @@ def handler(event: APIGatewayProxyEvent, context: LambdaContext) -> ProxyRespons
     query = event.query_string_parameters
     try:
         limit = parse_limit(query.get("limit"))
-        after = parse_cursor(query.get("cursor"))
+        after = parse_cursor(query.get("cursor"), decode_cursor)
     except BadRequestError as error:
         logger.info("rejected request", extra={"reason": str(error)})
         return error_response(400, str(error))

@@ -37,24 +37,13 @@ from payments_shared.api_proxy import (
     json_response,
     parse_uuid,
 )
-from payments_shared.pagination import parse_limit
+from payments_shared.pagination import parse_cursor, parse_limit
 from statements import (
-    InvalidCursorError,
     decode_cursor,
     repository_from_env,
 )
 
 logger = Logger()
-
-
-def parse_cursor(raw: str | None) -> str | None:
-    """The entry sort key a ``cursor`` continues after, or None for the first page."""
-    if raw is None:
-        return None
-    try:
-        return decode_cursor(raw)
-    except InvalidCursorError as error:
-        raise BadRequestError(str(error)) from error
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
@@ -68,7 +57,7 @@ def handler(event: APIGatewayProxyEvent, context: LambdaContext) -> ProxyRespons
     try:
         account_id = parse_uuid(event.path_parameters.get("id"), "id")
         limit = parse_limit(query.get("limit"))
-        after = parse_cursor(query.get("cursor"))
+        after = parse_cursor(query.get("cursor"), decode_cursor)
     except BadRequestError as error:
         logger.info("rejected request", extra={"reason": str(error)})
         return error_response(400, str(error))

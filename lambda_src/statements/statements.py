@@ -27,10 +27,7 @@ without an owner, completed later; an ``AccountOpened`` never changes an owner a
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
-import json
 import os
 import random
 import re
@@ -42,8 +39,13 @@ from typing import Any, Literal, Protocol
 import boto3  # type: ignore[import-untyped]
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
+from payments_shared import pagination
 from payments_shared.events import Event, InvalidEventError
-from payments_shared.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, query_items
+from payments_shared.pagination import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    query_items,
+)
 
 STATEMENT_SK = "STATEMENT"
 ENTRY_PREFIX = "ENTRY#"
@@ -53,12 +55,10 @@ CONFLICT_ATTEMPTS = 3
 """Tries of one event's transaction when it races another event of the same account."""
 CONFLICT_BACKOFF_SECONDS = 0.05
 _NEW_KEY_ONLY = "attribute_not_exists(pk)"
-_MAX_CURSOR_LENGTH = 512
 _UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 _ENTRY_SK = re.compile(
     rf"{ENTRY_PREFIX}[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}T[0-9:]{{8}}\.[0-9]{{6}}Z#{_UUID}"
 )
-_CURSOR_ALPHABET = re.compile(r"[A-Za-z0-9_-]+")
 
 EntryKind = Literal["opened", "credit", "debit", "deposit"]
 _ENTRY_KINDS: dict[str, EntryKind] = {
@@ -83,13 +83,6 @@ class DynamoDBClient(Protocol):
 
 class UnhandledEventError(ValueError):
     """A valid event of a type (or version) that statements do not apply."""
-
-
-class InvalidCursorError(ValueError):
-    """A pagination cursor that this service did not issue (malformed or tampered with)."""
-
-    def __init__(self) -> None:
-        super().__init__("invalid cursor")
 
 
 def statement_key(account_id: str) -> Item:
@@ -239,31 +232,13 @@ class StatementPage:
 
 def encode_cursor(sort_key: str) -> str:
     """The opaque cursor that continues a listing after the entry ``sort_key``."""
-    text = json.dumps({"sk": sort_key}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+    return pagination.encode_cursor({"sk": sort_key})
 
 
 def decode_cursor(cursor: str) -> str:
-    """The entry sort key in a cursor from :func:`encode_cursor`; else :class:`InvalidCursorError`.
-
-    Only the exact text this service issues is accepted: the url-safe alphabet without
-    padding, compact JSON ``{"sk": "ENTRY#<time>#<event id>"}``.
-    """
-    if len(cursor) > _MAX_CURSOR_LENGTH or not _CURSOR_ALPHABET.fullmatch(cursor):
-        raise InvalidCursorError
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        data = json.loads(base64.urlsafe_b64decode(padded).decode())
-    except (binascii.Error, UnicodeDecodeError, ValueError) as error:
-        raise InvalidCursorError from error
-    if not isinstance(data, dict) or set(data) != {"sk"}:
-        raise InvalidCursorError
-    sort_key = data["sk"]
-    if not isinstance(sort_key, str) or not _ENTRY_SK.fullmatch(sort_key):
-        raise InvalidCursorError
-    if encode_cursor(sort_key) != cursor:  # another encoding of the same text
-        raise InvalidCursorError
-    return sort_key
+    """The entry sort key in a cursor from :func:`encode_cursor`; else
+    :class:`InvalidCursorError` (compact JSON ``{"sk": "ENTRY#<time>#<event id>"}``)."""
+    return pagination.decode_cursor(cursor, {"sk": _ENTRY_SK})["sk"]
 
 
 def opened_entry(event: Event) -> Entry:
