@@ -79,6 +79,7 @@ from constructs import Construct
 
 from cdk_microservices._alarms import notify
 from cdk_microservices._function_logs import S3_AUTO_DELETE_PROVIDER, shared_provider_log_group
+from cdk_microservices._log_bucket import access_log_bucket
 from cdk_microservices._validation import (
     fail,
     merge_props,
@@ -422,24 +423,12 @@ class AuditTrail(Construct):
             )
         )
 
-        self.access_log_bucket = s3.Bucket(
+        self.access_log_bucket = access_log_bucket(
             self,
             "AccessLogs",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            enforce_ssl=True,
-            versioned=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             removal_policy=removal_policy,
-            auto_delete_objects=destroy,
-            lifecycle_rules=[
-                s3.LifecycleRule(
-                    id="expire-access-logs",
-                    expiration=Duration.days(retention_days),
-                    noncurrent_version_expiration=Duration.days(ACCESS_LOG_NONCURRENT_VERSION_DAYS),
-                    abort_incomplete_multipart_upload_after=Duration.days(1),
-                )
-            ],
+            expiration_days=retention_days,
+            noncurrent_version_days=ACCESS_LOG_NONCURRENT_VERSION_DAYS,
         )
 
         bucket_defaults: dict[str, object] = {

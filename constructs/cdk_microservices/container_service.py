@@ -50,6 +50,7 @@ from constructs import Construct
 
 from cdk_microservices._alarms import notify
 from cdk_microservices._function_logs import S3_AUTO_DELETE_PROVIDER, shared_provider_log_group
+from cdk_microservices._log_bucket import access_log_bucket
 from cdk_microservices._validation import (
     deletion_protection_for,
     fail,
@@ -988,27 +989,12 @@ class ContainerService(Construct, Generic[ClusterT, LoadBalancerT]):
         )
         if access_logs_bucket is None:
             days = int(access_logs_retention.to_days())
-            bucket = s3.Bucket(
+            bucket = access_log_bucket(
                 self,
                 "AccessLogs",
-                # ALB log delivery writes only to SSE-S3 buckets, not SSE-KMS.
-                encryption=s3.BucketEncryption.S3_MANAGED,
-                enforce_ssl=True,
-                versioned=True,
-                block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-                object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
                 removal_policy=removal_policy,
-                # CloudFormation deletes only empty buckets, and log delivery writes a test
-                # object at once: with DESTROY the bucket is emptied before its deletion.
-                auto_delete_objects=removal_policy == RemovalPolicy.DESTROY,
-                lifecycle_rules=[
-                    s3.LifecycleRule(
-                        id="expire-access-logs",
-                        expiration=Duration.days(days),
-                        noncurrent_version_expiration=Duration.days(7),
-                        abort_incomplete_multipart_upload_after=Duration.days(1),
-                    )
-                ],
+                expiration_days=days,
+                noncurrent_version_days=7,
             )
             acknowledge(
                 bucket,

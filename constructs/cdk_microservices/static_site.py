@@ -42,6 +42,7 @@ from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct, IConstruct
 
 from cdk_microservices._function_logs import S3_AUTO_DELETE_PROVIDER, shared_provider_log_group
+from cdk_microservices._log_bucket import access_log_bucket
 from cdk_microservices._validation import (
     fail,
     merge_props,
@@ -298,26 +299,15 @@ class StaticSite(Construct, Generic[BucketT]):
         self.removal_policy = removal_policy
         self.log_retention = log_retention
         destroy = removal_policy == RemovalPolicy.DESTROY
-        self.log_bucket = s3.Bucket(
+        self.log_bucket = access_log_bucket(
             self,
             "Logs",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            enforce_ssl=True,
-            versioned=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            removal_policy=removal_policy,
+            expiration_days=log_retention_days,
+            noncurrent_version_days=LOG_NONCURRENT_VERSION_DAYS,
             # CloudFront's standard (legacy) logging writes through an ACL grant it adds
             # to the bucket: ACLs must be enabled (not BUCKET_OWNER_ENFORCED).
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
-            removal_policy=removal_policy,
-            auto_delete_objects=destroy,
-            lifecycle_rules=[
-                s3.LifecycleRule(
-                    id="expire-access-logs",
-                    expiration=Duration.days(log_retention_days),
-                    noncurrent_version_expiration=Duration.days(LOG_NONCURRENT_VERSION_DAYS),
-                    abort_incomplete_multipart_upload_after=Duration.days(1),
-                )
-            ],
         )
         acknowledge(
             self.log_bucket,

@@ -1,0 +1,43 @@
+"""The bucket a pattern's access logs go to (load balancer, CloudFront, S3 server access)."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+
+def access_log_bucket(
+    scope: Construct,
+    id: str,
+    *,
+    removal_policy: RemovalPolicy,
+    expiration_days: int,
+    noncurrent_version_days: int,
+    object_ownership: s3.ObjectOwnership = s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+) -> s3.Bucket:
+    """A private, TLS-only, versioned bucket whose logs expire after ``expiration_days``.
+
+    SSE-S3, because ALB and CloudFront log delivery cannot write to SSE-KMS buckets. With
+    ``DESTROY`` it is emptied before its deletion: CloudFormation deletes only empty buckets,
+    and log delivery writes into a bucket (a test object, at least) as soon as it may.
+    """
+    return s3.Bucket(
+        scope,
+        id,
+        encryption=s3.BucketEncryption.S3_MANAGED,
+        enforce_ssl=True,
+        versioned=True,
+        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        object_ownership=object_ownership,
+        removal_policy=removal_policy,
+        auto_delete_objects=removal_policy == RemovalPolicy.DESTROY,
+        lifecycle_rules=[
+            s3.LifecycleRule(
+                id="expire-access-logs",
+                expiration=Duration.days(expiration_days),
+                noncurrent_version_expiration=Duration.days(noncurrent_version_days),
+                abort_incomplete_multipart_upload_after=Duration.days(1),
+            )
+        ],
+    )
