@@ -275,6 +275,10 @@ class ScheduledJob(Construct):
             ),
         )
 
+        # The schedule names its group by a generated name, not a reference: make
+        # CloudFormation create the group first.
+        self.schedule.node.add_dependency(self.schedule_group)
+
         self.alarms: list[cloudwatch.Alarm] = []
         if alarms:
             self._add_alarms(thresholds, alarm_topic, description)
