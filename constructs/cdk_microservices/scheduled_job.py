@@ -86,6 +86,12 @@ _EXPRESSION_FORMS = (
 )
 
 
+_TargetSettings = tuple[
+    str, scheduler.ScheduleTargetInput | None, scheduler.CfnSchedule.EcsParametersProperty | None
+]
+"""A target's ARN, input and ECS parameters."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class ScheduledFargateTask:
     """An ECS task that a ``ScheduledJob`` runs on Fargate (RunTask, launch type FARGATE).
@@ -154,18 +160,26 @@ class ScheduledJob(Construct):
         expression = _schedule_expression(name, schedule, time_zone)
         if not isinstance(description, str) or not 1 <= len(description.strip()) <= 512:
             raise fail(name, "description", "must say what the job does, in 1-512 characters")
+        if isinstance(retry_attempts, bool) or not isinstance(retry_attempts, int):
+            raise fail(name, "retry_attempts", f"must be a whole number, got {retry_attempts!r}")
         require_range(name, "retry_attempts", retry_attempts, minimum=0, maximum=185)
-        if isinstance(retry_attempts, float) and not retry_attempts.is_integer():
-            raise fail(name, "retry_attempts", f"is {retry_attempts}; it must be a whole number")
         max_event_age = max_event_age or DEFAULT_MAX_EVENT_AGE
         require_duration(
-            name, "max_event_age", max_event_age, min_seconds=60, max_seconds=86400,
+            name,
+            "max_event_age",
+            max_event_age,
+            min_seconds=60,
+            max_seconds=86400,
             whole_seconds=True,
         )
         if flexible_time_window is not None:
             require_duration(
-                name, "flexible_time_window", flexible_time_window, min_seconds=60,
-                max_seconds=86400, whole_seconds=True,
+                name,
+                "flexible_time_window",
+                flexible_time_window,
+                min_seconds=60,
+                max_seconds=86400,
+                whole_seconds=True,
             )
             if flexible_time_window.to_seconds() % 60:
                 raise fail(
@@ -240,10 +254,10 @@ class ScheduledJob(Construct):
         self.task: ScheduledFargateTask | None = None
         if isinstance(target, ScheduledFargateTask):
             self.task = target
-            target_config = self._fargate_target(target)
+            arn, target_input, ecs_parameters = self._fargate_target(target)
         else:
             self.function = target
-            target_config = self._lambda_target(target, input)
+            arn, target_input, ecs_parameters = self._lambda_target(target, input)
         self.role.add_to_policy(
             iam.PolicyStatement(
                 actions=["sqs:SendMessage"], resources=[self.dead_letter_queue.queue_arn]
@@ -258,7 +272,9 @@ class ScheduledJob(Construct):
                 maximum_retry_attempts=int(retry_attempts),
                 maximum_event_age_in_seconds=int(max_event_age.to_seconds()),
             ),
-            **target_config,
+            arn=arn,
+            input=target_input,
+            ecs_parameters=ecs_parameters,
         )
         self.schedule = scheduler.Schedule(
             self,
@@ -285,18 +301,21 @@ class ScheduledJob(Construct):
 
     def _lambda_target(
         self, function: lambda_.IFunction, input: Mapping[str, object] | None
-    ) -> dict[str, object]:
+    ) -> _TargetSettings:
         """The function's target settings; the role may invoke this function (the
         unqualified ARN the schedule calls) and nothing else."""
         self.role.add_to_policy(
-            iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[function.function_arn])
+            iam.PolicyStatement(
+                actions=["lambda:InvokeFunction"], resources=[function.function_arn]
+            )
         )
-        return {
-            "arn": function.function_arn,
-            "input": scheduler.ScheduleTargetInput.from_object(dict(input or {})),
-        }
+        return (
+            function.function_arn,
+            scheduler.ScheduleTargetInput.from_object(dict(input or {})),
+            None,
+        )
 
-    def _fargate_target(self, task: ScheduledFargateTask) -> dict[str, object]:
+    def _fargate_target(self, task: ScheduledFargateTask) -> _TargetSettings:
         """RunTask settings for ``task``; the role may run this task definition in this
         cluster and pass its two roles to ECS tasks, nothing else."""
         definition = task.task_definition
@@ -317,9 +336,10 @@ class ScheduledJob(Construct):
             )
         )
         subnets = task.cluster.vpc.select_subnets(**task.subnets._values).subnet_ids
-        return {
-            "arn": task.cluster.cluster_arn,
-            "ecs_parameters": scheduler.CfnSchedule.EcsParametersProperty(
+        return (
+            task.cluster.cluster_arn,
+            None,
+            scheduler.CfnSchedule.EcsParametersProperty(
                 task_definition_arn=definition.task_definition_arn,
                 launch_type="FARGATE",
                 platform_version=task.platform_version.value,
@@ -332,7 +352,7 @@ class ScheduledJob(Construct):
                     )
                 ),
             ),
-        }
+        )
 
     def _add_alarms(
         self, thresholds: Mapping[str, float], topic: sns.ITopic | None, description: str

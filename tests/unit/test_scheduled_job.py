@@ -59,7 +59,9 @@ def _lambda_job(stack: Stack, code_dir: Path, **overrides: Any) -> ScheduledJob:
 
 def _fargate_task(stack: Stack, **overrides: Any) -> ScheduledFargateTask:
     vpc = three_tier_vpc(stack)
-    cluster = ecs.Cluster(stack, "Cluster", vpc=vpc, container_insights_v2=ecs.ContainerInsights.ENABLED)
+    cluster = ecs.Cluster(
+        stack, "Cluster", vpc=vpc, container_insights_v2=ecs.ContainerInsights.ENABLED
+    )
     definition = ecs.FargateTaskDefinition(stack, "CleanupTask")
     definition.add_container(
         "cleanup",
@@ -199,7 +201,8 @@ def test_role_is_trusted_by_the_scheduler_for_this_group_only(
 def test_lambda_target_role_may_invoke_the_function_and_dead_letter_only(
     lambda_job: ScheduledJob, lambda_template: Template
 ) -> None:
-    assert lambda_job.function is not None and lambda_job.task is None
+    assert lambda_job.function is not None
+    assert lambda_job.task is None
     function_arn = {"Fn::GetAtt": [_logical_id(lambda_job.function), "Arn"]}
     schedule = _schedule(lambda_template)
     assert schedule["Target"]["Arn"] == function_arn
@@ -217,16 +220,15 @@ def test_lambda_target_role_may_invoke_the_function_and_dead_letter_only(
 def test_fargate_target_runs_the_task_in_private_subnets_without_public_ip(
     fargate_job: ScheduledJob, fargate_template: Template
 ) -> None:
-    assert fargate_job.task is not None and fargate_job.function is None
+    assert fargate_job.task is not None
+    assert fargate_job.function is None
     target = _schedule(fargate_template)["Target"]
     assert target["Arn"] == {"Fn::GetAtt": [_logical_id(fargate_job.task.cluster), "Arn"]}
     assert "Input" not in target
     parameters = target["EcsParameters"]
     assert parameters["LaunchType"] == "FARGATE"
     assert parameters["TaskCount"] == 1
-    assert parameters["TaskDefinitionArn"] == {
-        "Ref": _logical_id(fargate_job.task.task_definition)
-    }
+    assert parameters["TaskDefinitionArn"] == {"Ref": _logical_id(fargate_job.task.task_definition)}
     network = parameters["NetworkConfiguration"]["AwsvpcConfiguration"]
     assert network["AssignPublicIp"] == "DISABLED"
     subnets = fargate_template.find_resources("AWS::EC2::Subnet")
@@ -402,7 +404,9 @@ def test_thresholds_by_name_and_alarm_topic(code_dir: Path) -> None:
     )
     alarms = [
         alarm["Properties"]
-        for key, alarm in Template.from_stack(stack).find_resources("AWS::CloudWatch::Alarm").items()
+        for key, alarm in Template.from_stack(stack)
+        .find_resources("AWS::CloudWatch::Alarm")
+        .items()
         if key.startswith("Job")
     ]
     thresholds = {alarm["MetricName"]: alarm["Threshold"] for alarm in alarms}
@@ -440,8 +444,10 @@ def test_alarms_off(code_dir: Path) -> None:
             "'schedule' is 'every day'",
         ),
         (
-            {"schedule": scheduler.ScheduleExpression.rate(Duration.hours(1)),
-             "time_zone": TimeZone.EUROPE_BERLIN},
+            {
+                "schedule": scheduler.ScheduleExpression.rate(Duration.hours(1)),
+                "time_zone": TimeZone.EUROPE_BERLIN,
+            },
             "'time_zone' is given with a ScheduleExpression",
         ),
         (
@@ -450,6 +456,7 @@ def test_alarms_off(code_dir: Path) -> None:
         ),
         ({"target": "my-function"}, "'target' must be an aws_lambda.IFunction or a Scheduled"),
         ({"description": " "}, "'description' must say what the job does"),
+        ({"retry_attempts": 1.5}, "'retry_attempts' must be a whole number, got 1.5"),
         ({"retry_attempts": 186}, "'retry_attempts' is 186; allowed range is 0..185"),
         ({"max_event_age": Duration.seconds(30)}, "'max_event_age' is 30 seconds"),
         ({"max_event_age": Duration.hours(25)}, "'max_event_age' is 90000 seconds"),

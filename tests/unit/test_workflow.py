@@ -126,9 +126,7 @@ def test_role_holds_the_tasks_grants_log_delivery_and_xray_only(
         "AWS::IAM::Role",
         {
             "AssumeRolePolicyDocument": {
-                "Statement": [
-                    Match.object_like({"Principal": {"Service": "states.amazonaws.com"}})
-                ]
+                "Statement": [Match.object_like({"Principal": {"Service": "states.amazonaws.com"}})]
             }
         },
     )
@@ -157,7 +155,9 @@ def test_alarms_on_failed_timed_out_and_throttled_executions(
     alarms = template.find_resources("AWS::CloudWatch::Alarm")
     assert len(alarms) == len(workflow.alarms) == 3
     machine = _logical_id(workflow.state_machine)
-    by_metric = {alarm["Properties"]["MetricName"]: alarm["Properties"] for alarm in alarms.values()}
+    by_metric = {
+        alarm["Properties"]["MetricName"]: alarm["Properties"] for alarm in alarms.values()
+    }
     assert set(by_metric) == {"ExecutionsFailed", "ExecutionsTimedOut", "ExecutionThrottled"}
     for metric_name, alarm in by_metric.items():
         assert alarm["Namespace"] == "AWS/States", metric_name
@@ -176,11 +176,11 @@ def test_alarms_on_failed_timed_out_and_throttled_executions(
 def test_alarm_thresholds_are_overridable_by_name_and_alarms_notify_the_topic() -> None:
     stack = _stack()
     topic = sns.Topic(stack, "Alarms")
-    workflow = _workflow(
-        stack, alarm_topic=topic, alarm_thresholds={"ExecutionsFailed": 3}
-    )
+    workflow = _workflow(stack, alarm_topic=topic, alarm_thresholds={"ExecutionsFailed": 3})
     alarms = Template.from_stack(stack).find_resources("AWS::CloudWatch::Alarm")
-    thresholds = {a["Properties"]["MetricName"]: a["Properties"]["Threshold"] for a in alarms.values()}
+    thresholds = {
+        a["Properties"]["MetricName"]: a["Properties"]["Threshold"] for a in alarms.values()
+    }
     assert thresholds == {"ExecutionsFailed": 3, "ExecutionsTimedOut": 1, "ExecutionThrottled": 1}
     topic_ref = {"Ref": _logical_id(topic)}
     for alarm in alarms.values():
@@ -256,7 +256,10 @@ def test_state_machine_props_override_with_a_warning() -> None:
             "'alarm_thresholds' names the alarm 'Failures'; this construct's alarms are "
             "'ExecutionThrottled', 'ExecutionsFailed', 'ExecutionsTimedOut'",
         ),
-        ({"alarm_thresholds": {"ExecutionsFailed": 0}}, r"'alarm_thresholds\['ExecutionsFailed'\]' is 0"),
+        (
+            {"alarm_thresholds": {"ExecutionsFailed": 0}},
+            r"'alarm_thresholds\['ExecutionsFailed'\]' is 0",
+        ),
         ({"alarms": False, "alarm_thresholds": {"ExecutionsFailed": 2}}, "'alarm_thresholds'"),
         ({"state_machine_props": {"timeout": Duration.hours(1)}}, "sets 'timeout', which timeout"),
         ({"state_machine_props": {"role": None}}, "sets 'role'"),
@@ -274,9 +277,7 @@ def test_alarms_off_with_a_topic_is_rejected() -> None:
 
 
 @pytest.mark.parametrize("env", [Environment(region="us-east-1"), None], ids=["region", "agnostic"])
-def test_a_bare_stack_has_no_open_cdk_nag_finding(
-    tmp_path: Path, env: Environment | None
-) -> None:
+def test_a_bare_stack_has_no_open_cdk_nag_finding(tmp_path: Path, env: Environment | None) -> None:
     app = new_app(outdir=str(tmp_path))
     add_compliance_checks(app)
     stack = Stack(app, "Test", env=env)
