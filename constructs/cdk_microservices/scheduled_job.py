@@ -317,7 +317,11 @@ class ScheduledJob(Construct):
 
     def _fargate_target(self, task: ScheduledFargateTask) -> _TargetSettings:
         """RunTask settings for ``task``; the role may run this task definition in this
-        cluster and pass its two roles to ECS tasks, nothing else."""
+        cluster and pass its two roles to ECS tasks, nothing else.
+
+        RunTask is allowed on the task definition's ARN with its revision, not on the whole
+        family (``family:*``): CloudFormation updates the policy and the schedule together
+        when the definition gets a new revision, and nothing else needs older ones."""
         definition = task.task_definition
         # Made now if the definition has none yet, so that the role may pass it.
         execution_role = definition.obtain_execution_role()

@@ -21,9 +21,11 @@ Creates:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from pathlib import Path
 
-from aws_cdk import Duration, Fn, Names, RemovalPolicy, Stack
+from aws_cdk import Duration, Fn, Names, RemovalPolicy, Stack, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
@@ -69,8 +71,9 @@ class Workflow(Construct):
     """A Step Functions standard workflow with logs, tracing and alarms.
 
     ``definition`` is the workflow: a chain of states (``sfn.IChainable``) or a
-    ``sfn.DefinitionBody``. ``timeout`` is required (1 second to 1 year): an execution
-    that runs longer is stopped and counted as timed out.
+    ``sfn.DefinitionBody`` (from states, or Amazon States Language JSON from a string or a
+    file, into which ``TimeoutSeconds`` is written). ``timeout`` is required (1 second to
+    1 year): an execution that runs longer is stopped and counted as timed out.
 
     Defaults (each can be changed by its argument):
 
@@ -122,7 +125,7 @@ class Workflow(Construct):
             exclusive_minimum=True,
             whole_seconds=True,
         )
-        body = _definition_body(name, definition)
+        body = _definition_body(name, definition, timeout)
         if not isinstance(log_retention, logs.RetentionDays):
             raise fail(
                 name,
@@ -263,10 +266,49 @@ class Workflow(Construct):
 
 
 def _definition_body(
-    construct: str, definition: sfn.IChainable | sfn.DefinitionBody
+    construct: str, definition: sfn.IChainable | sfn.DefinitionBody, timeout: Duration
 ) -> sfn.DefinitionBody:
-    if isinstance(definition, sfn.DefinitionBody):
+    """``definition`` as a DefinitionBody whose definition carries ``timeout``.
+
+    aws-cdk-lib writes the state machine's ``timeout`` (``TimeoutSeconds``) into a
+    definition built from states only; a definition given as Amazon States Language text
+    (``DefinitionBody.from_string`` / ``from_file``) gets it here, so that no workflow of
+    this construct runs without one."""
+    if isinstance(definition, sfn.ChainDefinitionBody):
         return definition
+    if isinstance(definition, sfn.StringDefinitionBody | sfn.FileDefinitionBody):
+        if isinstance(definition, sfn.StringDefinitionBody):
+            text = definition.body
+        else:
+            text = Path(definition.path).read_text(encoding="utf-8")
+        try:
+            document = json.loads(text) if not Token.is_unresolved(text) else None
+        except ValueError:
+            document = None
+        if not isinstance(document, dict):
+            raise fail(
+                construct,
+                "definition",
+                "is Amazon States Language text that is not a JSON object without tokens; "
+                "build it from states (an IChainable) instead",
+            )
+        seconds = int(timeout.to_seconds())
+        given = document.get("TimeoutSeconds")
+        if given is not None and given != seconds:
+            raise fail(
+                construct,
+                "definition",
+                f"sets TimeoutSeconds {given!r}, but timeout is {seconds} seconds; give one",
+            )
+        document["TimeoutSeconds"] = seconds
+        return sfn.DefinitionBody.from_string(json.dumps(document))
+    if isinstance(definition, sfn.DefinitionBody):
+        raise fail(
+            construct,
+            "definition",
+            f"is a {type(definition).__name__}; pass states (an IChainable) or "
+            "DefinitionBody.from_chainable/from_string/from_file",
+        )
     # jsii interfaces defy isinstance: a chainable has a start state and end states.
     if hasattr(definition, "start_state") and hasattr(definition, "end_states"):
         return sfn.DefinitionBody.from_chainable(definition)

@@ -228,6 +228,54 @@ def test_definition_body_state_machine_name_and_grant_start_execution() -> None:
     )
 
 
+def _definition_text(stack: Stack) -> str:
+    [machine] = (
+        Template.from_stack(stack).find_resources("AWS::StepFunctions::StateMachine").values()
+    )
+    definition = machine["Properties"]["DefinitionString"]
+    return definition if isinstance(definition, str) else json.dumps(definition)
+
+
+def test_a_states_language_definition_gets_the_timeout(tmp_path: Path) -> None:
+    language = {"StartAt": "Only", "States": {"Only": {"Type": "Pass", "End": True}}}
+    stack = _stack()
+    Workflow(
+        stack,
+        "FromString",
+        service_name="statements",
+        definition=sfn.DefinitionBody.from_string(json.dumps(language)),
+        timeout=Duration.minutes(5),
+    )
+    assert json.loads(_definition_text(stack)) == {**language, "TimeoutSeconds": 300}
+    path = tmp_path / "flow.asl.json"
+    path.write_text(json.dumps({**language, "TimeoutSeconds": 60}), encoding="utf-8")
+    stack = _stack()
+    Workflow(
+        stack,
+        "FromFile",
+        service_name="statements",
+        definition=sfn.DefinitionBody.from_file(str(path)),
+        timeout=Duration.minutes(1),
+    )
+    assert json.loads(_definition_text(stack))["TimeoutSeconds"] == 60
+    with pytest.raises(ConstructArgumentError, match="sets TimeoutSeconds 60, but timeout is 120"):
+        Workflow(
+            _stack(),
+            "Conflict",
+            service_name="statements",
+            definition=sfn.DefinitionBody.from_file(str(path)),
+            timeout=Duration.minutes(2),
+        )
+    with pytest.raises(ConstructArgumentError, match="'definition' is Amazon States Language"):
+        Workflow(
+            _stack(),
+            "NotJson",
+            service_name="statements",
+            definition=sfn.DefinitionBody.from_string("StartAt: Only"),
+            timeout=Duration.minutes(2),
+        )
+
+
 def test_state_machine_props_override_with_a_warning() -> None:
     workflow = _workflow(state_machine_props={"tracing_enabled": False})
     stack = Stack.of(workflow)
