@@ -40,7 +40,13 @@ def test_readme_examples_type_check_strictly(tmp_path: Path) -> None:
 
 
 def test_every_example_is_checked() -> None:
-    assert set(_example_names()) == {"api-service", "events", "containers", "static-site"}
+    assert set(_example_names()) == {
+        "api-service",
+        "events",
+        "containers",
+        "static-site",
+        "jobs",
+    }
 
 
 def _run_example(name: str) -> Stack:
@@ -174,3 +180,27 @@ def test_readme_static_site_example_synthesizes(
         if r["Type"] == "AWS::WAFv2::WebACL"
     ]
     assert web_acl["Scope"] == "CLOUDFRONT"
+
+
+def test_readme_jobs_example_synthesizes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _handlers(tmp_path / "lambda" / "reports", "export", "report")
+    monkeypatch.chdir(tmp_path)
+
+    resources = Template.from_stack(_run_example("jobs")).to_json()["Resources"].values()
+
+    def of_type(kind: str) -> list[dict[str, Any]]:
+        return [r["Properties"] for r in resources if r["Type"] == kind]
+
+    [machine] = of_type("AWS::StepFunctions::StateMachine")
+    assert machine["LoggingConfiguration"]["Level"] == "ALL"
+    schedules = of_type("AWS::Scheduler::Schedule")
+    assert {s["ScheduleExpressionTimezone"] for s in schedules} == {"Europe/Berlin", "Etc/UTC"}
+    [task] = [s for s in schedules if "EcsParameters" in s["Target"]]
+    assert task["Target"]["EcsParameters"]["LaunchType"] == "FARGATE"
+    assert len(of_type("AWS::Scheduler::ScheduleGroup")) == 2
+    thresholds = {
+        a["MetricName"]: a["Threshold"]
+        for a in of_type("AWS::CloudWatch::Alarm")
+        if a.get("Namespace") == "AWS/States"
+    }
+    assert thresholds["ExecutionsFailed"] == 2

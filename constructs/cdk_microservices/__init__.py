@@ -18,9 +18,11 @@ from cdk_microservices.event_bus import EVENT_TYPE_ATTRIBUTE, EventBus, EventCon
 from cdk_microservices.log_retention import LogRetentionAspect
 from cdk_microservices.queue_worker import QueueWorker
 from cdk_microservices.relational_database import RelationalDatabase
+from cdk_microservices.scheduled_job import ScheduledFargateTask, ScheduledJob
 from cdk_microservices.service_table import ServiceTable
 from cdk_microservices.static_site import StaticSite
 from cdk_microservices.table_event_publisher import TableEventPublisher
+from cdk_microservices.workflow import Workflow
 
 __all__ = [
     "EVENT_TYPE_ATTRIBUTE",
@@ -38,9 +40,12 @@ __all__ = [
     "LogRetentionAspect",
     "QueueWorker",
     "RelationalDatabase",
+    "ScheduledFargateTask",
+    "ScheduledJob",
     "ServiceTable",
     "StaticSite",
     "TableEventPublisher",
+    "Workflow",
     "acknowledge",
     "load_json_schema",
 ]
