@@ -11,7 +11,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from conftest import SERVICE_NAME
+
+SERVICE_NAME = "operations"  # the conftest's POWERTOOLS_SERVICE_NAME
 
 ATTRIBUTES = (
     "ApproximateNumberOfMessages",
