@@ -34,6 +34,14 @@ SAMPLES = {
         "currency": "EUR",
         "completed_at": "2026-11-22T10:00:00Z",
     },
+    "StatementExported": {
+        "account_id": "0b5c1e52-9a3f-4d47-8f2e-6f4c1d2b3a90",
+        "month": "2026-10",
+        "bucket": "payments-dev-statement-exports",
+        "key": "statements/0b5c1e52-9a3f-4d47-8f2e-6f4c1d2b3a90/2026-10.json",
+        "entry_count": 12,
+        "content_sha256": "a" * 64,
+    },
 }
 
 
@@ -51,6 +59,7 @@ def test_the_declared_contracts_exist() -> None:
     assert [path.name for path in CONTRACTS] == [
         "AccountOpened.v1.json",
         "DepositCompleted.v1.json",
+        "StatementExported.v1.json",
         "TransferCompleted.v1.json",
     ]
 
@@ -58,7 +67,8 @@ def test_the_declared_contracts_exist() -> None:
 @pytest.mark.parametrize("path", CONTRACTS, ids=lambda path: path.name)
 def test_contract_accepts_a_valid_event_and_rejects_bad_ones(path: Path) -> None:
     contract = EventContract.from_file(path)
-    validate = fastjsonschema.compile(json.loads(path.read_text(encoding="utf-8")))
+    schema = json.loads(path.read_text(encoding="utf-8"))
+    validate = fastjsonschema.compile(schema)
     good = _event(contract)
     validate(good)
 
@@ -66,7 +76,11 @@ def test_contract_accepts_a_valid_event_and_rejects_bad_ones(path: Path) -> None
     unknown_field = {**good, "extra": 1}
     missing_data_field = {
         **good,
-        "data": {k: v for k, v in SAMPLES[contract.name].items() if k != "currency"},
+        "data": {
+            k: v
+            for k, v in SAMPLES[contract.name].items()
+            if k != schema["properties"]["data"]["required"][-1]
+        },
     }
     bad_id = {**good, "event_id": "not-a-uuid"}
     for bad in (wrong_type, unknown_field, missing_data_field, bad_id):

@@ -65,7 +65,12 @@ def transfer_completed(**data_changes):
 
 
 def test_declares_the_repositorys_contracts(registry):
-    assert registry.declared == ["AccountOpened.v1", "DepositCompleted.v1", "TransferCompleted.v1"]
+    assert registry.declared == [
+        "AccountOpened.v1",
+        "DepositCompleted.v1",
+        "StatementExported.v1",
+        "TransferCompleted.v1",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -133,7 +138,8 @@ def test_rejects_an_event_without_a_contract(events, registry, changes, message)
 
     assert (
         str(raised.value)
-        == f"{message}; declared: AccountOpened.v1, DepositCompleted.v1, TransferCompleted.v1"
+        == f"{message}; declared: AccountOpened.v1, DepositCompleted.v1, StatementExported.v1,"
+        " TransferCompleted.v1"
     )
 
 
