@@ -264,7 +264,9 @@ def deploy_through_alias(
                     "lambda:UpdateAlias",
                     "lambda:GetProvisionedConcurrencyConfig",
                 ],
-                resources=[function.function_arn, alias.function_arn],
+                # The alias ARN written out, not the alias's Ref: the alias's update policy
+                # already refers to the group, which waits for this policy.
+                resources=[function.function_arn, f"{function.function_arn}:{LIVE_ALIAS}"],
             ),
             iam.PolicyStatement(actions=["cloudwatch:DescribeAlarms"], resources=["*"]),
         ],
@@ -302,14 +304,18 @@ def gate_deployments(
     deployment: Deployment,
     *,
     not_gating: Collection[str] = (),
+    shared_alarms_gate: bool = True,
 ) -> dict[ServiceFunction, list[cloudwatch.IAlarm]]:
     """Gate each function's deployments on the pattern's alarms that concern it.
 
     An alarm created inside one function's subtree (its errors alarm) gates only that
-    function; an alarm created elsewhere in the pattern (API 5XX and latency) gates every
-    function. Alarms whose construct id is in ``not_gating`` do not gate: backlog alarms
-    (messages already dead-lettered, an old message) stay in ALARM after an incident until
-    someone drains the queue, and would roll back the very deploy that fixes it.
+    function; an alarm created elsewhere in the pattern gates every function, unless
+    ``shared_alarms_gate`` is False (ApiService: its API alarms measure the stage, which
+    depends on the methods, which invoke the alias, whose update policy names the group;
+    gating on them would be a dependency cycle CloudFormation refuses). Alarms whose
+    construct id is in ``not_gating`` do not gate: backlog alarms (messages already
+    dead-lettered, an old message) stay in ALARM after an incident until someone drains
+    the queue, and would roll back the very deploy that fixes it.
     ``deployment.alarms`` were given to every group when it was created. A gradual
     (canary or linear) deployment without any alarm is refused: it would only be slower.
     """
@@ -324,7 +330,7 @@ def gate_deployments(
                 (other for other, path in paths.items() if alarm.node.path.startswith(path)),
                 None,
             )
-            if owner is None or owner is function:
+            if (owner is None and shared_alarms_gate) or owner is function:
                 chosen.append(alarm)
                 live.deployment_group.add_alarm(alarm)
         gating[function] = [*deployment.alarms, *chosen]

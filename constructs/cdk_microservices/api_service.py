@@ -15,7 +15,7 @@ Creates:
 - ``alarms``: API 5XX errors, API p99 latency, and errors of each function;
 - per route, the function's ``live`` alias (what API Gateway invokes: ``alias_for``) and a
   CodeDeploy deployment group that moves it to each new version as ``deployment`` says,
-  rolling back on the API's alarms and the route's own (``deployment_group_for``).
+  rolling back on the route's errors alarm (``deployment_group_for``).
 
 Grant data access per route from the stack that owns the data, e.g.
 ``table.grant_read_data(api.function_for("GET /accounts/{id}"))``.
@@ -148,8 +148,11 @@ class ApiService(RestApiConstruct):
       each route's alias ``live``, never ``$LATEST``; a CodeDeploy deployment group per
       route moves the alias to the new version (all at once, or canary / linear) and moves
       it back if the deployment fails or is stopped, or if an alarm that gates it goes to
-      ALARM: the API's 5XX and latency alarms, the route's own errors alarm and
-      ``Deployment.alarms`` (another route's errors do not roll this route back). The
+      ALARM: the route's own errors alarm and ``Deployment.alarms`` (another route's errors
+      do not roll this route back). The API's 5XX and latency alarms do not gate: they
+      measure the stage, which CloudFormation creates after the methods that invoke the
+      alias, so naming them in the alias's deployment group would be a dependency cycle
+      (a function error is what a bad version shows as a 5XX through the proxy). The
       alarms treat missing data as not breaching, so a quiet canary is not rolled back for
       lack of traffic. A canary or linear deployment needs alarms (``alarms=False`` without
       ``Deployment.alarms`` is refused).
@@ -261,7 +264,8 @@ class ApiService(RestApiConstruct):
         self.alarms: list[cloudwatch.Alarm] = []
         if alarms:
             self._add_alarms(alarm_topic, latency_alarm_threshold or Duration.seconds(3))
-        gate_deployments(name, self._live, self.alarms, self.deployment)
+        # Not on the API's alarms: see gate_deployments (a dependency cycle).
+        gate_deployments(name, self._live, self.alarms, self.deployment, shared_alarms_gate=False)
 
     # -- construction -------------------------------------------------------------------
 

@@ -120,9 +120,7 @@ class Deployment:
                 f"must be an aws_cdk.Duration, got {type(self.interval).__name__}",
             )
         if Token.is_unresolved(self.interval.to_string()):
-            raise fail(
-                _CONSTRUCT, "interval", "is a token; pass a concrete number of minutes"
-            )
+            raise fail(_CONSTRUCT, "interval", "is a token; pass a concrete number of minutes")
         minutes = self.interval.to_milliseconds(integral=False) / 60_000
         if not minutes.is_integer() or minutes < 1:
             raise fail(
@@ -215,9 +213,7 @@ class Deployment:
                 interval=self.interval, percentage=self.percent
             )
         )
-        return codedeploy.LambdaDeploymentConfig(
-            scope, _CUSTOM_CONFIG_ID, traffic_routing=routing
-        )
+        return codedeploy.LambdaDeploymentConfig(scope, _CUSTOM_CONFIG_ID, traffic_routing=routing)
 
 
 def require_deployment(construct: str, deployment: object) -> Deployment:

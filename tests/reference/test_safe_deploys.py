@@ -47,7 +47,9 @@ def _deployment_group(templates: Templates, alias: Resource) -> dict[str, Any]:
     return dict(group["Properties"])
 
 
-@pytest.mark.parametrize(("stage", "config"), [("Prod", CANARY_10_PERCENT_5_MINUTES), ("Dev", ALL_AT_ONCE)])
+@pytest.mark.parametrize(
+    ("stage", "config"), [("Prod", CANARY_10_PERCENT_5_MINUTES), ("Dev", ALL_AT_ONCE)]
+)
 def test_every_function_is_deployed_through_a_live_alias_gated_on_alarms(
     synthesized_app: Templates, stage: str, config: str
 ) -> None:
@@ -62,7 +64,8 @@ def test_every_function_is_deployed_through_a_live_alias_gated_on_alarms(
         group = _deployment_group(templates, alias)
         assert group["DeploymentConfigName"] == config, where
         alarms = group["AlarmConfiguration"]
-        assert alarms["Enabled"] is True and len(alarms["Alarms"]) >= 1, where
+        assert alarms["Enabled"] is True, where
+        assert len(alarms["Alarms"]) >= 1, where
         rollback = group["AutoRollbackConfiguration"]
         assert rollback["Enabled"] is True, where
         assert {"DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"} <= set(rollback["Events"]), where
@@ -89,9 +92,12 @@ def test_every_ecs_service_rolls_back_on_its_circuit_breaker_and_its_alarms(
     for service in services:
         where = f"{service.stack}/{service.logical_id}"
         configuration = service.properties["DeploymentConfiguration"]
-        assert configuration["DeploymentCircuitBreaker"] == {"Enable": True, "Rollback": True}, where
+        assert configuration["DeploymentCircuitBreaker"] == {"Enable": True, "Rollback": True}, (
+            where
+        )
         alarms = configuration["Alarms"]
-        assert alarms["Enable"] is True and alarms["Rollback"] is True, where
+        assert alarms["Enable"] is True, where
+        assert alarms["Rollback"] is True, where
         assert len(alarms["AlarmNames"]) >= 1, where
         # Deployment alarms apply to the ECS (rolling) deployment controller only.
         assert service.properties.get("DeploymentController", {"Type": "ECS"}) == {"Type": "ECS"}

@@ -134,7 +134,8 @@ def _routes(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
             if isinstance(part, dict)
         ]
         alias = template["Resources"][alias_id]
-        assert alias["Type"] == "AWS::Lambda::Alias" and alias["Properties"]["Name"] == "live"
+        assert alias["Type"] == "AWS::Lambda::Alias"
+        assert alias["Properties"]["Name"] == "live"
         target = alias["Properties"]["FunctionName"]["Ref"]
         routes[key] = {
             "authorization": properties["AuthorizationType"],

@@ -13,7 +13,7 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk.assertions import Match, Template
+from aws_cdk.assertions import Template
 from unit_app import new_app
 
 from cdk_microservices import (
@@ -47,9 +47,7 @@ def _api(code_dir: Path, stack: Stack | None = None, **overrides: Any) -> ApiSer
         code=code_dir,
         routes=[
             ApiRoute(method="POST", path="/items", handler="create.handler", authorization="iam"),
-            ApiRoute(
-                method="GET", path="/items/{id}", handler="read.handler", authorization="iam"
-            ),
+            ApiRoute(method="GET", path="/items/{id}", handler="read.handler", authorization="iam"),
         ],
         **overrides,
     )
@@ -127,7 +125,8 @@ def test_factories_and_their_defaults() -> None:
     assert (canary.strategy, canary.percent, canary.minutes) == ("canary", 10, 5)
     linear = Deployment.linear(percent=20, interval=Duration.minutes(2))
     assert linear.describe() == "linear 20% every 2 min"
-    assert Deployment.canary().shifts_gradually and not Deployment.all_at_once().shifts_gradually
+    assert Deployment.canary().shifts_gradually
+    assert not Deployment.all_at_once().shifts_gradually
 
 
 @pytest.mark.parametrize(
@@ -146,7 +145,9 @@ def test_factories_and_their_defaults() -> None:
     ],
 )
 def test_bad_values_are_refused_naming_the_argument(build: Any, argument: str) -> None:
-    with pytest.raises(ConstructArgumentError, match="Deployment: argument " + re.escape(repr(argument))):
+    with pytest.raises(
+        ConstructArgumentError, match="Deployment: argument " + re.escape(repr(argument))
+    ):
         build()
 
 
@@ -197,7 +198,7 @@ def test_api_routes_invoke_their_live_alias_and_deploy_all_at_once_by_default(
         api.alias_for("GET /nothing")
 
 
-def test_each_route_rolls_back_on_the_api_alarms_and_its_own_errors_only(code_dir: Path) -> None:
+def test_each_route_rolls_back_on_its_own_errors_only(code_dir: Path) -> None:
     stack = _stack()
     extra = cloudwatch.Alarm.from_alarm_arn(
         stack, "Extra", "arn:aws:cloudwatch:us-east-1:111111111111:alarm:orders"
@@ -206,7 +207,9 @@ def test_each_route_rolls_back_on_the_api_alarms_and_its_own_errors_only(code_di
     template = Template.from_stack(Stack.of(api))
     alarm_ids = {alarm.node.path: _id(alarm) for alarm in api.alarms}
     api_alarms = {
-        alarm_id for path, alarm_id in alarm_ids.items() if "ServerErrors" in path or "Latency" in path
+        alarm_id
+        for path, alarm_id in alarm_ids.items()
+        if "ServerErrors" in path or "Latency" in path
     }
     assert len(api_alarms) == 2
     for key, service_function in api.service_functions.items():
@@ -219,7 +222,9 @@ def test_each_route_rolls_back_on_the_api_alarms_and_its_own_errors_only(code_di
             if path.startswith(service_function.node.path + "/")
         }
         assert len(own_errors) == 1
-        assert _alarm_refs(group) == api_alarms | own_errors
+        # Not the API's alarms: stage -> deployment -> method -> alias -> group -> alarm ->
+        # stage would be a cycle (see test_no_dependency_cycle_...).
+        assert _alarm_refs(group) == own_errors
         assert {"Name": "orders"} in properties["AlarmConfiguration"]["Alarms"]
         assert properties["AlarmConfiguration"]["Enabled"] is True
         assert properties["AutoRollbackConfiguration"]["Enabled"] is True
@@ -259,7 +264,10 @@ def test_queue_worker_consumes_through_its_alias_and_backlog_alarms_do_not_gate(
         },
     )
     group = _group(template, worker.deployment_group)
-    assert group["Properties"]["DeploymentConfigName"] == "CodeDeployDefault.LambdaLinear10PercentEvery1Minute"
+    assert (
+        group["Properties"]["DeploymentConfigName"]
+        == "CodeDeployDefault.LambdaLinear10PercentEvery1Minute"
+    )
     by_id = {alarm.node.id: _id(alarm) for alarm in worker.alarms}
     assert by_id["ConsumerErrorsAlarm"] in _alarm_refs(group)
     # A dead-lettered message or an old one stays in ALARM until someone drains the queue:
@@ -316,8 +324,11 @@ def test_codedeploy_role_holds_only_this_alias_and_no_managed_policy(code_dir: P
     alias_statement, alarms_statement = policy["Properties"]["PolicyDocument"]["Statement"]
     assert alias_statement["Resource"] == [
         {"Fn::GetAtt": [_id(worker.function), "Arn"]},
-        {"Ref": _id(worker.alias)},
+        {"Fn::Join": ["", [{"Fn::GetAtt": [_id(worker.function), "Arn"]}, ":live"]]},
     ]
+    # The group waits for its policy; the alias (whose update the group runs) is not named
+    # by Ref, which would close a cycle alias -> group -> policy -> alias.
+    assert _id(worker.alias) not in str(policy)
     assert "lambda:UpdateAlias" in alias_statement["Action"]
     assert alarms_statement["Action"] == "cloudwatch:DescribeAlarms"
 
@@ -362,9 +373,7 @@ def test_container_service_rolls_back_on_its_alarms_and_the_circuit_breaker() ->
     )
     # Deployment alarms work only with the ECS (rolling) deployment controller
     # (AWS::ECS::Service DeploymentAlarms, CloudFormation reference): no other controller.
-    assert ecs_service["Properties"].get("DeploymentController", {"Type": "ECS"}) == {
-        "Type": "ECS"
-    }
+    assert ecs_service["Properties"].get("DeploymentController", {"Type": "ECS"}) == {"Type": "ECS"}
     assert "Strategy" not in configuration  # no native blue/green, canary or linear
 
 
@@ -391,3 +400,55 @@ def test_container_service_without_alarms_keeps_the_circuit_breaker() -> None:
     assert configuration["DeploymentCircuitBreaker"] == {"Enable": True, "Rollback": True}
     assert configuration.get("Alarms", {"Enable": False})["Enable"] is False
     assert service.deployment_alarms == []
+
+
+def _references(value: Any) -> set[str]:
+    if isinstance(value, dict):
+        found: set[str] = set()
+        if isinstance(value.get("Ref"), str):
+            found.add(value["Ref"])
+        if "Fn::GetAtt" in value:
+            found.add(value["Fn::GetAtt"][0])
+        for item in value.values():
+            found |= _references(item)
+        return found
+    if isinstance(value, list):
+        return set().union(*(_references(item) for item in value)) if value else set()
+    return set()
+
+
+@pytest.mark.parametrize("deployment", [Deployment.all_at_once(), Deployment.canary()])
+@pytest.mark.parametrize("pattern", ["api", "worker", "publisher", "container"])
+def test_no_dependency_cycle_between_alias_group_alarms_and_role(
+    code_dir: Path, deployment: Deployment, pattern: str
+) -> None:
+    """CloudFormation refuses a template whose resources depend on each other in a cycle
+    (cfn-lint E3004); the alias's update policy names its deployment group, which names its
+    alarms and waits for its role's policy; an ECS service names its deployment alarms."""
+    built: Any = {
+        "api": lambda: _api(code_dir, deployment=deployment),
+        "worker": lambda: _worker(code_dir, deployment=deployment),
+        "publisher": lambda: _publisher(code_dir, deployment=deployment),
+        "container": lambda: _container(deployment=deployment),
+    }[pattern]()
+    template = Template.from_stack(Stack.of(built)).to_json()
+    graph = {
+        logical_id: (_references(body) | set(body.get("DependsOn", [])))
+        & set(template["Resources"])
+        for logical_id, body in template["Resources"].items()
+    }
+    visiting: set[str] = set()
+    done: set[str] = set()
+
+    def visit(node: str, path: tuple[str, ...]) -> None:
+        assert node not in visiting, f"dependency cycle: {' -> '.join((*path, node))}"
+        if node in done:
+            return
+        visiting.add(node)
+        for target in graph[node]:
+            visit(target, (*path, node))
+        visiting.discard(node)
+        done.add(node)
+
+    for node in graph:
+        visit(node, ())
