@@ -231,7 +231,7 @@ def deploy_through_alias(
     CodeDeploy application per pattern holds the groups of all its functions.
     """
     pattern = service_function.node.scope
-    assert pattern is not None
+    assert isinstance(pattern, Construct)
     application = pattern.node.try_find_child(_APPLICATION_ID)
     if not isinstance(application, codedeploy.LambdaApplication):
         application = codedeploy.LambdaApplication(pattern, _APPLICATION_ID)

@@ -168,9 +168,10 @@ def test_one_least_privilege_function_per_route(
             ["logs:CreateLogStream", "logs:PutLogEvents"],
             ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
         ]
-    for key, function in service.functions.items():  # each method proxies to its own function
-        alias_id = Stack.of(service).get_logical_id(service.alias_for(key).node.default_child)  # type: ignore[arg-type]
-        assert service.alias_for(key).version.lambda_ is function
+    for key, route_function in service.functions.items():  # each method: its own function
+        alias = service.alias_for(key)
+        alias_id = Stack.of(service).get_logical_id(alias.node.default_child)  # type: ignore[arg-type]
+        assert alias.version.lambda_ is route_function
         template.has_resource_properties(
             "AWS::ApiGateway::Method",
             {

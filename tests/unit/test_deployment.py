@@ -4,6 +4,7 @@ pattern; ECS circuit breaker and deployment alarms on ContainerService; validati
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Template
+from constructs import Construct
 from unit_app import new_app
 
 from cdk_microservices import (
@@ -93,7 +95,7 @@ def _container(stack: Stack | None = None, **overrides: Any) -> ContainerService
 
 
 def _id(construct: Any) -> str:
-    return Stack.of(construct).get_logical_id(construct.node.default_child)  # type: ignore[no-any-return]
+    return str(Stack.of(construct).get_logical_id(construct.node.default_child))
 
 
 def _alarm_refs(group: dict[str, Any]) -> set[str]:
@@ -113,7 +115,7 @@ def _invokes_alias(alias: Any) -> dict[str, Any]:
 
 
 def _group(template: Template, group: Any) -> dict[str, Any]:
-    return template.find_resources("AWS::CodeDeploy::DeploymentGroup")[_id(group)]  # type: ignore[no-any-return]
+    return dict(template.find_resources("AWS::CodeDeploy::DeploymentGroup")[_id(group)])
 
 
 # -- the value ------------------------------------------------------------------------------
@@ -425,12 +427,13 @@ def test_no_dependency_cycle_between_alias_group_alarms_and_role(
     """CloudFormation refuses a template whose resources depend on each other in a cycle
     (cfn-lint E3004); the alias's update policy names its deployment group, which names its
     alarms and waits for its role's policy; an ECS service names its deployment alarms."""
-    built: Any = {
+    builders: dict[str, Callable[[], Construct]] = {
         "api": lambda: _api(code_dir, deployment=deployment),
         "worker": lambda: _worker(code_dir, deployment=deployment),
         "publisher": lambda: _publisher(code_dir, deployment=deployment),
         "container": lambda: _container(deployment=deployment),
-    }[pattern]()
+    }
+    built = builders[pattern]()
     template = Template.from_stack(Stack.of(built)).to_json()
     graph = {
         logical_id: (_references(body) | set(body.get("DependsOn", [])))
