@@ -129,6 +129,7 @@ class AccountsStack(Stack):
             removal_policy=profile.removal_policy,
             web_acl_arn=web_acl_arn,
             alarm_topic=alarm_topic,
+            deployment=profile.deployment,
         )
         # One transaction of two conditional puts (account + email claim); nothing else.
         self.table.grant(self.api.function_for(OPEN_ACCOUNT), "dynamodb:PutItem")
@@ -158,6 +159,7 @@ class AccountsStack(Stack):
             log_retention=profile.log_retention,
             removal_policy=profile.removal_policy,
             alarm_topic=alarm_topic,
+            deployment=profile.deployment,
         )
 
         CfnOutput(self, "ApiUrl", value=self.api.url)

@@ -12,8 +12,10 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Literal
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_logs as logs
+
+from cdk_microservices import Deployment
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LAMBDA_SRC = REPO_ROOT / "lambda_src"
@@ -100,6 +102,12 @@ class EnvironmentProfile:
     """Addresses the alarm topic mails (each confirms its subscription first); none by
     default: subscribe your on-call address or chat integration here or after deploying."""
 
+    deployment: Deployment
+    """How new code reaches traffic in every service (Lambda functions and the container
+    service): all at once, or a canary / linear shift that rolls back on the services'
+    alarms. ``ContainerService`` runs every strategy as a rolling deployment with the
+    circuit breaker and deployment alarms."""
+
     edge_rate_limit: int
     """Requests one IP address may send the edge (the web UI and every API) in any 5
     minutes before the CloudFront web ACL blocks it."""
@@ -151,6 +159,8 @@ DEV = EnvironmentProfile(
     # The web UI's local development server.
     web_origins=("http://localhost:5173",),
     alarm_emails=(),
+    # Fast feedback: the same alias and CodeDeploy group as Prod, no waiting.
+    deployment=Deployment.all_at_once(),
     edge_rate_limit=1000,
     auth_domain_prefix="cdk-microservices-payments-dev",
 )
@@ -177,6 +187,8 @@ PROD = EnvironmentProfile(
     # Only the edge's own site URL.
     web_origins=(),
     alarm_emails=(),
+    # 10 % of the traffic for 5 minutes, rolled back if an alarm fires.
+    deployment=Deployment.canary(percent=10, interval=Duration.minutes(5)),
     edge_rate_limit=2000,
     auth_domain_prefix="cdk-microservices-payments",
 )

@@ -65,6 +65,7 @@ class StatementsStack(Stack):
             log_retention=profile.log_retention,
             removal_policy=profile.removal_policy,
             alarm_topic=alarm_topic,
+            deployment=profile.deployment,
         )
         account_events.subscribe(self.worker, event_types=["AccountOpened"])
         transfer_events.subscribe(
@@ -102,6 +103,7 @@ class StatementsStack(Stack):
             removal_policy=profile.removal_policy,
             web_acl_arn=web_acl_arn,
             alarm_topic=alarm_topic,
+            deployment=profile.deployment,
         )
         self.table.grant(self.api.function_for(GET_STATEMENT), "dynamodb:GetItem", "dynamodb:Query")
 

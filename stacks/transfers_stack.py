@@ -178,6 +178,7 @@ class TransfersStack(Stack):
             log_retention=profile.log_retention,
             removal_policy=profile.removal_policy,
             alarm_topic=alarm_topic,
+            deployment=profile.deployment,
         )
         self.api = ContainerApi(
             self,

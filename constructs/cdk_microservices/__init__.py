@@ -14,6 +14,7 @@ from cdk_microservices.cloudfront_web_acl import CloudFrontWebAcl
 from cdk_microservices.compliance import acknowledge
 from cdk_microservices.container_api import ContainerApi
 from cdk_microservices.container_service import ContainerService
+from cdk_microservices.deployment import Deployment
 from cdk_microservices.event_bus import EVENT_TYPE_ATTRIBUTE, EventBus, EventContract
 from cdk_microservices.log_retention import LogRetentionAspect
 from cdk_microservices.queue_worker import QueueWorker
@@ -35,6 +36,7 @@ __all__ = [
     "ConstructArgumentError",
     "ContainerApi",
     "ContainerService",
+    "Deployment",
     "EventBus",
     "EventContract",
     "LogRetentionAspect",

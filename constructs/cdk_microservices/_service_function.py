@@ -9,11 +9,14 @@ and ``None`` to leave it out and bring your own pinned layer).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_codedeploy as codedeploy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -21,6 +24,7 @@ from constructs import Construct
 
 from cdk_microservices._validation import fail, merge_props, require_environment
 from cdk_microservices.compliance import acknowledge
+from cdk_microservices.deployment import Deployment
 
 DEFAULT_RUNTIME = lambda_.Runtime.PYTHON_3_14
 POWERTOOLS_LAYER_ACCOUNT = "017000801446"
@@ -202,3 +206,140 @@ class ServiceFunction(Construct):
                 "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
                 " ".join([*unscoped, "The role is otherwise scoped."]),
             )
+
+
+LIVE_ALIAS = "live"
+"""Name of the alias every pattern's event sources and integrations invoke."""
+_APPLICATION_ID = "Deployments"
+
+
+class LiveDeployment(NamedTuple):
+    """A function's ``live`` alias and the CodeDeploy group that moves it."""
+
+    alias: lambda_.Alias
+    deployment_group: codedeploy.LambdaDeploymentGroup
+
+
+def deploy_through_alias(
+    service_function: ServiceFunction, deployment: Deployment
+) -> LiveDeployment:
+    """Give ``service_function`` its ``live`` alias on the current version and a CodeDeploy
+    deployment group that shifts the alias as ``deployment`` says.
+
+    The group rolls back when the deployment fails, when an operator stops it, and (once
+    ``gate_deployments`` has given it alarms) when one of its alarms is in ALARM. One
+    CodeDeploy application per pattern holds the groups of all its functions.
+    """
+    pattern = service_function.node.scope
+    assert isinstance(pattern, Construct)
+    application = pattern.node.try_find_child(_APPLICATION_ID)
+    if not isinstance(application, codedeploy.LambdaApplication):
+        application = codedeploy.LambdaApplication(pattern, _APPLICATION_ID)
+    alias = lambda_.Alias(
+        service_function,
+        "LiveAlias",
+        alias_name=LIVE_ALIAS,
+        version=service_function.function.current_version,
+        description="What callers invoke; CodeDeploy moves it to each new version",
+    )
+    # CodeDeploy's own role, with an inline policy naming this function and alias: the
+    # AWS managed policy aws-cdk-lib attaches otherwise may update any alias in the account.
+    role = iam.Role(
+        service_function,
+        "DeploymentRole",
+        assumed_by=iam.ServicePrincipal("codedeploy.amazonaws.com"),
+        description=f"CodeDeploy moves the {LIVE_ALIAS} alias of {service_function.node.path}",
+    )
+    function = service_function.function
+    policy = iam.Policy(
+        service_function,
+        "DeploymentPolicy",
+        roles=[role],
+        statements=[
+            iam.PolicyStatement(
+                # What AWSCodeDeployRoleForLambdaLimited allows for the alias shift, named
+                # here for this function and its alias only.
+                actions=[
+                    "lambda:GetAlias",
+                    "lambda:UpdateAlias",
+                    "lambda:GetProvisionedConcurrencyConfig",
+                ],
+                # The alias ARN written out, not the alias's Ref: the alias's update policy
+                # already refers to the group, which waits for this policy.
+                resources=[function.function_arn, f"{function.function_arn}:{LIVE_ALIAS}"],
+            ),
+            iam.PolicyStatement(actions=["cloudwatch:DescribeAlarms"], resources=["*"]),
+        ],
+    )
+    acknowledge(
+        policy,
+        "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+        "cloudwatch:DescribeAlarms is how CodeDeploy reads the state of the alarms that gate "
+        "this deployment group; it is read-only and granted on '*' as in AWS's own "
+        "CodeDeploy policy for Lambda. The alias actions are scoped to this function.",
+    )
+    group = codedeploy.LambdaDeploymentGroup(
+        service_function,
+        "Deployment",
+        application=application,
+        alias=alias,
+        deployment_config=deployment.lambda_deployment_config(pattern),
+        alarms=list(deployment.alarms),
+        # Immutable: aws-cdk-lib would attach its managed policy to a mutable role.
+        role=role.without_policy_updates(),
+        # Roll back on a failed deployment, a stopped one and (with alarms) an alarm.
+        auto_rollback=codedeploy.AutoRollbackConfig(
+            failed_deployment=True, stopped_deployment=True
+        ),
+    )
+    # The group may start a deployment only once its role may shift the alias.
+    group.node.add_dependency(policy)
+    return LiveDeployment(alias=alias, deployment_group=group)
+
+
+def gate_deployments(
+    construct_name: str,
+    deployments: Mapping[ServiceFunction, LiveDeployment],
+    alarms: Sequence[cloudwatch.Alarm],
+    deployment: Deployment,
+    *,
+    not_gating: Collection[str] = (),
+    shared_alarms_gate: bool = True,
+) -> dict[ServiceFunction, list[cloudwatch.IAlarm]]:
+    """Gate each function's deployments on the pattern's alarms that concern it.
+
+    An alarm created inside one function's subtree (its errors alarm) gates only that
+    function; an alarm created elsewhere in the pattern gates every function, unless
+    ``shared_alarms_gate`` is False (ApiService: its API alarms measure the stage, which
+    depends on the methods, which invoke the alias, whose update policy names the group;
+    gating on them would be a dependency cycle CloudFormation refuses). Alarms whose
+    construct id is in ``not_gating`` do not gate: backlog alarms (messages already
+    dead-lettered, an old message) stay in ALARM after an incident until someone drains
+    the queue, and would roll back the very deploy that fixes it.
+    ``deployment.alarms`` were given to every group when it was created. A gradual
+    (canary or linear) deployment without any alarm is refused: it would only be slower.
+    """
+    paths = {function: function.node.path + "/" for function in deployments}
+    gating: dict[ServiceFunction, list[cloudwatch.IAlarm]] = {}
+    for function, live in deployments.items():
+        chosen: list[cloudwatch.IAlarm] = []
+        for alarm in alarms:
+            if alarm.node.id in not_gating:
+                continue
+            owner = next(
+                (other for other, path in paths.items() if alarm.node.path.startswith(path)),
+                None,
+            )
+            if (owner is None and shared_alarms_gate) or owner is function:
+                chosen.append(alarm)
+                live.deployment_group.add_alarm(alarm)
+        gating[function] = [*deployment.alarms, *chosen]
+        if deployment.shifts_gradually and not gating[function]:
+            raise fail(
+                construct_name,
+                "deployment",
+                f"is {deployment.describe()} but no alarm watches it (alarms=False and no "
+                "Deployment alarms): it could never roll back. Keep the alarms on, pass "
+                "Deployment.canary(alarms=[...]), or use Deployment.all_at_once()",
+            )
+    return gating

@@ -12,7 +12,10 @@ Creates:
 - ``authorizer``: a Cognito user pool authorizer, when any route uses ``"cognito"``;
 - one ``ServiceFunction`` per route in ``functions`` (key ``"METHOD /path"``): the Lambda,
   its own log group and its own role, which starts with no data access at all;
-- ``alarms``: API 5XX errors, API p99 latency, and errors of each function.
+- ``alarms``: API 5XX errors, API p99 latency, and errors of each function;
+- per route, the function's ``live`` alias (what API Gateway invokes: ``alias_for``) and a
+  CodeDeploy deployment group that moves it to each new version as ``deployment`` says,
+  rolling back on the route's errors alarm (``deployment_group_for``).
 
 Grant data access per route from the stack that owns the data, e.g.
 ``table.grant_read_data(api.function_for("GET /accounts/{id}"))``.
@@ -30,6 +33,7 @@ from typing import Literal
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_codedeploy as codedeploy
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -43,9 +47,12 @@ from cdk_microservices._service_function import (
     DEFAULT_POWERTOOLS_LAYER_VERSION,
     DEFAULT_RUNTIME,
     FunctionSettings,
+    LiveDeployment,
     ServiceFunction,
     asset_code,
     checked_layers,
+    deploy_through_alias,
+    gate_deployments,
 )
 from cdk_microservices._validation import (
     fail,
@@ -58,6 +65,7 @@ from cdk_microservices._validation import (
     require_service_name,
 )
 from cdk_microservices.compliance import acknowledge, nag_finding
+from cdk_microservices.deployment import Deployment, require_deployment
 
 HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 RouteAuthorization = Literal["cognito", "iam"]
@@ -135,7 +143,19 @@ class ApiService(RestApiConstruct):
     - alarms: API 5XX errors >= 1 in 5 minutes, API p99 latency > ``latency_alarm_threshold``
       (default 3 s) for 3 of 5 minutes, and any error of each function; sent to
       ``alarm_topic`` if given; ``alarms=False`` turns them off;
-    - a WAF web ACL is associated with the stage when ``web_acl_arn`` is given.
+    - a WAF web ACL is associated with the stage when ``web_acl_arn`` is given;
+    - deployments (``deployment``, default ``Deployment.all_at_once()``): API Gateway invokes
+      each route's alias ``live``, never ``$LATEST``; a CodeDeploy deployment group per
+      route moves the alias to the new version (all at once, or canary / linear) and moves
+      it back if the deployment fails or is stopped, or if an alarm that gates it goes to
+      ALARM: the route's own errors alarm and ``Deployment.alarms`` (another route's errors
+      do not roll this route back). The API's 5XX and latency alarms do not gate: they
+      measure the stage, which CloudFormation creates after the methods that invoke the
+      alias, so naming them in the alias's deployment group would be a dependency cycle
+      (a function error is what a bad version shows as a 5XX through the proxy). The
+      alarms treat missing data as not breaching, so a quiet canary is not rolled back for
+      lack of traffic. A canary or linear deployment needs alarms (``alarms=False`` without
+      ``Deployment.alarms`` is refused).
 
     Escape hatches: ``rest_api_props`` overrides keyword arguments of
     ``aws_apigateway.RestApi``, ``function_props`` those of every ``aws_lambda.Function``
@@ -171,12 +191,14 @@ class ApiService(RestApiConstruct):
         alarms: bool = True,
         alarm_topic: sns.ITopic | None = None,
         latency_alarm_threshold: Duration | None = None,
+        deployment: Deployment | None = None,
         rest_api_props: Mapping[str, object] | None = None,
         function_props: Mapping[str, object] | None = None,
     ) -> None:
         super().__init__(scope, id)
         name = self.CONSTRUCT
         require_service_name(name, service_name)
+        self.deployment = require_deployment(name, deployment)
         self._validate_routes(routes, user_pool)
         self._validate_api_arguments(
             stage_name=stage_name,
@@ -231,6 +253,9 @@ class ApiService(RestApiConstruct):
         self.functions: dict[str, lambda_.Function] = {}
         self._invoke_grants = 0
         self.service_functions: dict[str, ServiceFunction] = {}
+        self.aliases: dict[str, lambda_.Alias] = {}
+        self.deployment_groups: dict[str, codedeploy.LambdaDeploymentGroup] = {}
+        self._live: dict[ServiceFunction, LiveDeployment] = {}
         for route in self.routes:
             self._add_route(route, settings)
 
@@ -239,6 +264,8 @@ class ApiService(RestApiConstruct):
         self.alarms: list[cloudwatch.Alarm] = []
         if alarms:
             self._add_alarms(alarm_topic, latency_alarm_threshold or Duration.seconds(3))
+        # Not on the API's alarms: see gate_deployments (a dependency cycle).
+        gate_deployments(name, self._live, self.alarms, self.deployment, shared_alarms_gate=False)
 
     # -- construction -------------------------------------------------------------------
 
@@ -334,6 +361,8 @@ class ApiService(RestApiConstruct):
             construct_name=self.CONSTRUCT,
         )
         function = service_function.function
+        live = deploy_through_alias(service_function, self.deployment)
+        self._live[service_function] = live
         acknowledge(
             function,
             "Serverless::Serverless-LambdaDLQ",
@@ -364,7 +393,8 @@ class ApiService(RestApiConstruct):
             authorization = {"authorization_type": apigw.AuthorizationType.IAM}
         method = resource.add_method(
             route.method,
-            apigw.LambdaIntegration(function, allow_test_invoke=False),
+            # The alias, never $LATEST: CodeDeploy decides which version serves.
+            apigw.LambdaIntegration(live.alias, allow_test_invoke=False),
             request_validator=self.request_validator,
             request_models=request_models,
             request_parameters={
@@ -383,6 +413,8 @@ class ApiService(RestApiConstruct):
             )
         self.functions[route.key] = function
         self.service_functions[route.key] = service_function
+        self.aliases[route.key] = live.alias
+        self.deployment_groups[route.key] = live.deployment_group
 
     def _add_alarms(self, alarm_topic: sns.ITopic | None, latency_threshold: Duration) -> None:
         alarms = self._api_alarms(latency_threshold)
@@ -409,6 +441,16 @@ class ApiService(RestApiConstruct):
                 f"ApiService {self.service_name!r} has no route {route_key!r}; routes are "
                 + ", ".join(sorted(self.functions))
             ) from None
+
+    def alias_for(self, route_key: str) -> lambda_.Alias:
+        """The ``live`` alias API Gateway invokes for ``"METHOD /path"``."""
+        self.function_for(route_key)  # the KeyError listing the routes
+        return self.aliases[route_key]
+
+    def deployment_group_for(self, route_key: str) -> codedeploy.LambdaDeploymentGroup:
+        """The CodeDeploy group that moves ``"METHOD /path"``'s ``live`` alias."""
+        self.function_for(route_key)
+        return self.deployment_groups[route_key]
 
     def add_environment(self, key: str, value: str) -> None:
         """Set an environment variable on every route's function."""

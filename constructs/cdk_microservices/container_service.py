@@ -27,7 +27,9 @@ Creates (the cluster and the load balancer unless existing ones are passed in):
   (always when ``public``);
 - ``target_group``: the service's tasks, health-checked on ``health_check_path``;
 - ``alarms``: 5XX answers, p99 target response time, unhealthy targets, service CPU and
-  service memory.
+  service memory;
+- ``deployment_alarms``: the alarms ECS watches during each deployment (rolling back on
+  ALARM), as named in the service's ``DeploymentConfiguration.Alarms``.
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ from cdk_microservices._validation import (
     require_service_name,
 )
 from cdk_microservices.compliance import acknowledge
+from cdk_microservices.deployment import Deployment, require_deployment
 
 FARGATE_MEMORY_MIB: dict[int, tuple[int, ...]] = {
     256: (512, 1024, 2048),
@@ -85,6 +88,10 @@ _DESIRED_COUNT_OWNED_BY_SCALING = (
     "DesiredCount in the template would reset a scaled-out service on every deploy. Leave it "
     "out: a new service starts one task and autoscaling raises it to min_capacity"
 )
+
+NOT_GATING_ALARMS = frozenset({"CpuAlarm", "MemoryAlarm"})
+"""Saturation alarms (construct ids) do not gate deployments: a traffic peak is not a bad
+revision, and a rollback in the middle of one would only add churn."""
 
 HTTP_PORT = 80
 PORT_MAPPING_NAME = "http"
@@ -125,7 +132,18 @@ class ContainerService(Construct, Generic[ClusterT, LoadBalancerT]):
     - logs: awslogs driver (non-blocking) to a log group of its own, kept ``log_retention``
       (one month), also for the Service Connect proxy;
     - deployments: circuit breaker with rollback, ``min_healthy_percent=100`` and
-      ``max_healthy_percent=200`` (a deployment never drops capacity);
+      ``max_healthy_percent=200`` (a deployment never drops capacity), and ECS deployment
+      alarms with rollback (``ROLLBACK_ON_ALARM``): the 5XX, latency and unhealthy-target
+      alarms plus ``Deployment.alarms`` (not CPU and memory: a traffic peak is not a bad
+      revision). ECS watches them while the deployment runs and for a bake time after it,
+      which it derives from the alarms' own periods; a deployment they fail is rolled back
+      to the last completed one. ``deployment`` (default ``Deployment.all_at_once()``)
+      takes the same value as the Lambda patterns, but every strategy is this rolling
+      deployment: ECS's native blue/green, canary and linear strategies shift traffic
+      between two target groups by rewriting the listener rule, and aws-cdk-lib puts the
+      rule back as written in the template on any later stack update, sending traffic to
+      the scaled-in revision (open aws-cdk issue 36649). ``canary`` and ``linear`` here
+      mean rolling + circuit breaker + alarms, and refuse to run without alarms;
     - capacity: autoscaling owns the task count, between ``min_capacity`` 2 and
       ``max_capacity`` 4, so the template sets no ``DesiredCount`` (a deploy would reset a
       scaled-out service to it; ``desired_count`` is rejected): a new service starts one
@@ -226,6 +244,7 @@ class ContainerService(Construct, Generic[ClusterT, LoadBalancerT]):
         alarms: bool = True,
         alarm_topic: sns.ITopic | None = None,
         latency_alarm_threshold: Duration | None = None,
+        deployment: Deployment | None = None,
         existing_load_balancer: None = None,
         task_definition_props: Mapping[str, object] | None = None,
         container_props: Mapping[str, object] | None = None,
@@ -268,6 +287,7 @@ class ContainerService(Construct, Generic[ClusterT, LoadBalancerT]):
         alarms: bool = True,
         alarm_topic: sns.ITopic | None = None,
         latency_alarm_threshold: Duration | None = None,
+        deployment: Deployment | None = None,
         existing_load_balancer: None = None,
         task_definition_props: Mapping[str, object] | None = None,
         container_props: Mapping[str, object] | None = None,
@@ -308,6 +328,7 @@ class ContainerService(Construct, Generic[ClusterT, LoadBalancerT]):
         alarms: bool = True,
         alarm_topic: sns.ITopic | None = None,
         latency_alarm_threshold: Duration | None = None,
+        deployment: Deployment | None = None,
         existing_load_balancer: elbv2.IApplicationLoadBalancer,
         task_definition_props: Mapping[str, object] | None = None,
         container_props: Mapping[str, object] | None = None,
@@ -347,6 +368,7 @@ class ContainerService(Construct, Generic[ClusterT, LoadBalancerT]):
         alarms: bool = True,
         alarm_topic: sns.ITopic | None = None,
         latency_alarm_threshold: Duration | None = None,
+        deployment: Deployment | None = None,
         existing_load_balancer: elbv2.IApplicationLoadBalancer,
         task_definition_props: Mapping[str, object] | None = None,
         container_props: Mapping[str, object] | None = None,
@@ -389,6 +411,7 @@ class ContainerService(Construct, Generic[ClusterT, LoadBalancerT]):
         alarms: bool = True,
         alarm_topic: sns.ITopic | None = None,
         latency_alarm_threshold: Duration | None = None,
+        deployment: Deployment | None = None,
         existing_load_balancer: elbv2.IApplicationLoadBalancer | None = None,
         task_definition_props: Mapping[str, object] | None = None,
         container_props: Mapping[str, object] | None = None,
@@ -397,6 +420,7 @@ class ContainerService(Construct, Generic[ClusterT, LoadBalancerT]):
         super().__init__(scope, id)
         name = self.CONSTRUCT
         require_service_name(name, service_name)
+        self.deployment = require_deployment(name, deployment)
         if not isinstance(image, ecs.ContainerImage):
             raise fail(
                 name,
@@ -852,6 +876,31 @@ class ContainerService(Construct, Generic[ClusterT, LoadBalancerT]):
         self.alarms: list[cloudwatch.Alarm] = []
         if alarms:
             self._add_alarms(alarm_topic, latency_alarm_threshold or Duration.seconds(1))
+        self._gate_deployments()
+
+    def _gate_deployments(self) -> None:
+        """ECS deployment alarms: a deployment during which one of them goes to ALARM fails
+        and ECS rolls the service back to its last completed deployment."""
+        gating: list[cloudwatch.IAlarm] = [
+            *self.deployment.alarms,
+            *(alarm for alarm in self.alarms if alarm.node.id not in NOT_GATING_ALARMS),
+        ]
+        self.deployment_alarms: list[cloudwatch.IAlarm] = gating
+        if not gating:
+            if self.deployment.shifts_gradually:
+                raise fail(
+                    self.CONSTRUCT,
+                    "deployment",
+                    f"is {self.deployment.describe()} but no alarm watches it (alarms=False "
+                    "and no Deployment alarms): only the circuit breaker could roll it back. "
+                    "Keep the alarms on, pass Deployment.canary(alarms=[...]), or use "
+                    "Deployment.all_at_once()",
+                )
+            return
+        self.service.enable_deployment_alarms(
+            [alarm.alarm_name for alarm in gating],
+            behavior=ecs.AlarmBehavior.ROLLBACK_ON_ALARM,
+        )
 
     # -- validation ---------------------------------------------------------------------
 

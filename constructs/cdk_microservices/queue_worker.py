@@ -10,7 +10,10 @@ Creates (the queues unless an existing queue is passed in):
   with an SQS event source that reports partial batch failures, so one poison message
   is retried and dead-lettered alone while the rest of its batch succeeds;
 - ``alarms``: a message in the dead-letter queue, the oldest message older than
-  ``max_message_age``, and any function error.
+  ``max_message_age``, and any function error;
+- ``alias``: the function's ``live`` alias, which the SQS event source mapping invokes,
+  and ``deployment_group``, the CodeDeploy group that moves it to each new version as
+  ``deployment`` says and rolls it back on the worker's alarms.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Generic, TypeVar, cast, overload
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_codedeploy as codedeploy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
@@ -37,6 +41,8 @@ from cdk_microservices._service_function import (
     ServiceFunction,
     asset_code,
     checked_layers,
+    deploy_through_alias,
+    gate_deployments,
 )
 from cdk_microservices._validation import (
     fail,
@@ -49,8 +55,12 @@ from cdk_microservices._validation import (
     require_service_name,
 )
 from cdk_microservices.compliance import acknowledge
+from cdk_microservices.deployment import Deployment, require_deployment
 
 VISIBILITY_TIMEOUT_FACTOR = 6
+NOT_GATING_ALARMS = frozenset({"DeadLetterAlarm", "OldestMessageAgeAlarm"})
+"""Backlog alarms (construct ids): they stay in ALARM until the queue is drained, so they
+never gate a deployment (they would roll back the deploy that fixes the consumer)."""
 
 QueueT = TypeVar("QueueT", bound=sqs.IQueue, covariant=True)
 """``sqs.Queue`` when the worker creates its queue, ``sqs.IQueue`` for an existing_queue."""
@@ -77,7 +87,14 @@ class QueueWorker(Construct, Generic[QueueT, DeadLetterQueueT]):
     - both queues encrypted with SQS-managed keys (SNS can deliver to them) and TLS-only;
     - alarms on a dead-lettered message, on the oldest message being older than
       ``max_message_age`` (default 15 minutes) and on function errors; sent to
-      ``alarm_topic`` if given; ``alarms=False`` turns them off.
+      ``alarm_topic`` if given; ``alarms=False`` turns them off;
+    - deployments (``deployment``, default ``Deployment.all_at_once()``): the event source
+      mapping invokes the alias ``live``; CodeDeploy moves it to each new version (all at
+      once, or canary / linear) and back when the deployment fails or is stopped, or when
+      the consumer errors alarm (or a ``Deployment.alarms`` alarm) goes to ALARM. The
+      dead-letter and message-age alarms do not gate deployments: they stay in ALARM until
+      the queue is drained, and would roll back the fix itself. A canary or linear
+      deployment needs alarms (``alarms=False`` without ``Deployment.alarms`` is refused).
 
     Escape hatches: ``existing_queue`` consumes a queue created elsewhere (its redrive and
     encryption are then the caller's; queue arguments are rejected), ``queue_props`` and
@@ -116,6 +133,7 @@ class QueueWorker(Construct, Generic[QueueT, DeadLetterQueueT]):
         alarms: bool = True,
         alarm_topic: sns.ITopic | None = None,
         max_message_age: Duration | None = None,
+        deployment: Deployment | None = None,
         existing_queue: None = None,
         queue_props: Mapping[str, object] | None = None,
         dead_letter_queue_props: Mapping[str, object] | None = None,
@@ -147,6 +165,7 @@ class QueueWorker(Construct, Generic[QueueT, DeadLetterQueueT]):
         alarms: bool = True,
         alarm_topic: sns.ITopic | None = None,
         max_message_age: Duration | None = None,
+        deployment: Deployment | None = None,
         existing_queue: sqs.IQueue,
         function_props: Mapping[str, object] | None = None,
     ) -> None: ...
@@ -179,6 +198,7 @@ class QueueWorker(Construct, Generic[QueueT, DeadLetterQueueT]):
         alarms: bool = True,
         alarm_topic: sns.ITopic | None = None,
         max_message_age: Duration | None = None,
+        deployment: Deployment | None = None,
         existing_queue: sqs.IQueue | None = None,
         queue_props: Mapping[str, object] | None = None,
         dead_letter_queue_props: Mapping[str, object] | None = None,
@@ -189,6 +209,7 @@ class QueueWorker(Construct, Generic[QueueT, DeadLetterQueueT]):
         timeout = timeout or Duration.seconds(30)
         require_service_name(name, service_name)
         require_handler(name, "handler", handler)
+        self.deployment = require_deployment(name, deployment)
         require_range(name, "memory_size", memory_size, minimum=128, maximum=10240)
         require_duration(
             name, "timeout", timeout, min_seconds=1, max_seconds=900, whole_seconds=True
@@ -280,6 +301,9 @@ class QueueWorker(Construct, Generic[QueueT, DeadLetterQueueT]):
             construct_name=name,
         )
         self.function: lambda_.Function = self.service_function.function
+        live = deploy_through_alias(self.service_function, self.deployment)
+        self.alias: lambda_.Alias = live.alias
+        self.deployment_group: codedeploy.LambdaDeploymentGroup = live.deployment_group
         acknowledge(
             self.function,
             "Serverless::Serverless-LambdaDLQ",
@@ -287,12 +311,13 @@ class QueueWorker(Construct, Generic[QueueT, DeadLetterQueueT]):
             "queue's own dead-letter queue; a function DLQ only serves asynchronous invokes.",
         )
         acknowledge(
-            self.function,
+            self.alias,  # the event source mapping lives under the alias it invokes
             "Serverless::Serverless-LambdaEventSourceMappingDestination",
             "SQS event source mappings have no on-failure destination; a message that keeps "
             "failing is moved by the queue's redrive policy to its dead-letter queue.",
         )
-        self.function.add_event_source(
+        # The alias, never $LATEST: CodeDeploy decides which version consumes.
+        self.alias.add_event_source(
             event_sources.SqsEventSource(
                 self.queue,
                 batch_size=batch_size,
@@ -305,6 +330,13 @@ class QueueWorker(Construct, Generic[QueueT, DeadLetterQueueT]):
         self.alarms: list[cloudwatch.Alarm] = []
         if alarms:
             self._add_alarms(alarm_topic, max_message_age or Duration.minutes(15))
+        gate_deployments(
+            name,
+            {self.service_function: live},
+            self.alarms,
+            self.deployment,
+            not_gating=NOT_GATING_ALARMS,
+        )
 
     def _create_queues(
         self,

@@ -16,7 +16,10 @@ Creates:
   ``max_record_age`` old, then its stream coordinates sent to ``failure_queue``;
 - ``failure_queue``: SSE, TLS-only, 14 days retention;
 - ``alarms``: the stream iterator age above ``max_iterator_age`` (publishing is late or
-  stuck), a batch in the failure queue, any function error.
+  stuck), a batch in the failure queue, any function error;
+- ``alias``: the function's ``live`` alias, which the stream event source mapping
+  invokes, and ``deployment_group``, the CodeDeploy group that moves it to each new
+  version as ``deployment`` says and rolls it back on the publisher's alarms.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_codedeploy as codedeploy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
@@ -43,6 +47,8 @@ from cdk_microservices._service_function import (
     ServiceFunction,
     asset_code,
     checked_layers,
+    deploy_through_alias,
+    gate_deployments,
 )
 from cdk_microservices._validation import (
     fail,
@@ -55,11 +61,15 @@ from cdk_microservices._validation import (
     require_service_name,
 )
 from cdk_microservices.compliance import acknowledge
+from cdk_microservices.deployment import Deployment, require_deployment
 from cdk_microservices.event_bus import EventBus
 from cdk_microservices.service_table import ServiceTable
 
 TOPIC_ARN_VARIABLE = "EVENT_TOPIC_ARN"
 """Environment variable holding the bus's topic ARN in the publisher function."""
+NOT_GATING_ALARMS = frozenset({"IteratorAgeAlarm", "FailureQueueAlarm"})
+"""Backlog alarms (construct ids): they stay in ALARM until the backlog is gone, so they
+never gate a deployment (they would roll back the deploy that fixes the publisher)."""
 
 
 class TableEventPublisher(Construct):
@@ -81,6 +91,13 @@ class TableEventPublisher(Construct):
     - alarms on the iterator age above ``max_iterator_age`` (default 5 minutes), on a
       batch in the failure queue and on function errors; sent to ``alarm_topic`` if
       given; ``alarms=False`` turns them off.
+
+    Deployments (``deployment``, default ``Deployment.all_at_once()``): the stream event
+    source mapping invokes the alias ``live``; CodeDeploy moves it to each new version and
+    back when the deployment fails or is stopped, or when the publisher errors alarm (or a
+    ``Deployment.alarms`` alarm) goes to ALARM. The iterator-age and failure-queue alarms
+    do not gate: they stay in ALARM until the backlog is gone, and would roll back the fix
+    itself. A canary or linear deployment needs alarms.
 
     ``table`` must have a stream (``ServiceTable(..., stream="NEW_IMAGE")``); every
     ``event_types`` entry must be declared by ``bus``. Escape hatches: ``function_props``
@@ -119,6 +136,7 @@ class TableEventPublisher(Construct):
         alarms: bool = True,
         alarm_topic: sns.ITopic | None = None,
         max_iterator_age: Duration | None = None,
+        deployment: Deployment | None = None,
         failure_queue_props: Mapping[str, object] | None = None,
         function_props: Mapping[str, object] | None = None,
     ) -> None:
@@ -128,6 +146,7 @@ class TableEventPublisher(Construct):
         max_record_age = max_record_age or Duration.hours(6)
         require_service_name(name, service_name)
         require_handler(name, "handler", handler)
+        self.deployment = require_deployment(name, deployment)
         if not isinstance(bus, EventBus):
             raise fail(name, "bus", f"must be an EventBus, got {type(bus).__name__}")
         if isinstance(event_types, str) or not event_types:
@@ -247,13 +266,17 @@ class TableEventPublisher(Construct):
             ),
         )
         self.function: lambda_.Function = self.service_function.function
+        live = deploy_through_alias(self.service_function, self.deployment)
+        self.alias: lambda_.Alias = live.alias
+        self.deployment_group: codedeploy.LambdaDeploymentGroup = live.deployment_group
         acknowledge(
             self.function,
             "Serverless::Serverless-LambdaDLQ",
             "Invoked by a DynamoDB stream event source mapping, whose on-failure destination "
             "is the failure queue; a function DLQ only serves asynchronous invokes.",
         )
-        self.function.add_event_source(
+        # The alias, never $LATEST: CodeDeploy decides which version publishes.
+        self.alias.add_event_source(
             event_sources.DynamoEventSource(
                 source_table,
                 starting_position=lambda_.StartingPosition.TRIM_HORIZON,
@@ -273,6 +296,13 @@ class TableEventPublisher(Construct):
         self.alarms: list[cloudwatch.Alarm] = []
         if alarms:
             self._add_alarms(alarm_topic, max_iterator_age)
+        gate_deployments(
+            name,
+            {self.service_function: live},
+            self.alarms,
+            self.deployment,
+            not_gating=NOT_GATING_ALARMS,
+        )
 
     def _add_alarms(self, alarm_topic: sns.ITopic | None, max_iterator_age: Duration) -> None:
         at_least = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD

@@ -123,16 +123,20 @@ def _path_of(template: dict[str, Any], resource_id: Any) -> str:
 
 def _routes(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Every method of the stack's APIs by ``"METHOD /path"``: its authorization, authorizer
-    and the logical id of the function it invokes."""
+    and the logical id of the function it invokes (through its ``live`` alias)."""
     routes = {}
     for _, method in resources_of_type(template, "AWS::ApiGateway::Method"):
         properties = method["Properties"]
         key = f"{properties['HttpMethod']} {_path_of(template, properties['ResourceId'])}"
-        [target] = [
-            part["Fn::GetAtt"][0]
+        [alias_id] = [
+            part["Ref"]
             for part in properties["Integration"]["Uri"]["Fn::Join"][1]
             if isinstance(part, dict)
         ]
+        alias = template["Resources"][alias_id]
+        assert alias["Type"] == "AWS::Lambda::Alias"
+        assert alias["Properties"]["Name"] == "live"
+        target = alias["Properties"]["FunctionName"]["Ref"]
         routes[key] = {
             "authorization": properties["AuthorizationType"],
             "authorizer": properties.get("AuthorizerId"),

@@ -86,7 +86,8 @@ def test_stage_defaults(default_service: tuple[ApiService, Template]) -> None:
             },
         },
     )
-    template.resource_count_is("AWS::IAM::Role", 2)  # one per route: no CloudWatch role
+    # One per route for the function and one for its CodeDeploy group: no CloudWatch role.
+    template.resource_count_is("AWS::IAM::Role", 4)
 
 
 def test_log_groups_have_retention_and_execution_logs_exist_first(
@@ -162,22 +163,23 @@ def test_one_least_privilege_function_per_route(
         assert ":017000801446:layer:AWSLambdaPowertoolsPythonV3-python314-arm64:27" in str(layer)
     for role in template.find_resources("AWS::IAM::Role").values():
         assert "ManagedPolicyArns" not in role["Properties"]
-    for policy in template.find_resources("AWS::IAM::Policy").values():  # no data access
+    for policy in _function_policies(template).values():  # no data access
         assert [s["Action"] for s in policy["Properties"]["PolicyDocument"]["Statement"]] == [
             ["logs:CreateLogStream", "logs:PutLogEvents"],
             ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
         ]
-    for key, function in service.functions.items():  # each method proxies to its own function
-        function_id = Stack.of(service).get_logical_id(function.node.default_child)  # type: ignore[arg-type]
+    for key, route_function in service.functions.items():  # each method: its own function
+        alias = service.alias_for(key)
+        alias_id = Stack.of(service).get_logical_id(alias.node.default_child)  # type: ignore[arg-type]
+        assert alias.version.lambda_ is route_function
         template.has_resource_properties(
             "AWS::ApiGateway::Method",
             {
                 "HttpMethod": key.split(" ")[0],
                 "Integration": {
                     "Type": "AWS_PROXY",
-                    "Uri": {
-                        "Fn::Join": ["", Match.array_with([{"Fn::GetAtt": [function_id, "Arn"]}])]
-                    },
+                    # Through the live alias, never the unqualified function ($LATEST).
+                    "Uri": {"Fn::Join": ["", Match.array_with([{"Ref": alias_id}])]},
                 },
             },
         )
@@ -347,7 +349,7 @@ def test_arguments_reach_the_stage_logs_and_functions(code_dir: Path) -> None:
         "SETTING": "route",  # the route's value wins over the service's
         "SHARED": "yes",
     }
-    [policy] = template.find_resources("AWS::IAM::Policy").values()  # no X-Ray without tracing
+    [policy] = _function_policies(template).values()  # no X-Ray without tracing
     assert [s["Action"] for s in policy["Properties"]["PolicyDocument"]["Statement"]] == [
         ["logs:CreateLogStream", "logs:PutLogEvents"]
     ]
@@ -500,3 +502,18 @@ def test_iam_routes_leave_no_open_cdk_nag_finding(code_dir: Path, tmp_path: Path
     # The grant, and its acknowledgement, live in the construct, not on the caller's role.
     assert policy.node.path.startswith("Consumer/Internal/")
     app.synth()  # raises on any unacknowledged finding
+
+
+def _function_policies(template: Template) -> dict[str, Any]:
+    """The IAM policies attached to the functions' roles (not CodeDeploy's)."""
+    function_roles = {
+        logical_id
+        for logical_id, role in template.find_resources("AWS::IAM::Role").items()
+        if role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]
+        == {"Service": "lambda.amazonaws.com"}
+    }
+    return {
+        logical_id: policy
+        for logical_id, policy in template.find_resources("AWS::IAM::Policy").items()
+        if {role.get("Ref") for role in policy["Properties"]["Roles"]} <= function_roles
+    }
