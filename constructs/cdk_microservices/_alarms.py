@@ -31,7 +31,9 @@ from cdk_microservices._validation import fail, format_number
 ALARM_THRESHOLDS = "alarm_thresholds"
 """The argument by which every pattern takes thresholds by alarm name."""
 
-DESCRIPTION_FORMAT = re.compile(r"(?P<service>[^\s:][^:]*): (?P<meaning>.+)\. First: (?P<first>.+)\.", re.S)
+DESCRIPTION_FORMAT = re.compile(
+    r"(?P<service>[^\s:][^:]*): (?P<meaning>.+)\. First: (?P<first>.+)\.", re.S
+)
 """What every alarm description matches (``fullmatch``)."""
 
 MAX_DESCRIPTION_LENGTH = 1024
@@ -39,9 +41,10 @@ MAX_DESCRIPTION_LENGTH = 1024
 
 FIRST_DEAD_LETTER = (
     "read one message from the dead-letter queue (aws sqs receive-message --visibility-"
-    "timeout 0) to find the cause, fix it, then redrive with tools/redrive_dlq.py"
+    "timeout 0) to find the cause, fix it, then redrive the queue with SQS's message move "
+    "task (tools/redrive_dlq.py of cdk-microservices, or the console's Start DLQ redrive)"
 )
-"""What to do first when a message is dead-lettered (QueueWorker, the reference app)."""
+"""What to do first when a message is dead-lettered."""
 
 
 def resolve_thresholds(
@@ -100,8 +103,8 @@ def resolve_thresholds(
                 f"{format_number(limit)}",
             )
         resolved[key] = float(value)
-    for key, (argument, value) in (old_arguments or {}).items():
-        if value is None:
+    for key, (argument, old_value) in (old_arguments or {}).items():
+        if old_value is None:
             continue
         if key in given:
             raise fail(
@@ -110,12 +113,13 @@ def resolve_thresholds(
                 f"sets {key!r}, which '{argument}' sets too; pass one of them (both set the "
                 f"threshold of the {key!r} alarm)",
             )
-        resolved[key] = value
+        resolved[key] = old_value
     return resolved
 
 
 def describe(service: str, meaning: str, first: str) -> str:
-    """An alarm description: ``"<service>: <meaning>. First: <first>."``."""
+    """An alarm description: ``"<service>: <meaning>. First: <first>."`` (public as
+    ``cdk_microservices.alarm_description``, for alarms of your own)."""
     text = f"{service}: {meaning.rstrip('.')}. First: {first.rstrip('.')}."
     if len(text) > MAX_DESCRIPTION_LENGTH or DESCRIPTION_FORMAT.fullmatch(text) is None:
         # A programming error of the library: the texts are fixed, only names vary.

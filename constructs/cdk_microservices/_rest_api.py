@@ -119,7 +119,9 @@ class RestApiConstruct(Construct):
             name,
             self.ALARM_THRESHOLDS,
             alarm_thresholds,
-            old_arguments={"Latency": ("latency_alarm_threshold", seconds_of(latency_alarm_threshold))},
+            old_arguments={
+                "Latency": ("latency_alarm_threshold", seconds_of(latency_alarm_threshold))
+            },
             maximums={"Latency": API_GATEWAY_MAX_TIMEOUT_SECONDS},
         )
 
@@ -255,8 +257,7 @@ class RestApiConstruct(Construct):
                 "ServerErrorsAlarm",
                 alarm_description=describe(
                     self.service_name,
-                    f"the API answered 5XX {format_number(errors)} time(s) or more in 5 "
-                    "minutes",
+                    f"the API answered 5XX {format_number(errors)} time(s) or more in 5 minutes",
                     "find the failed requests in the API's access log group (status 5xx) and "
                     "follow their request id to the integration's logs",
                 ),

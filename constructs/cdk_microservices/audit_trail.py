@@ -271,8 +271,9 @@ class AuditTrail(Construct):
       minutes, missing data not breaching, notifying ``alarm_topic`` (if given) of ALARM
       and OK. Their names are the activities' ids (``"RootUserUsage"``,
       ``"ConsoleSignInWithoutMfa"``, ``"IamPolicyChanges"``); ``alarm_thresholds`` changes
-      the number of matches in 5 minutes that fires one (default 1; ``ALARM_THRESHOLDS``). Their metric filters publish to ``metric_namespace``
-      (``"CloudTrailMetrics"``), metric names ``RootUserUsage``,
+      the number of matches in 5 minutes that fires one (default 1; ``ALARM_THRESHOLDS``).
+      Their metric filters publish to ``metric_namespace`` (``"CloudTrailMetrics"``),
+      metric names ``RootUserUsage``,
       ``ConsoleSignInWithoutMfa`` and ``IamPolicyChanges``, without dimensions: two
       AuditTrails of one account with the same namespace feed the same metrics (they
       see the same account's events). ``alarms=False`` creates no alarms (the metric

@@ -271,7 +271,9 @@ class Cache(Construct, Generic[AuthT]):
             reject_conflicts(
                 name, "alarms", {"alarm_topic": alarm_topic, "alarm_thresholds": alarm_thresholds}
             )
-        defaults = self.SERVERLESS_ALARM_THRESHOLDS if mode == "serverless" else self.NODE_ALARM_THRESHOLDS
+        defaults = (
+            self.SERVERLESS_ALARM_THRESHOLDS if mode == "serverless" else self.NODE_ALARM_THRESHOLDS
+        )
         self._thresholds = resolve_thresholds(
             name,
             defaults,

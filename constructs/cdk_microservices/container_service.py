@@ -1146,8 +1146,7 @@ class ContainerService(Construct, Generic[ClusterT, LoadBalancerT]):
                 "LatencyAlarm",
                 alarm_description=describe(
                     service,
-                    f"p99 target response time above {format_number(latency)} s for 3 of 5 "
-                    "minutes",
+                    f"p99 target response time above {format_number(latency)} s for 3 of 5 minutes",
                     "check the Cpu and Memory alarms and the running task count (scaling at "
                     "max_capacity?), then what the slow requests wait on (database, cache)",
                 ),

@@ -337,8 +337,7 @@ class TableEventPublisher(Construct):
                 "FailureQueueAlarm",
                 alarm_description=describe(
                     service,
-                    "stream records could not be published in time: their events were never "
-                    "sent",
+                    "stream records could not be published in time: their events were never sent",
                     "read a message of the failure queue (it names the shard and sequence "
                     "numbers), find the cause in the publisher's logs, fix it, then replay those "
                     "records by hand (SQS cannot redrive them)",
