@@ -52,6 +52,7 @@ from cdk_microservices._validation import (
     fail,
     merge_props,
     reject_conflicts,
+    require_choice,
     require_pattern,
     require_range,
 )
@@ -187,8 +188,8 @@ class StaticSite(Construct, Generic[BucketT]):
       metrics of its own region: the alarms are created only when the stack's region is
       ``us-east-1``. In a stack of another region, or one without a region
       (environment-agnostic), none is created and a warning says so: deploy the site's
-      stack in us-east-1, or alarm on ``distribution.metric5xx_error_rate()`` in a
-      us-east-1 stack of your own.
+      stack in us-east-1, or alarm on ``metric_error_rate()`` in a us-east-1 stack of
+      your own.
 
     Escape hatches: ``existing_bucket`` serves a bucket created elsewhere (its policy must
     then let this distribution's origin access control read it: CDK cannot change an
@@ -553,7 +554,7 @@ class StaticSite(Construct, Generic[BucketT]):
                 f"{self.CONSTRUCT}: no alarms were created: the stack {where}, and CloudFront "
                 f"publishes its metrics only in {self.METRICS_REGION}. Deploy the site's stack "
                 f"in {self.METRICS_REGION} (env=Environment(region='{self.METRICS_REGION}')), "
-                "or alarm on site.distribution.metric5xx_error_rate() in a us-east-1 stack; "
+                "or alarm on site.metric_error_rate() in a us-east-1 stack; "
                 "alarms=False silences this warning",
             )
             return
@@ -562,9 +563,7 @@ class StaticSite(Construct, Generic[BucketT]):
         client = thresholds["ClientErrorRate"]
         at_least = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
         self.alarms = [
-            self.distribution.metric5xx_error_rate(
-                period=Duration.minutes(1), statistic="Average"
-            ).create_alarm(
+            self.metric_error_rate("5xx", Duration.minutes(1)).create_alarm(
                 self,
                 "ServerErrorRateAlarm",
                 alarm_description=describe(
@@ -581,9 +580,7 @@ class StaticSite(Construct, Generic[BucketT]):
                 comparison_operator=at_least,
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             ),
-            self.distribution.metric4xx_error_rate(
-                period=Duration.minutes(5), statistic="Average"
-            ).create_alarm(
+            self.metric_error_rate("4xx", Duration.minutes(5)).create_alarm(
                 self,
                 "ClientErrorRateAlarm",
                 alarm_description=describe(
@@ -602,6 +599,26 @@ class StaticSite(Construct, Generic[BucketT]):
             ),
         ]
         notify(self.alarms, alarm_topic)
+
+    def metric_error_rate(
+        self, status: str = "5xx", period: Duration | None = None
+    ) -> cloudwatch.Metric:
+        """The distribution's ``<status>ErrorRate`` (``"5xx"``, ``"4xx"`` or ``"Total"``:
+        percent of viewer requests, average), with both dimensions CloudFront publishes,
+        ``DistributionId`` and ``Region=Global`` (aws-cdk-lib's ``metric5xx_error_rate``
+        leaves ``Region`` out, so its metric never has data: aws/aws-cdk#19245). Only in
+        us-east-1; an alarm on it must be in us-east-1 too."""
+        require_choice(self.CONSTRUCT, "status", status, ("5xx", "4xx", "Total"))
+        return cloudwatch.Metric(
+            namespace="AWS/CloudFront",
+            metric_name=f"{status}ErrorRate",
+            dimensions_map={
+                "DistributionId": self.distribution.distribution_id,
+                "Region": "Global",
+            },
+            statistic="Average",
+            period=period or Duration.minutes(5),
+        )
 
     # -- validation ---------------------------------------------------------------------
 
