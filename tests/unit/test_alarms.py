@@ -74,7 +74,7 @@ def _publisher(stack: Stack, code: Path, kw: dict[str, Any]) -> TableEventPublis
     )
 
 
-def _service(stack: Stack, _code: Path, kw: dict[str, Any]) -> ContainerService:
+def _service(stack: Stack, _code: Path, kw: dict[str, Any]) -> ContainerService[Any, Any]:
     return ContainerService(
         stack,
         "Service",
@@ -135,9 +135,19 @@ PATTERNS: dict[str, tuple[Builder, type, Expected]] = {
         _worker,
         QueueWorker,
         {
-            "OldestMessageAgeAlarm": ({"ApproximateAgeOfOldestMessage"}, "AWS/SQS", 900, {"QueueName"}),
+            "OldestMessageAgeAlarm": (
+                {"ApproximateAgeOfOldestMessage"},
+                "AWS/SQS",
+                900,
+                {"QueueName"},
+            ),
             "ConsumerErrorsAlarm": ({"Errors"}, "AWS/Lambda", 1, {"FunctionName"}),
-            "DeadLetterAlarm": ({"ApproximateNumberOfMessagesVisible"}, "AWS/SQS", 1, {"QueueName"}),
+            "DeadLetterAlarm": (
+                {"ApproximateNumberOfMessagesVisible"},
+                "AWS/SQS",
+                1,
+                {"QueueName"},
+            ),
         },
     ),
     "ApiService": (
@@ -331,7 +341,7 @@ OLD_ARGUMENTS: dict[str, tuple[str, Duration, str]] = {
 
 
 def _alarm_names(pattern: str) -> list[str]:
-    builder, cls, _ = PATTERNS[pattern]
+    cls: Any = PATTERNS[pattern][1]
     if pattern == "Cache (node)":
         return sorted(Cache.NODE_ALARM_THRESHOLDS)
     if pattern == "Cache (serverless)":
@@ -543,22 +553,19 @@ def _readme_rows() -> set[tuple[str, str]]:
 
 
 def test_the_readme_lists_every_alarm_name_of_every_pattern() -> None:
-    expected = {
-        (cls.__name__, name)
-        for cls in (
-            QueueWorker,
-            ApiService,
-            ContainerApi,
-            TableEventPublisher,
-            ContainerService,
-            ServiceTable,
-            RelationalDatabase,
-            EventBus,
-            StaticSite,
-            AuditTrail,
-        )
-        for name in cls.ALARM_THRESHOLDS
-    }
+    classes: tuple[Any, ...] = (
+        QueueWorker,
+        ApiService,
+        ContainerApi,
+        TableEventPublisher,
+        ContainerService,
+        ServiceTable,
+        RelationalDatabase,
+        EventBus,
+        StaticSite,
+        AuditTrail,
+    )
+    expected = {(cls.__name__, name) for cls in classes for name in cls.ALARM_THRESHOLDS}
     expected |= {("Cache", name) for name in Cache.SERVERLESS_ALARM_THRESHOLDS}
     expected |= {("Cache", name) for name in Cache.NODE_ALARM_THRESHOLDS}
     assert _readme_rows() == expected
