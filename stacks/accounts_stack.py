@@ -76,6 +76,7 @@ class AccountsStack(Stack):
             stream="NEW_IMAGE",
             removal_policy=profile.removal_policy,
             deletion_protection=profile.deletion_protection,
+            alarm_topic=alarm_topic,
         )
         # An in-place update of the table: its logical id and data stay.
         self.table.table.add_global_secondary_index(

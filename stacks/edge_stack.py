@@ -24,6 +24,7 @@ from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_s3_deployment as s3deploy
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from cdk_microservices import CloudFrontWebAcl, StaticSite
@@ -71,6 +72,7 @@ class EdgeStack(Stack):
         sign_in_url: str,
         api_domains: Mapping[str, str],
         web_acl_arn: str,
+        alarm_topic: sns.ITopic | None = None,
         web_dir: Path = WEB_SRC,
         **kwargs: Any,
     ) -> None:
@@ -81,6 +83,8 @@ class EdgeStack(Stack):
             removal_policy=profile.removal_policy,
             log_retention=profile.log_retention,
             web_acl_arn=web_acl_arn,
+            # CloudFront's metrics are in us-east-1 only: outside it the site warns instead.
+            alarm_topic=alarm_topic,
             # The UI exchanges the sign-in code for tokens at Cognito's token endpoint.
             connect_sources=[sign_in_url],
         )

@@ -97,6 +97,7 @@ class PlatformStack(Stack):
             domain="accounts",
             contracts=[EventContract.from_file(EVENT_CONTRACTS / "AccountOpened.v1.json")],
             removal_policy=profile.removal_policy,
+            alarm_topic=self.alarm_topic,
         )
         self.transfer_events = EventBus(
             self,
@@ -107,6 +108,7 @@ class PlatformStack(Stack):
                 EventContract.from_file(EVENT_CONTRACTS / "DepositCompleted.v1.json"),
             ],
             removal_policy=profile.removal_policy,
+            alarm_topic=self.alarm_topic,
         )
 
         CfnOutput(self, "UserPoolId", value=self.user_pool.user_pool_id)

@@ -123,6 +123,7 @@ class PaymentsStage(Stage):
                 "transfers": self.transfers.api.domain_name,
             },
             web_acl_arn=self.edge_firewall.web_acl.arn,
+            alarm_topic=self.platform.alarm_topic,
             web_dir=web_dir,
             termination_protection=protection,
         )

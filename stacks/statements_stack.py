@@ -50,6 +50,7 @@ class StatementsStack(Stack):
             "StatementsTable",
             removal_policy=profile.removal_policy,
             deletion_protection=profile.deletion_protection,
+            alarm_topic=alarm_topic,
         )
         self.worker = QueueWorker(
             self,

@@ -32,6 +32,7 @@ from cdk_microservices import (
     EventBus,
     RelationalDatabase,
     acknowledge,
+    alarm_description,
 )
 from stacks.config import EDGE_API_STAGE, REPO_ROOT, EnvironmentProfile
 
@@ -210,7 +211,13 @@ class TransfersStack(Stack):
         ).create_alarm(
             self,
             "AccountEventsDeadLetterAlarm",
-            alarm_description="transfers: an AccountOpened message was dead-lettered",
+            alarm_description=alarm_description(
+                "transfers",
+                "an AccountOpened message was dead-lettered: the service did not open the "
+                "account's ledger entry",
+                "read one message from the dead-letter queue to find the cause in the "
+                "service's logs, fix it, then redrive with tools/redrive_dlq.py",
+            ),
             threshold=1,
             evaluation_periods=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,

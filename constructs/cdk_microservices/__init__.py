@@ -5,6 +5,7 @@ Import the patterns from here::
     from cdk_microservices import ApiRoute, ApiService, ServiceTable
 """
 
+from cdk_microservices._alarms import describe as alarm_description
 from cdk_microservices._validation import ConstructArgumentError
 from cdk_microservices.alarm_topic import AlarmTopic
 from cdk_microservices.api_service import ApiRoute, ApiService, load_json_schema
@@ -49,5 +50,6 @@ __all__ = [
     "TableEventPublisher",
     "Workflow",
     "acknowledge",
+    "alarm_description",
     "load_json_schema",
 ]

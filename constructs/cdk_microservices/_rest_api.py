@@ -20,6 +20,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
+from cdk_microservices._alarms import describe, resolve_thresholds, seconds_of
 from cdk_microservices._validation import (
     fail,
     format_number,
@@ -32,6 +33,8 @@ from cdk_microservices._validation import (
 )
 
 STAGE_NAME = r"[A-Za-z0-9_]{1,128}"
+API_GATEWAY_MAX_TIMEOUT_SECONDS = 29
+"""API Gateway's default integration timeout: a latency alarm above it could never fire."""
 _STAGE_NAME_RULE = "1-128 of [A-Za-z0-9_]"
 
 
@@ -48,9 +51,12 @@ def require_user_pool(construct: str, user_pool: object) -> None:
 
 class RestApiConstruct(Construct):
     """Base of the REST API patterns: call ``_validate_api_arguments`` first, then
-    ``_build_rest_api``, then ``_add_api_alarms``."""
+    ``_build_rest_api``, then ``_api_alarms``."""
 
     CONSTRUCT = "RestApi"
+    ALARM_THRESHOLDS: Mapping[str, float] = {"ServerErrors": 1, "Latency": 3}
+    """The API's alarm names and default thresholds: ``"ServerErrors"``, 5XX answers in 5
+    minutes (count); ``"Latency"``, p99 latency (seconds, at most 29)."""
     service_name: str
     rest_api: apigw.RestApi
     access_log_group: logs.LogGroup
@@ -67,7 +73,9 @@ class RestApiConstruct(Construct):
         alarms: bool,
         alarm_topic: sns.ITopic | None,
         latency_alarm_threshold: Duration | None,
-    ) -> None:
+        alarm_thresholds: Mapping[str, float] | None = None,
+    ) -> dict[str, float]:
+        """Check the API's arguments; return the alarm thresholds by name."""
         name = self.CONSTRUCT
         require_pattern(name, "stage_name", stage_name, STAGE_NAME, _STAGE_NAME_RULE)
         if api_name is not None:
@@ -95,14 +103,27 @@ class RestApiConstruct(Construct):
                 latency_alarm_threshold,
                 min_seconds=0,
                 exclusive_minimum=True,
-                max_seconds=29,
+                max_seconds=API_GATEWAY_MAX_TIMEOUT_SECONDS,
             )
         if not alarms:
             reject_conflicts(
                 name,
                 "alarms",
-                {"alarm_topic": alarm_topic, "latency_alarm_threshold": latency_alarm_threshold},
+                {
+                    "alarm_topic": alarm_topic,
+                    "latency_alarm_threshold": latency_alarm_threshold,
+                    "alarm_thresholds": alarm_thresholds,
+                },
             )
+        return resolve_thresholds(
+            name,
+            self.ALARM_THRESHOLDS,
+            alarm_thresholds,
+            old_arguments={
+                "Latency": ("latency_alarm_threshold", seconds_of(latency_alarm_threshold))
+            },
+            maximums={"Latency": API_GATEWAY_MAX_TIMEOUT_SECONDS},
+        )
 
     def _build_rest_api(
         self,
@@ -226,27 +247,37 @@ class RestApiConstruct(Construct):
                 name, "rest_api_props", options.throttling_burst_limit, minimum=1, maximum=5000
             )
 
-    def _api_alarms(self, latency_threshold: Duration) -> list[cloudwatch.Alarm]:
+    def _api_alarms(self, thresholds: Mapping[str, float]) -> list[cloudwatch.Alarm]:
         """API 5XX answers and p99 latency (the caller adds its own and notifies)."""
-        # The metric is in milliseconds; a threshold such as 1.5 s is fine (no to_seconds()).
-        threshold_ms = latency_threshold.to_milliseconds(integral=False)
+        latency = thresholds["Latency"]
+        errors = thresholds["ServerErrors"]
         return [
             self.metric_server_errors().create_alarm(
                 self,
                 "ServerErrorsAlarm",
-                alarm_description=f"{self.service_name}: the API answered 5XX",
-                threshold=1,
+                alarm_description=describe(
+                    self.service_name,
+                    f"the API answered 5XX {format_number(errors)} time(s) or more in 5 minutes",
+                    "find the failed requests in the API's access log group (status 5xx) and "
+                    "follow their request id to the integration's logs",
+                ),
+                threshold=errors,
                 evaluation_periods=1,
                 comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             ),
+            # The metric is in milliseconds; a threshold such as 1.5 s is fine.
             self.metric_latency_p99().create_alarm(
                 self,
                 "LatencyAlarm",
-                alarm_description=(
-                    f"{self.service_name}: p99 latency above {format_number(threshold_ms / 1000)} s"
+                alarm_description=describe(
+                    self.service_name,
+                    f"p99 latency above {format_number(latency)} s for 3 of 5 minutes",
+                    "compare the stage's IntegrationLatency with its Latency: if the "
+                    "integration is slow, look at its duration, throttles and downstream calls "
+                    "(X-Ray traces)",
                 ),
-                threshold=threshold_ms,
+                threshold=latency * 1000,
                 evaluation_periods=5,
                 datapoints_to_alarm=3,
                 comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,

@@ -41,7 +41,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from cdk_microservices._alarms import function_errors_alarm, notify
+from cdk_microservices._alarms import describe, function_errors_alarm, notify
 from cdk_microservices._rest_api import RestApiConstruct, require_user_pool
 from cdk_microservices._service_function import (
     DEFAULT_POWERTOOLS_LAYER_VERSION,
@@ -56,6 +56,7 @@ from cdk_microservices._service_function import (
 )
 from cdk_microservices._validation import (
     fail,
+    format_number,
     require_choice,
     require_duration,
     require_environment,
@@ -140,9 +141,13 @@ class ApiService(RestApiConstruct):
       default 27, which ships Powertools 3.23.0; ``None`` to leave it out and ship your
       own pinned Powertools in ``layers``) followed by your ``layers`` (shared code, data files),
       ``POWERTOOLS_SERVICE_NAME`` set to ``service_name``;
-    - alarms: API 5XX errors >= 1 in 5 minutes, API p99 latency > ``latency_alarm_threshold``
-      (default 3 s) for 3 of 5 minutes, and any error of each function; sent to
-      ``alarm_topic`` if given; ``alarms=False`` turns them off;
+    - alarms, sent (ALARM and OK) to ``alarm_topic`` if given; ``alarms=False`` turns them
+      off. Thresholds by name in ``alarm_thresholds`` (defaults in ``ALARM_THRESHOLDS``):
+      ``"ServerErrors"``, API 5XX answers in 5 minutes (count, default 1);
+      ``"Latency"``, API p99 latency above it for 3 of 5 minutes (seconds, default 3, at
+      most 29; ``latency_alarm_threshold``, a Duration, sets the same threshold, and
+      giving both is rejected); ``"FunctionErrors"``, errors of one route's function in 5
+      minutes (count, default 1; one alarm per function);
     - a WAF web ACL is associated with the stage when ``web_acl_arn`` is given;
     - deployments (``deployment``, default ``Deployment.all_at_once()``): API Gateway invokes
       each route's alias ``live``, never ``$LATEST``; a CodeDeploy deployment group per
@@ -163,6 +168,11 @@ class ApiService(RestApiConstruct):
     """
 
     CONSTRUCT = "ApiService"
+    ALARM_THRESHOLDS: Mapping[str, float] = {
+        **RestApiConstruct.ALARM_THRESHOLDS,
+        "FunctionErrors": 1,
+    }
+    """Each alarm's name and default threshold (see the class docstring for units)."""
 
     def __init__(
         self,
@@ -191,6 +201,7 @@ class ApiService(RestApiConstruct):
         alarms: bool = True,
         alarm_topic: sns.ITopic | None = None,
         latency_alarm_threshold: Duration | None = None,
+        alarm_thresholds: Mapping[str, float] | None = None,
         deployment: Deployment | None = None,
         rest_api_props: Mapping[str, object] | None = None,
         function_props: Mapping[str, object] | None = None,
@@ -200,7 +211,7 @@ class ApiService(RestApiConstruct):
         require_service_name(name, service_name)
         self.deployment = require_deployment(name, deployment)
         self._validate_routes(routes, user_pool)
-        self._validate_api_arguments(
+        thresholds = self._validate_api_arguments(
             stage_name=stage_name,
             api_name=api_name,
             throttling_rate_limit=throttling_rate_limit,
@@ -209,6 +220,7 @@ class ApiService(RestApiConstruct):
             alarms=alarms,
             alarm_topic=alarm_topic,
             latency_alarm_threshold=latency_alarm_threshold,
+            alarm_thresholds=alarm_thresholds,
         )
 
         self.routes: tuple[ApiRoute, ...] = tuple(routes)
@@ -263,7 +275,7 @@ class ApiService(RestApiConstruct):
 
         self.alarms: list[cloudwatch.Alarm] = []
         if alarms:
-            self._add_alarms(alarm_topic, latency_alarm_threshold or Duration.seconds(3))
+            self._add_alarms(alarm_topic, thresholds)
         # Not on the API's alarms: see gate_deployments (a dependency cycle).
         gate_deployments(name, self._live, self.alarms, self.deployment, shared_alarms_gate=False)
 
@@ -416,15 +428,22 @@ class ApiService(RestApiConstruct):
         self.aliases[route.key] = live.alias
         self.deployment_groups[route.key] = live.deployment_group
 
-    def _add_alarms(self, alarm_topic: sns.ITopic | None, latency_threshold: Duration) -> None:
-        alarms = self._api_alarms(latency_threshold)
+    def _add_alarms(self, alarm_topic: sns.ITopic | None, thresholds: Mapping[str, float]) -> None:
+        alarms = self._api_alarms(thresholds)
+        errors = thresholds["FunctionErrors"]
         for key, service_function in self.service_functions.items():
             alarms.append(
                 function_errors_alarm(
                     service_function,
                     "ErrorsAlarm",
                     function=service_function.function,
-                    description=f"{self.service_name}: {key} function errors",
+                    threshold=errors,
+                    description=describe(
+                        self.service_name,
+                        f"the function of {key} failed {format_number(errors)} time(s) or more "
+                        "in 5 minutes (its callers got 5XX)",
+                        "read the function's log group for the error and its request id",
+                    ),
                 )
             )
         notify(alarms, alarm_topic)

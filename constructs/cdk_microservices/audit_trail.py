@@ -77,7 +77,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from cdk_microservices._alarms import notify
+from cdk_microservices._alarms import describe, notify, resolve_thresholds
 from cdk_microservices._function_logs import S3_AUTO_DELETE_PROVIDER, shared_provider_log_group
 from cdk_microservices._log_bucket import access_log_bucket
 from cdk_microservices._validation import (
@@ -98,7 +98,9 @@ ACCESS_LOG_NONCURRENT_VERSION_DAYS = 7
 ACCESS_LOG_PREFIX = "trail-bucket/"
 """Prefix of the trail bucket's server access logs in ``access_log_bucket``."""
 ALARM_PERIOD = Duration.minutes(5)
-"""Each alarm sums its metric over this period and fires on one match."""
+"""Each alarm sums its metric over this period and fires on one match (by default)."""
+ALARM_SERVICE = "AWS account"
+"""Who the audit alarms are about, the ``<service>`` of their descriptions."""
 
 _REMOVAL_POLICIES = (
     RemovalPolicy.RETAIN,
@@ -146,8 +148,15 @@ class WatchedActivity:
     """The AWS Security Hub control (and CIS recommendation) that asks for it."""
     pattern: str
     """The CloudWatch Logs filter pattern, exactly as the control prescribes it."""
-    description: str
-    """The alarm's description: what happened, and what to do first."""
+    meaning: str
+    """What a match means."""
+    first: str
+    """What to do first when its alarm fires."""
+
+    @property
+    def description(self) -> str:
+        """The alarm's description: what happened, and what to do first."""
+        return describe(ALARM_SERVICE, self.meaning, self.first)
 
 
 WATCHED_ACTIVITY: tuple[WatchedActivity, ...] = (
@@ -158,13 +167,16 @@ WATCHED_ACTIVITY: tuple[WatchedActivity, ...] = (
             '{$.userIdentity.type="Root" && $.userIdentity.invokedBy NOT EXISTS '
             '&& $.eventType !="AwsServiceEvent"}'
         ),
-        description=(
-            "The AWS account's root user was used: an API call or console sign-in with the "
-            "root credentials (Security Hub CloudWatch.1). First: find the events with "
-            "userIdentity.type Root in CloudTrail (Event history, or this trail's log group) "
-            "and have whoever holds the root credentials explain them. If nobody can, treat "
-            "the root credentials as compromised: change the root password, check its MFA "
-            "devices, delete any root access keys, and review what the calls changed."
+        meaning=(
+            "the root user was used: an API call or console sign-in with the root "
+            "credentials (Security Hub CloudWatch.1)"
+        ),
+        first=(
+            "find the events with userIdentity.type Root in CloudTrail (Event history, or "
+            "this trail's log group) and have whoever holds the root credentials explain "
+            "them. If nobody can, treat the root credentials as compromised: change the root "
+            "password, check its MFA devices, delete any root access keys, and review what "
+            "the calls changed"
         ),
     ),
     WatchedActivity(
@@ -175,12 +187,15 @@ WATCHED_ACTIVITY: tuple[WatchedActivity, ...] = (
             '&& ($.userIdentity.type = "IAMUser") '
             '&& ($.responseElements.ConsoleLogin = "Success") }'
         ),
-        description=(
-            "An IAM user signed in to the AWS Management Console without MFA (Security Hub "
-            "CloudWatch.3). First: find the ConsoleLogin event in CloudTrail, identify the "
-            "user and source IP address, and confirm with the user that the sign-in was "
-            "theirs. If it was not, disable the user's console password and access keys. "
-            "Either way, require MFA for that user (or remove its console access)."
+        meaning=(
+            "an IAM user signed in to the AWS Management Console without MFA (Security Hub "
+            "CloudWatch.3)"
+        ),
+        first=(
+            "find the ConsoleLogin event in CloudTrail, identify the user and source IP "
+            "address, and confirm with the user that the sign-in was theirs. If it was not, "
+            "disable the user's console password and access keys. Either way, require MFA "
+            "for that user (or remove its console access)"
         ),
     ),
     WatchedActivity(
@@ -196,12 +211,15 @@ WATCHED_ACTIVITY: tuple[WatchedActivity, ...] = (
             "($.eventName=AttachUserPolicy) || ($.eventName=DetachUserPolicy) || "
             "($.eventName=AttachGroupPolicy) || ($.eventName=DetachGroupPolicy)}"
         ),
-        description=(
-            "An IAM policy was created, changed, attached, detached or deleted (Security Hub "
-            "CloudWatch.4). First: find the event in CloudTrail and check who made it and "
-            "whether it belongs to a deployment you expect (CloudFormation and CDK deploys "
-            "change policies too; Auto Scaling's DeletePolicy also matches). If it is not "
-            "expected, revert the change and review the caller's credentials."
+        meaning=(
+            "an IAM policy was created, changed, attached, detached or deleted (Security Hub "
+            "CloudWatch.4)"
+        ),
+        first=(
+            "find the event in CloudTrail and check who made it and whether it belongs to a "
+            "deployment you expect (CloudFormation and CDK deploys change policies too; Auto "
+            "Scaling's DeletePolicy also matches). If it is not expected, revert the change "
+            "and review the caller's credentials"
         ),
     ),
 )
@@ -251,12 +269,16 @@ class AuditTrail(Construct):
     - alarms (``alarms=True``): one per ``WATCHED_ACTIVITY`` (root user usage, console
       sign-in without MFA, IAM policy changes), each on one match or more within 5
       minutes, missing data not breaching, notifying ``alarm_topic`` (if given) of ALARM
-      and OK. Their metric filters publish to ``metric_namespace``
-      (``"CloudTrailMetrics"``), metric names ``RootUserUsage``,
+      and OK. Their names are the activities' ids (``"RootUserUsage"``,
+      ``"ConsoleSignInWithoutMfa"``, ``"IamPolicyChanges"``); ``alarm_thresholds`` changes
+      the number of matches in 5 minutes that fires one (default 1; ``ALARM_THRESHOLDS``).
+      Their metric filters publish to ``metric_namespace`` (``"CloudTrailMetrics"``),
+      metric names ``RootUserUsage``,
       ``ConsoleSignInWithoutMfa`` and ``IamPolicyChanges``, without dimensions: two
       AuditTrails of one account with the same namespace feed the same metrics (they
       see the same account's events). ``alarms=False`` creates no alarms (the metric
-      filters stay, for alarms or dashboards of your own) and rejects an ``alarm_topic``.
+      filters stay, for alarms or dashboards of your own) and rejects an ``alarm_topic``
+      or ``alarm_thresholds``.
 
     Escape hatches: ``trail_props`` overrides keyword arguments of ``aws_cloudtrail.Trail``
     (``insight_types``, ``s3_key_prefix``, ``sns_topic``, ...; not those an argument or a
@@ -274,6 +296,8 @@ class AuditTrail(Construct):
     """
 
     CONSTRUCT = "AuditTrail"
+    ALARM_THRESHOLDS: Mapping[str, float] = {activity.id: 1 for activity in WATCHED_ACTIVITY}
+    """Each alarm's name (its activity's id) and default threshold (matches in 5 minutes)."""
 
     def __init__(
         self,
@@ -287,6 +311,7 @@ class AuditTrail(Construct):
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         alarms: bool = True,
         alarm_topic: sns.ITopic | None = None,
+        alarm_thresholds: Mapping[str, float] | None = None,
         metric_namespace: str = DEFAULT_METRIC_NAMESPACE,
         trail_props: Mapping[str, object] | None = None,
         bucket_props: Mapping[str, object] | None = None,
@@ -340,7 +365,10 @@ class AuditTrail(Construct):
         if not isinstance(alarms, bool):
             raise fail(name, "alarms", f"must be True or False, got {alarms!r}")
         if not alarms:
-            reject_conflicts(name, "alarms", {"alarm_topic": alarm_topic})
+            reject_conflicts(
+                name, "alarms", {"alarm_topic": alarm_topic, "alarm_thresholds": alarm_thresholds}
+            )
+        thresholds = resolve_thresholds(name, self.ALARM_THRESHOLDS, alarm_thresholds)
         if alarm_topic is not None and not hasattr(alarm_topic, "topic_arn"):
             raise fail(
                 name,
@@ -589,7 +617,7 @@ class AuditTrail(Construct):
                     self,
                     f"{activity.id}Alarm",
                     alarm_description=activity.description,
-                    threshold=1,
+                    threshold=thresholds[activity.id],
                     evaluation_periods=1,
                     comparison_operator=(
                         cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD

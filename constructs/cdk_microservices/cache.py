@@ -39,9 +39,10 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from cdk_microservices._alarms import notify
+from cdk_microservices._alarms import describe, notify, resolve_thresholds
 from cdk_microservices._validation import (
     fail,
+    format_number,
     reject_conflicts,
     require_choice,
     require_pattern,
@@ -108,16 +109,33 @@ class Cache(Construct, Generic[AuthT]):
       (``replicas_per_node_group=0`` needs ``multi_az=False``, and makes cdk-nag report
       AwsSolutions-AEC4: acknowledge it in the stack that decides so), port 6379
       (``port``), minor version upgrades applied automatically;
-    - alarms (``alarms=False`` turns them off), each after 3 consecutive 5-minute periods.
-      Serverless: ``ThrottledCmds`` in every period (the cache scales slower than the
-      load, or hit its ECPU limit), and for the limits given, ``BytesUsedForCache`` at 80 %
-      of ``max_data_storage_gb`` (1 GB = 10^9 bytes), ECPUs consumed at 80 % of
-      ``max_ecpu_per_second``. Node, per node: ``CPUUtilization`` and
-      ``EngineCPUUtilization`` above 80 %, ``DatabaseMemoryUsagePercentage`` above 80 %,
-      and evictions in every period (the data no longer fits).
+    - alarms (``alarms=False`` turns them off), each after 3 consecutive 5-minute periods,
+      sent (ALARM and OK) to ``alarm_topic`` if given; thresholds changed by name with
+      ``alarm_thresholds`` (a name of the other mode is rejected; percentages at most 100).
+      Serverless (``SERVERLESS_ALARM_THRESHOLDS``): ``"Throttled"``, ``ThrottledCmds`` at
+      least 1 in every period (the cache scales slower than the load, or hit its ECPU
+      limit), and for the limits given, ``"DataStorage"``, ``BytesUsedForCache`` at 80 %
+      of ``max_data_storage_gb`` (1 GB = 10^9 bytes), ``"Ecpu"``, ECPUs consumed at 80 %
+      of ``max_ecpu_per_second``. Node, per node (``NODE_ALARM_THRESHOLDS``): ``"Cpu"``
+      (``CPUUtilization``) and ``"EngineCpu"`` (``EngineCPUUtilization``) above 80 %,
+      ``"Memory"`` (``DatabaseMemoryUsagePercentage``) above 80 %, and ``"Evictions"``, at
+      least 1 in every period (the data no longer fits).
     """
 
     CONSTRUCT = "Cache"
+    SERVERLESS_ALARM_THRESHOLDS: Mapping[str, float] = {
+        "Throttled": 1,
+        "DataStorage": 80,
+        "Ecpu": 80,
+    }
+    """A serverless cache's alarm names and default thresholds (see the class docstring)."""
+    NODE_ALARM_THRESHOLDS: Mapping[str, float] = {
+        "Cpu": 80,
+        "EngineCpu": 80,
+        "Memory": 80,
+        "Evictions": 1,
+    }
+    """A node-based cache's alarm names and default thresholds (see the class docstring)."""
 
     mode: CacheMode
     security_group: ec2.SecurityGroup
@@ -149,6 +167,7 @@ class Cache(Construct, Generic[AuthT]):
         max_ecpu_per_second: int | None = None,
         alarms: bool = True,
         alarm_topic: sns.ITopic | None = None,
+        alarm_thresholds: Mapping[str, float] | None = None,
     ) -> None: ...
 
     @overload
@@ -170,6 +189,7 @@ class Cache(Construct, Generic[AuthT]):
         port: int | None = None,
         alarms: bool = True,
         alarm_topic: sns.ITopic | None = None,
+        alarm_thresholds: Mapping[str, float] | None = None,
     ) -> None: ...
 
     @overload
@@ -194,6 +214,7 @@ class Cache(Construct, Generic[AuthT]):
         port: int | None = None,
         alarms: bool = True,
         alarm_topic: sns.ITopic | None = None,
+        alarm_thresholds: Mapping[str, float] | None = None,
     ) -> None: ...
 
     def __init__(
@@ -217,6 +238,7 @@ class Cache(Construct, Generic[AuthT]):
         port: int | None = None,
         alarms: bool = True,
         alarm_topic: sns.ITopic | None = None,
+        alarm_thresholds: Mapping[str, float] | None = None,
     ) -> None:
         super().__init__(scope, id)
         name = self.CONSTRUCT
@@ -246,7 +268,18 @@ class Cache(Construct, Generic[AuthT]):
                 "(mode='node'); use DESTROY or RETAIN",
             )
         if not alarms:
-            reject_conflicts(name, "alarms", {"alarm_topic": alarm_topic})
+            reject_conflicts(
+                name, "alarms", {"alarm_topic": alarm_topic, "alarm_thresholds": alarm_thresholds}
+            )
+        defaults = (
+            self.SERVERLESS_ALARM_THRESHOLDS if mode == "serverless" else self.NODE_ALARM_THRESHOLDS
+        )
+        self._thresholds = resolve_thresholds(
+            name,
+            defaults,
+            alarm_thresholds,
+            maximums=dict.fromkeys(("DataStorage", "Ecpu", "Cpu", "EngineCpu", "Memory"), 100),
+        )
         subnets = subnets or ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
         if subnets.subnet_type == ec2.SubnetType.PRIVATE_ISOLATED and not vpc.isolated_subnets:
             raise fail(
@@ -441,33 +474,60 @@ class Cache(Construct, Generic[AuthT]):
                 period=Duration.minutes(5),
             )
 
-        if self._with_alarms:
-            # Throttled commands fail, and every caller falls back to the database: the
-            # cache is scaling slower than the load grows (or has hit its ECPU limit).
-            self.alarms.append(
-                self._alarm(
-                    "ThrottledAlarm",
-                    metric("ThrottledCmds", "Sum"),
-                    1,
-                    "commands throttled (the cache cannot keep up; callers use the database)",
-                )
+        if not self._with_alarms:
+            return
+        service = self.node.path
+        thresholds = self._thresholds
+        # Throttled commands fail, and every caller falls back to the database: the cache is
+        # scaling slower than the load grows (or has hit its ECPU limit).
+        self.alarms.append(
+            self._alarm(
+                "ThrottledAlarm",
+                metric("ThrottledCmds", "Sum"),
+                thresholds["Throttled"],
+                describe(
+                    service,
+                    f"{format_number(thresholds['Throttled'])} command(s) or more throttled in "
+                    "each of 3 five-minute periods: the cache cannot keep up and callers fall "
+                    "back to the database",
+                    "compare ElastiCacheProcessingUnits with max_ecpu_per_second (raise the "
+                    "limit if it is reached), else look for a hot key or a burst in the "
+                    "callers' traffic",
+                ),
             )
-        if max_data_storage_gb is not None and self._with_alarms:
+        )
+        if max_data_storage_gb is not None:
+            share = thresholds["DataStorage"]
             self.alarms.append(
                 self._alarm(
                     "DataStorageAlarm",
                     metric("BytesUsedForCache", "Maximum"),
-                    0.8 * max_data_storage_gb * _GB,
-                    f"data stored at 80 % of the {max_data_storage_gb} GB limit",
+                    share / 100 * max_data_storage_gb * _GB,
+                    describe(
+                        service,
+                        f"data stored at {format_number(share)} % of the "
+                        f"{max_data_storage_gb} GB limit for 15 minutes; at the limit the "
+                        "cache evicts keys",
+                        "check that keys get a TTL (the idempotency keys and balance entries "
+                        "should expire), then raise max_data_storage_gb if the data is needed",
+                    ),
                 )
             )
-        if max_ecpu_per_second is not None and self._with_alarms:
+        if max_ecpu_per_second is not None:
+            share = thresholds["Ecpu"]
             self.alarms.append(
                 self._alarm(
                     "EcpuAlarm",
                     metric("ElastiCacheProcessingUnits", "Sum"),
-                    0.8 * max_ecpu_per_second * 300,
-                    f"ECPUs consumed at 80 % of the {max_ecpu_per_second} ECPU/s limit",
+                    share / 100 * max_ecpu_per_second * 300,
+                    describe(
+                        service,
+                        f"ECPUs consumed at {format_number(share)} % of the "
+                        f"{max_ecpu_per_second} ECPU/s limit for 15 minutes; at the limit "
+                        "commands are throttled",
+                        "look for expensive commands or a traffic burst (the service's request "
+                        "rate), then raise max_ecpu_per_second if the load is legitimate",
+                    ),
                 )
             )
 
@@ -576,33 +636,58 @@ class Cache(Construct, Generic[AuthT]):
                 )
 
             node = f"Node{number}"
+            service = f"{self.node.path} node {number}"
+            thresholds = self._thresholds
+            cpu, engine, memory = (thresholds[key] for key in ("Cpu", "EngineCpu", "Memory"))
             self.alarms += [
                 self._alarm(
                     f"{node}CpuAlarm",
                     metric("CPUUtilization", "Average"),
-                    80,
-                    f"node {number}: host CPU above 80 %",
+                    cpu,
+                    describe(
+                        service,
+                        f"host CPU above {format_number(cpu)} % for 15 minutes",
+                        "compare with EngineCPUUtilization: if the engine is not the cause, "
+                        "look at connections and TLS handshakes; else see the EngineCpu alarm",
+                    ),
                     above=True,
                 ),
                 self._alarm(
                     f"{node}EngineCpuAlarm",
                     metric("EngineCPUUtilization", "Average"),
-                    80,
-                    f"node {number}: Valkey engine CPU above 80 %",
+                    engine,
+                    describe(
+                        service,
+                        f"Valkey engine CPU above {format_number(engine)} % for 15 minutes",
+                        "find slow or O(N) commands with SLOWLOG GET, and hot keys; then move "
+                        "reads to the replica or choose a larger cache_node_type",
+                    ),
                     above=True,
                 ),
                 self._alarm(
                     f"{node}MemoryAlarm",
                     metric("DatabaseMemoryUsagePercentage", "Average"),
-                    80,
-                    f"node {number}: memory used by data above 80 %",
+                    memory,
+                    describe(
+                        service,
+                        f"memory used by data above {format_number(memory)} % for 15 minutes; "
+                        "at 100 % keys are evicted",
+                        "check that keys get a TTL (INFO keyspace: keys vs expires), then "
+                        "choose a larger cache_node_type if the data is needed",
+                    ),
                     above=True,
                 ),
                 self._alarm(
                     f"{node}EvictionsAlarm",
                     metric("Evictions", "Sum"),
-                    1,
-                    f"node {number}: keys evicted for 15 minutes, the data no longer fits",
+                    thresholds["Evictions"],
+                    describe(
+                        service,
+                        f"{format_number(thresholds['Evictions'])} key(s) or more evicted in "
+                        "each of 3 five-minute periods: the data no longer fits",
+                        "check that keys get a TTL (INFO keyspace: keys vs expires), then "
+                        "choose a larger cache_node_type",
+                    ),
                 ),
             ]
 
@@ -611,14 +696,14 @@ class Cache(Construct, Generic[AuthT]):
         id_: str,
         metric: cloudwatch.Metric,
         threshold: float,
-        what: str,
+        description: str,
         *,
         above: bool = False,
     ) -> cloudwatch.Alarm:
         return metric.create_alarm(
             self,
             id_,
-            alarm_description=f"{self.node.path}: {what}",
+            alarm_description=description,
             threshold=threshold,
             evaluation_periods=3,
             datapoints_to_alarm=3,

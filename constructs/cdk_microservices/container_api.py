@@ -84,8 +84,12 @@ class ContainerApi(RestApiConstruct):
     - X-Ray tracing, JSON access logs and ``INFO`` execution logs, kept ``log_retention``
       (one month) and removed with ``removal_policy`` (``RETAIN``);
     - the VPC link in the service's private subnets (``vpc_link_subnets``);
-    - alarms: API 5XX >= 1 in 5 minutes and p99 latency > ``latency_alarm_threshold``
-      (3 s) for 3 of 5 minutes, to ``alarm_topic`` if given; ``alarms=False`` turns them off;
+    - alarms, sent (ALARM and OK) to ``alarm_topic`` if given; ``alarms=False`` turns them
+      off. Thresholds by name in ``alarm_thresholds`` (defaults in ``ALARM_THRESHOLDS``):
+      ``"ServerErrors"``, API 5XX answers in 5 minutes (count, default 1); ``"Latency"``,
+      API p99 latency above it for 3 of 5 minutes (seconds, default 3, at most 29;
+      ``latency_alarm_threshold``, a Duration, sets the same threshold, and giving both is
+      rejected). The service's own alarms stay on the ``ContainerService``;
     - a WAF web ACL (REGIONAL) is associated with the stage when ``web_acl_arn`` is given.
 
     The load balancer must speak HTTP: API Gateway would check an HTTPS listener's
@@ -122,6 +126,7 @@ class ContainerApi(RestApiConstruct):
         alarms: bool = True,
         alarm_topic: sns.ITopic | None = None,
         latency_alarm_threshold: Duration | None = None,
+        alarm_thresholds: Mapping[str, float] | None = None,
         rest_api_props: Mapping[str, object] | None = None,
     ) -> None:
         super().__init__(scope, id)
@@ -150,7 +155,7 @@ class ContainerApi(RestApiConstruct):
             require_duration(
                 name, "integration_timeout", integration_timeout, min_seconds=0.05, max_seconds=29
             )
-        self._validate_api_arguments(
+        thresholds = self._validate_api_arguments(
             stage_name=stage_name,
             api_name=api_name,
             throttling_rate_limit=throttling_rate_limit,
@@ -159,6 +164,7 @@ class ContainerApi(RestApiConstruct):
             alarms=alarms,
             alarm_topic=alarm_topic,
             latency_alarm_threshold=latency_alarm_threshold,
+            alarm_thresholds=alarm_thresholds,
         )
 
         self.service = service
@@ -220,7 +226,7 @@ class ContainerApi(RestApiConstruct):
 
         self.alarms: list[cloudwatch.Alarm] = []
         if alarms:
-            self.alarms = self._api_alarms(latency_alarm_threshold or Duration.seconds(3))
+            self.alarms = self._api_alarms(thresholds)
             notify(self.alarms, alarm_topic)
 
     # -- construction -------------------------------------------------------------------

@@ -50,7 +50,7 @@ from aws_cdk import aws_servicediscovery as servicediscovery
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from cdk_microservices._alarms import notify
+from cdk_microservices._alarms import describe, notify, resolve_thresholds, seconds_of
 from cdk_microservices._function_logs import S3_AUTO_DELETE_PROVIDER, shared_provider_log_group
 from cdk_microservices._log_bucket import access_log_bucket
 from cdk_microservices._validation import (
@@ -190,12 +190,15 @@ class ContainerService(Construct, Generic[ClusterT, LoadBalancerT]):
       and deleted with the stack (the function is one per stack: the first construct that
       needs it sets its log group, a later one with other settings gets a warning); a created load
       balancer needs a stack with a concrete region (ELB log delivery is regional);
-    - alarms: 5XX answers (load balancer and targets) >= 1 in 5 minutes, p99 target
-      response time above ``latency_alarm_threshold`` (1 s), unhealthy targets >= 1,
-      service CPU above 80 % and service memory above 80 % (these four for 3 of 5 minutes);
-      sent to ``alarm_topic`` if given; ``alarms=False`` turns them off. The load balancer
-      5XX count covers the whole load balancer, which matters with
-      ``existing_load_balancer``.
+    - alarms, sent (ALARM and OK) to ``alarm_topic`` if given; ``alarms=False`` turns them
+      off. Thresholds by name in ``alarm_thresholds`` (defaults in ``ALARM_THRESHOLDS``):
+      ``"ServerErrors"``, 5XX answers of the load balancer and the targets in 5 minutes
+      (count, default 1; the load balancer's count covers the whole load balancer, which
+      matters with ``existing_load_balancer``); and for 3 of 5 minutes: ``"Latency"``, p99
+      target response time above it (seconds, default 1, at most 4000;
+      ``latency_alarm_threshold``, a Duration, sets the same threshold, and giving both is
+      rejected); ``"UnhealthyTargets"``, unhealthy targets (count, default 1); ``"Cpu"``
+      and ``"Memory"``, service CPU and memory utilization above it (percent, default 80).
 
     Escape hatches: ``existing_cluster`` and ``existing_load_balancer`` (a listener for this
     service is added to it; its scheme must match ``public``, its security groups and
@@ -206,6 +209,14 @@ class ContainerService(Construct, Generic[ClusterT, LoadBalancerT]):
     """
 
     CONSTRUCT = "ContainerService"
+    ALARM_THRESHOLDS: Mapping[str, float] = {
+        "ServerErrors": 1,
+        "Latency": 1,
+        "UnhealthyTargets": 1,
+        "Cpu": 80,
+        "Memory": 80,
+    }
+    """Each alarm's name and default threshold (see the class docstring for units)."""
 
     @overload
     def __init__(
@@ -244,6 +255,7 @@ class ContainerService(Construct, Generic[ClusterT, LoadBalancerT]):
         alarms: bool = True,
         alarm_topic: sns.ITopic | None = None,
         latency_alarm_threshold: Duration | None = None,
+        alarm_thresholds: Mapping[str, float] | None = None,
         deployment: Deployment | None = None,
         existing_load_balancer: None = None,
         task_definition_props: Mapping[str, object] | None = None,
@@ -287,6 +299,7 @@ class ContainerService(Construct, Generic[ClusterT, LoadBalancerT]):
         alarms: bool = True,
         alarm_topic: sns.ITopic | None = None,
         latency_alarm_threshold: Duration | None = None,
+        alarm_thresholds: Mapping[str, float] | None = None,
         deployment: Deployment | None = None,
         existing_load_balancer: None = None,
         task_definition_props: Mapping[str, object] | None = None,
@@ -328,6 +341,7 @@ class ContainerService(Construct, Generic[ClusterT, LoadBalancerT]):
         alarms: bool = True,
         alarm_topic: sns.ITopic | None = None,
         latency_alarm_threshold: Duration | None = None,
+        alarm_thresholds: Mapping[str, float] | None = None,
         deployment: Deployment | None = None,
         existing_load_balancer: elbv2.IApplicationLoadBalancer,
         task_definition_props: Mapping[str, object] | None = None,
@@ -368,6 +382,7 @@ class ContainerService(Construct, Generic[ClusterT, LoadBalancerT]):
         alarms: bool = True,
         alarm_topic: sns.ITopic | None = None,
         latency_alarm_threshold: Duration | None = None,
+        alarm_thresholds: Mapping[str, float] | None = None,
         deployment: Deployment | None = None,
         existing_load_balancer: elbv2.IApplicationLoadBalancer,
         task_definition_props: Mapping[str, object] | None = None,
@@ -411,6 +426,7 @@ class ContainerService(Construct, Generic[ClusterT, LoadBalancerT]):
         alarms: bool = True,
         alarm_topic: sns.ITopic | None = None,
         latency_alarm_threshold: Duration | None = None,
+        alarm_thresholds: Mapping[str, float] | None = None,
         deployment: Deployment | None = None,
         existing_load_balancer: elbv2.IApplicationLoadBalancer | None = None,
         task_definition_props: Mapping[str, object] | None = None,
@@ -522,8 +538,22 @@ class ContainerService(Construct, Generic[ClusterT, LoadBalancerT]):
             reject_conflicts(
                 name,
                 "alarms",
-                {"alarm_topic": alarm_topic, "latency_alarm_threshold": latency_alarm_threshold},
+                {
+                    "alarm_topic": alarm_topic,
+                    "latency_alarm_threshold": latency_alarm_threshold,
+                    "alarm_thresholds": alarm_thresholds,
+                },
             )
+        thresholds = resolve_thresholds(
+            name,
+            self.ALARM_THRESHOLDS,
+            alarm_thresholds,
+            old_arguments={
+                "Latency": ("latency_alarm_threshold", seconds_of(latency_alarm_threshold))
+            },
+            # The load balancer's idle timeout can be at most 4000 s; CPU and memory are %.
+            maximums={"Latency": 4000, "Cpu": 100, "Memory": 100},
+        )
         if access_logs_bucket is not None:
             reject_conflicts(
                 name, "access_logs_bucket", {"access_logs_retention": access_logs_retention}
@@ -875,7 +905,7 @@ class ContainerService(Construct, Generic[ClusterT, LoadBalancerT]):
 
         self.alarms: list[cloudwatch.Alarm] = []
         if alarms:
-            self._add_alarms(alarm_topic, latency_alarm_threshold or Duration.seconds(1))
+            self._add_alarms(alarm_topic, thresholds)
         self._gate_deployments()
 
     def _gate_deployments(self) -> None:
@@ -1117,12 +1147,13 @@ class ContainerService(Construct, Generic[ClusterT, LoadBalancerT]):
                 "one is the VPC's own CIDR block (internal load balancer), never 0.0.0.0/0.",
             )
 
-    def _add_alarms(self, alarm_topic: sns.ITopic | None, latency_threshold: Duration) -> None:
+    def _add_alarms(self, alarm_topic: sns.ITopic | None, thresholds: Mapping[str, float]) -> None:
         at_least = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
         above = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
         not_breaching = cloudwatch.TreatMissingData.NOT_BREACHING
         minute = Duration.minutes(1)
         five_minutes = Duration.minutes(5)
+        service = self.service_name
         server_errors = cloudwatch.MathExpression(
             expression="FILL(elb, 0) + FILL(target, 0)",
             using_metrics={
@@ -1136,28 +1167,39 @@ class ContainerService(Construct, Generic[ClusterT, LoadBalancerT]):
             label="5XX answers (load balancer + targets)",
             period=five_minutes,
         )
-        # The metric is in seconds; a threshold such as 0.5 s is fine.
-        threshold_seconds = latency_threshold.to_milliseconds(integral=False) / 1000
+        errors = thresholds["ServerErrors"]
+        latency = thresholds["Latency"]
+        cpu = thresholds["Cpu"]
+        memory = thresholds["Memory"]
         alarms = [
             server_errors.create_alarm(
                 self,
                 "ServerErrorsAlarm",
-                alarm_description=f"{self.service_name}: the load balancer answered 5XX",
-                threshold=1,
+                alarm_description=describe(
+                    service,
+                    f"the load balancer or the tasks answered 5XX {format_number(errors)} "
+                    "time(s) or more in 5 minutes",
+                    "check the UnhealthyTargets alarm (a 502/503 from the load balancer means "
+                    "no healthy task), then read the service's log group for the errors",
+                ),
+                threshold=errors,
                 evaluation_periods=1,
                 comparison_operator=at_least,
                 treat_missing_data=not_breaching,
             ),
+            # The metric is in seconds; a threshold such as 0.5 s is fine.
             self.target_group.metrics.target_response_time(
                 period=minute, statistic="p99"
             ).create_alarm(
                 self,
                 "LatencyAlarm",
-                alarm_description=(
-                    f"{self.service_name}: p99 target response time above "
-                    f"{format_number(threshold_seconds)} s"
+                alarm_description=describe(
+                    service,
+                    f"p99 target response time above {format_number(latency)} s for 3 of 5 minutes",
+                    "check the Cpu and Memory alarms and the running task count (scaling at "
+                    "max_capacity?), then what the slow requests wait on (database, cache)",
                 ),
-                threshold=threshold_seconds,
+                threshold=latency,
                 evaluation_periods=5,
                 datapoints_to_alarm=3,
                 comparison_operator=above,
@@ -1168,8 +1210,14 @@ class ContainerService(Construct, Generic[ClusterT, LoadBalancerT]):
             ).create_alarm(
                 self,
                 "UnhealthyTargetsAlarm",
-                alarm_description=f"{self.service_name}: a task fails its health check",
-                threshold=1,
+                alarm_description=describe(
+                    service,
+                    f"{format_number(thresholds['UnhealthyTargets'])} task(s) or more failed "
+                    "the load balancer's health check for 3 of 5 minutes",
+                    "read the ECS service's events and the stopped tasks' stop reasons, then "
+                    "the failing task's logs around its health check",
+                ),
+                threshold=thresholds["UnhealthyTargets"],
                 evaluation_periods=5,
                 datapoints_to_alarm=3,
                 comparison_operator=at_least,
@@ -1178,8 +1226,13 @@ class ContainerService(Construct, Generic[ClusterT, LoadBalancerT]):
             self.service.metric_cpu_utilization(period=minute, statistic="Average").create_alarm(
                 self,
                 "CpuAlarm",
-                alarm_description=f"{self.service_name}: service CPU above 80 %",
-                threshold=80,
+                alarm_description=describe(
+                    service,
+                    f"service CPU above {format_number(cpu)} % for 3 of 5 minutes",
+                    "check whether scaling has reached max_capacity; if so raise it or the "
+                    "task's cpu, else look for a hot loop in the service's logs",
+                ),
+                threshold=cpu,
                 evaluation_periods=5,
                 datapoints_to_alarm=3,
                 comparison_operator=above,
@@ -1188,8 +1241,14 @@ class ContainerService(Construct, Generic[ClusterT, LoadBalancerT]):
             self.service.metric_memory_utilization(period=minute, statistic="Average").create_alarm(
                 self,
                 "MemoryAlarm",
-                alarm_description=f"{self.service_name}: service memory above 80 %",
-                threshold=80,
+                alarm_description=describe(
+                    service,
+                    f"service memory above {format_number(memory)} % for 3 of 5 minutes; a "
+                    "task that reaches its limit is stopped",
+                    "look for tasks stopped with OutOfMemoryError in the service's events; "
+                    "raise memory_limit_mib or find the leak",
+                ),
+                threshold=memory,
                 evaluation_periods=5,
                 datapoints_to_alarm=3,
                 comparison_operator=above,

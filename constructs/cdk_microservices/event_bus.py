@@ -5,7 +5,9 @@ Creates (unless an existing topic is passed in):
 - ``topic``: an SNS topic encrypted with ``master_key`` (a rotating customer managed key
   created here unless one is given; SNS's AWS managed key cannot be used by the services
   that subscribe), with a topic policy that denies any request not sent over TLS;
-- ``master_key``: that key.
+- ``master_key``: that key;
+- ``alarms``: deliveries that failed, and failed deliveries that could not even be moved
+  to a subscription's dead-letter queue.
 
 ``contracts`` declares every event type the domain publishes: a name, a version and a
 JSON Schema, usually read with ``EventContract.from_file`` from ``contracts/events/``.
@@ -24,7 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar, cast, overload
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
@@ -32,6 +35,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from cdk_microservices._alarms import describe, notify, resolve_thresholds
 from cdk_microservices._validation import (
     fail,
     merge_props,
@@ -86,16 +90,30 @@ class EventBus(Construct, Generic[TopicT]):
 
     Defaults: topic encrypted with a customer managed key with rotation (``master_key``
     to bring your own), TLS-only topic policy, key kept on stack deletion unless
-    ``removal_policy`` says otherwise. Escape hatches: ``existing_topic`` (then no key or
-    topic argument may be given) and ``topic_props`` (keyword arguments of
-    ``aws_sns.Topic``).
+    ``removal_policy`` says otherwise. Escape hatches: ``existing_topic`` (then no key,
+    topic or alarm argument may be given, and no alarms are made: the topic's owner alarms
+    it) and ``topic_props`` (keyword arguments of ``aws_sns.Topic``).
+
+    Alarms (``alarms=False`` turns them off), sent (ALARM and OK) to ``alarm_topic`` if
+    given, on the sum over 5 minutes, missing data not breaching; thresholds changed by
+    name with ``alarm_thresholds`` (defaults in ``ALARM_THRESHOLDS``):
+    ``"DeliveryFailed"``, ``NumberOfNotificationsFailed`` (messages SNS gave up
+    delivering to a subscriber; for SQS, a message goes to the subscription's dead-letter
+    queue when it has one) (count, default 1); ``"RedriveToDlqFailed"``,
+    ``NumberOfNotificationsFailedToRedriveToDlq`` (failed messages that could not be put
+    in the subscription's dead-letter queue either: they are lost) (count, default 1).
     """
 
     CONSTRUCT = "EventBus"
+    ALARM_THRESHOLDS: Mapping[str, float] = {"DeliveryFailed": 1, "RedriveToDlqFailed": 1}
+    """Each alarm's name and default threshold (see the class docstring)."""
 
     topic: TopicT
     """The topic: an ``sns.Topic`` created here, or the ``existing_topic`` passed in, typed
     as what it is (``EventBus[sns.ITopic]``)."""
+
+    alarms: list[cloudwatch.Alarm]
+    """The alarms created (empty with ``alarms=False`` or an existing topic)."""
 
     @overload
     def __init__(
@@ -107,6 +125,9 @@ class EventBus(Construct, Generic[TopicT]):
         contracts: Sequence[EventContract],
         master_key: kms.IKey | None = None,
         removal_policy: RemovalPolicy | None = None,
+        alarms: bool | None = None,
+        alarm_topic: sns.ITopic | None = None,
+        alarm_thresholds: Mapping[str, float] | None = None,
         existing_topic: None = None,
         topic_props: Mapping[str, object] | None = None,
     ) -> None: ...
@@ -131,6 +152,9 @@ class EventBus(Construct, Generic[TopicT]):
         contracts: Sequence[EventContract],
         master_key: kms.IKey | None = None,
         removal_policy: RemovalPolicy | None = None,
+        alarms: bool | None = None,
+        alarm_topic: sns.ITopic | None = None,
+        alarm_thresholds: Mapping[str, float] | None = None,
         existing_topic: sns.ITopic | None = None,
         topic_props: Mapping[str, object] | None = None,
     ) -> None:
@@ -162,12 +186,25 @@ class EventBus(Construct, Generic[TopicT]):
                 {
                     "master_key": master_key,
                     "removal_policy": removal_policy,
+                    "alarms": alarms,
+                    "alarm_topic": alarm_topic,
+                    "alarm_thresholds": alarm_thresholds,
                     "topic_props": topic_props,
                 },
             )
             self.topic = cast(TopicT, existing_topic)
             self.master_key: kms.IKey | None = None
+            self.alarms = []
             return
+
+        alarms = True if alarms is None else alarms
+        if not isinstance(alarms, bool):
+            raise fail(name, "alarms", f"must be True or False, got {alarms!r}")
+        if not alarms:
+            reject_conflicts(
+                name, "alarms", {"alarm_topic": alarm_topic, "alarm_thresholds": alarm_thresholds}
+            )
+        thresholds = resolve_thresholds(name, self.ALARM_THRESHOLDS, alarm_thresholds)
 
         self.master_key = master_key or kms.Key(
             self,
@@ -182,7 +219,56 @@ class EventBus(Construct, Generic[TopicT]):
             "enforce_ssl": True,
         }
         props = merge_props(name, "topic_props", sns.Topic, defaults, topic_props, scope=self)
-        self.topic = cast(TopicT, sns.Topic(self, "Topic", **props))  # type: ignore[arg-type]
+        topic = sns.Topic(self, "Topic", **props)  # type: ignore[arg-type]
+        self.topic = cast(TopicT, topic)
+        self.alarms = []
+        if alarms:
+            self._add_alarms(topic, thresholds, alarm_topic)
+
+    def _add_alarms(
+        self, topic: sns.Topic, thresholds: Mapping[str, float], alarm_topic: sns.ITopic | None
+    ) -> None:
+        service = f"{self.domain} event bus"
+        checks = (
+            (
+                "DeliveryFailed",
+                topic.metric_number_of_notifications_failed(
+                    period=Duration.minutes(5), statistic="Sum"
+                ),
+                "SNS gave up delivering {n} event(s) or more to a subscriber in 5 minutes",
+                "find the subscriber in the subscriptions' dead-letter queues (a QueueWorker's "
+                "DeadLetter alarm fires too) and check that the queue's policy still lets "
+                "this topic send and that SNS may use the queue's KMS key",
+            ),
+            (
+                "RedriveToDlqFailed",
+                topic.metric(
+                    "NumberOfNotificationsFailedToRedriveToDlq",
+                    period=Duration.minutes(5),
+                    statistic="Sum",
+                ),
+                "{n} event(s) or more could be neither delivered nor put in a subscription's "
+                "dead-letter queue in 5 minutes: they are lost",
+                "check that each subscription's dead-letter queue exists and its policy lets "
+                "this topic send; then have the publisher send the lost events again",
+            ),
+        )
+        for alarm_name, metric, meaning, first in checks:
+            threshold = thresholds[alarm_name]
+            self.alarms.append(
+                metric.create_alarm(
+                    self,
+                    f"{alarm_name}Alarm",
+                    alarm_description=describe(service, meaning.format(n=f"{threshold:g}"), first),
+                    threshold=threshold,
+                    evaluation_periods=1,
+                    comparison_operator=(
+                        cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
+                    ),
+                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                )
+            )
+        notify(self.alarms, alarm_topic)
 
     @property
     def event_types(self) -> list[str]:

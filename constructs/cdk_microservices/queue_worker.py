@@ -10,7 +10,7 @@ Creates (the queues unless an existing queue is passed in):
   with an SQS event source that reports partial batch failures, so one poison message
   is retried and dead-lettered alone while the rest of its batch succeeds;
 - ``alarms``: a message in the dead-letter queue, the oldest message older than
-  ``max_message_age``, and any function error;
+  15 minutes, and any function error (see ``QueueWorker.ALARM_THRESHOLDS``);
 - ``alias``: the function's ``live`` alias, which the SQS event source mapping invokes,
   and ``deployment_group``, the CodeDeploy group that moves it to each new version as
   ``deployment`` says and rolls it back on the worker's alarms.
@@ -33,7 +33,14 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from cdk_microservices._alarms import function_errors_alarm, notify
+from cdk_microservices._alarms import (
+    FIRST_DEAD_LETTER,
+    describe,
+    function_errors_alarm,
+    notify,
+    resolve_thresholds,
+    seconds_of,
+)
 from cdk_microservices._service_function import (
     DEFAULT_POWERTOOLS_LAYER_VERSION,
     DEFAULT_RUNTIME,
@@ -46,6 +53,7 @@ from cdk_microservices._service_function import (
 )
 from cdk_microservices._validation import (
     fail,
+    format_number,
     merge_props,
     reject_conflicts,
     require_duration,
@@ -85,9 +93,17 @@ class QueueWorker(Construct, Generic[QueueT, DeadLetterQueueT]):
     - queue retention 4 days, dead-letter retention 14 days; the dead-letter queue must
       keep messages longer than the queue, or a message could expire there unseen;
     - both queues encrypted with SQS-managed keys (SNS can deliver to them) and TLS-only;
-    - alarms on a dead-lettered message, on the oldest message being older than
-      ``max_message_age`` (default 15 minutes) and on function errors; sent to
-      ``alarm_topic`` if given; ``alarms=False`` turns them off;
+    - alarms, sent (ALARM and OK) to ``alarm_topic`` if given; ``alarms=False`` turns
+      them off. Their thresholds can be changed by name with ``alarm_thresholds``
+      (defaults in ``ALARM_THRESHOLDS``):
+
+      - ``"OldestMessageAge"``: the oldest message in the queue is this old or older
+        (seconds, default 900 = 15 minutes; at most 1,209,600) for 3 of 5 minutes;
+        ``max_message_age`` (a Duration) sets the same threshold, and giving both is
+        rejected;
+      - ``"ConsumerErrors"``: this many function errors or more in 5 minutes (default 1);
+      - ``"DeadLetter"``: this many messages or more in the dead-letter queue (default 1;
+        not created for an ``existing_queue``, whose dead-letter queue is not known);
     - deployments (``deployment``, default ``Deployment.all_at_once()``): the event source
       mapping invokes the alias ``live``; CodeDeploy moves it to each new version (all at
       once, or canary / linear) and back when the deployment fails or is stopped, or when
@@ -103,6 +119,12 @@ class QueueWorker(Construct, Generic[QueueT, DeadLetterQueueT]):
     """
 
     CONSTRUCT = "QueueWorker"
+    ALARM_THRESHOLDS: Mapping[str, float] = {
+        "OldestMessageAge": 900,
+        "ConsumerErrors": 1,
+        "DeadLetter": 1,
+    }
+    """Each alarm's name and default threshold (see the class docstring for units)."""
 
     @overload
     def __init__(
@@ -133,6 +155,7 @@ class QueueWorker(Construct, Generic[QueueT, DeadLetterQueueT]):
         alarms: bool = True,
         alarm_topic: sns.ITopic | None = None,
         max_message_age: Duration | None = None,
+        alarm_thresholds: Mapping[str, float] | None = None,
         deployment: Deployment | None = None,
         existing_queue: None = None,
         queue_props: Mapping[str, object] | None = None,
@@ -165,6 +188,7 @@ class QueueWorker(Construct, Generic[QueueT, DeadLetterQueueT]):
         alarms: bool = True,
         alarm_topic: sns.ITopic | None = None,
         max_message_age: Duration | None = None,
+        alarm_thresholds: Mapping[str, float] | None = None,
         deployment: Deployment | None = None,
         existing_queue: sqs.IQueue,
         function_props: Mapping[str, object] | None = None,
@@ -198,6 +222,7 @@ class QueueWorker(Construct, Generic[QueueT, DeadLetterQueueT]):
         alarms: bool = True,
         alarm_topic: sns.ITopic | None = None,
         max_message_age: Duration | None = None,
+        alarm_thresholds: Mapping[str, float] | None = None,
         deployment: Deployment | None = None,
         existing_queue: sqs.IQueue | None = None,
         queue_props: Mapping[str, object] | None = None,
@@ -232,7 +257,13 @@ class QueueWorker(Construct, Generic[QueueT, DeadLetterQueueT]):
             require_range(name, "max_concurrency", max_concurrency, minimum=2, maximum=1000)
         if not alarms:
             reject_conflicts(
-                name, "alarms", {"alarm_topic": alarm_topic, "max_message_age": max_message_age}
+                name,
+                "alarms",
+                {
+                    "alarm_topic": alarm_topic,
+                    "max_message_age": max_message_age,
+                    "alarm_thresholds": alarm_thresholds,
+                },
             )
         if max_message_age is not None:
             require_duration(
@@ -243,6 +274,14 @@ class QueueWorker(Construct, Generic[QueueT, DeadLetterQueueT]):
                 max_seconds=1209600,
                 whole_seconds=True,
             )
+
+        thresholds = resolve_thresholds(
+            name,
+            self.ALARM_THRESHOLDS,
+            alarm_thresholds,
+            old_arguments={"OldestMessageAge": ("max_message_age", seconds_of(max_message_age))},
+            maximums={"OldestMessageAge": 1209600},
+        )
 
         self.service_name = service_name
         self.dead_letter_queue = cast(DeadLetterQueueT, None)
@@ -329,7 +368,7 @@ class QueueWorker(Construct, Generic[QueueT, DeadLetterQueueT]):
 
         self.alarms: list[cloudwatch.Alarm] = []
         if alarms:
-            self._add_alarms(alarm_topic, max_message_age or Duration.minutes(15))
+            self._add_alarms(alarm_topic, thresholds)
         gate_deployments(
             name,
             {self.service_function: live},
@@ -455,19 +494,25 @@ class QueueWorker(Construct, Generic[QueueT, DeadLetterQueueT]):
             )
         return sqs.Queue(self, "Queue", **props)  # type: ignore[arg-type]
 
-    def _add_alarms(self, alarm_topic: sns.ITopic | None, max_message_age: Duration) -> None:
+    def _add_alarms(self, alarm_topic: sns.ITopic | None, thresholds: Mapping[str, float]) -> None:
         at_least = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
+        service = self.service_name
+        max_age = thresholds["OldestMessageAge"]
         alarms = [
             self.queue.metric_approximate_age_of_oldest_message(
                 period=Duration.minutes(1), statistic="Maximum"
             ).create_alarm(
                 self,
                 "OldestMessageAgeAlarm",
-                alarm_description=(
-                    f"{self.service_name}: a message waited over "
-                    f"{max_message_age.to_seconds()} s in the queue"
+                alarm_description=describe(
+                    service,
+                    f"a message has waited {format_number(max_age)} s or more in the queue "
+                    "(3 of 5 minutes): the consumer is failing, throttled or too slow",
+                    "look at the ConsumerErrors alarm and the consumer's logs for errors; if "
+                    "there are none, raise the consumer's concurrency (max_concurrency) or "
+                    "batch size",
                 ),
-                threshold=max_message_age.to_seconds(),
+                threshold=max_age,
                 evaluation_periods=5,
                 datapoints_to_alarm=3,
                 comparison_operator=at_least,
@@ -477,7 +522,14 @@ class QueueWorker(Construct, Generic[QueueT, DeadLetterQueueT]):
                 self,
                 "ConsumerErrorsAlarm",
                 function=self.function,
-                description=f"{self.service_name}: the queue consumer failed",
+                threshold=thresholds["ConsumerErrors"],
+                description=describe(
+                    service,
+                    f"the queue consumer failed {format_number(thresholds['ConsumerErrors'])} "
+                    "time(s) or more in 5 minutes; failed messages are retried, then "
+                    "dead-lettered",
+                    "read the consumer function's log group for the error and its request id",
+                ),
             ),
         ]
         if self.dead_letter_queue is not None:
@@ -487,8 +539,13 @@ class QueueWorker(Construct, Generic[QueueT, DeadLetterQueueT]):
                 ).create_alarm(
                     self,
                     "DeadLetterAlarm",
-                    alarm_description=f"{self.service_name}: a message was dead-lettered",
-                    threshold=1,
+                    alarm_description=describe(
+                        service,
+                        "a message was dead-lettered: it failed every receive and was not "
+                        "processed",
+                        FIRST_DEAD_LETTER,
+                    ),
+                    threshold=thresholds["DeadLetter"],
                     evaluation_periods=1,
                     comparison_operator=at_least,
                     treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,

@@ -47,7 +47,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from constructs import Construct, DependencyGroup, IConstruct
 
-from cdk_microservices._alarms import notify
+from cdk_microservices._alarms import describe, notify, resolve_thresholds
 from cdk_microservices._function_logs import LOG_RETENTION_PROVIDER, shared_provider_log_group
 from cdk_microservices._validation import (
     DESTROY_WITH_DELETION_PROTECTION,
@@ -147,16 +147,20 @@ class RelationalDatabase(Construct, Generic[ClusterT]):
       created before the instances (which wait for it) and removed after them;
     - Performance Insights on, with the free retention (7 days); Enhanced Monitoring off
       (``monitoring_interval`` of 1, 5, 10, 15, 30 or 60 seconds turns it on);
-    - alarms per DB instance, sent to ``alarm_topic`` if given (``alarms=False`` turns them
-      off), each after 3 consecutive 5-minute periods: average CPU above 80 %; average
-      ``ServerlessDatabaseCapacity`` at 90 % of ``max_capacity`` or more (the instance is
-      about to hit its ceiling); minimum ``FreeableMemory`` below 10 % of the memory at
-      ``max_capacity`` (for Serverless v2 this metric counts the room left up to the
-      maximum capacity, so it only gets low at the ceiling); maximum
-      ``DatabaseConnections`` above 80 % of Aurora PostgreSQL's default ``max_connections``
-      at ``max_capacity`` (``LEAST(memory / 9531392, 5000)``, and at most 2,000 when
-      ``min_capacity`` is 0 or 0.5 ACU, as Aurora Serverless v2 caps it then). Missing data
-      (a paused instance) is not breaching.
+    - alarms per DB instance, sent (ALARM and OK) to ``alarm_topic`` if given
+      (``alarms=False`` turns them off), each after 3 consecutive 5-minute periods, named
+      (thresholds changed by name with ``alarm_thresholds``, all in percent, at most 100;
+      defaults in ``ALARM_THRESHOLDS``): ``"Cpu"``, average CPU above 80 %;
+      ``"Capacity"``, average ``ServerlessDatabaseCapacity`` at 90 % of ``max_capacity`` or
+      more (the instance is about to hit its ceiling); ``"FreeableMemory"``, minimum
+      ``FreeableMemory`` below 10 % of the memory at ``max_capacity`` (for Serverless v2
+      this metric counts the room left up to the maximum capacity, so it only gets low at
+      the ceiling); ``"Connections"``, maximum ``DatabaseConnections`` above 80 % of Aurora
+      PostgreSQL's default ``max_connections`` at ``max_capacity`` (``LEAST(memory /
+      9531392, 5000)``, and at most 2,000 when ``min_capacity`` is 0 or 0.5 ACU, as Aurora
+      Serverless v2 caps it then). Missing data (a paused instance) is not breaching. An
+      ``existing_cluster`` gets no alarms (its owner alarms it; ``alarms``,
+      ``alarm_topic`` and ``alarm_thresholds`` are rejected with it).
 
     The hosted rotation function gets a name of its own (stack name, path and a hash, at
     most 64 characters): its log group can only be made for a name known at synth.
@@ -170,6 +174,13 @@ class RelationalDatabase(Construct, Generic[ClusterT]):
     """
 
     CONSTRUCT = "RelationalDatabase"
+    ALARM_THRESHOLDS: Mapping[str, float] = {
+        "Cpu": 80,
+        "Capacity": 90,
+        "FreeableMemory": 10,
+        "Connections": 80,
+    }
+    """Each alarm's name and default threshold, all percentages (see the class docstring)."""
 
     cluster: ClusterT
     """The cluster: an ``rds.DatabaseCluster`` created here, or the ``existing_cluster``
@@ -228,6 +239,7 @@ class RelationalDatabase(Construct, Generic[ClusterT]):
         monitoring_interval: Duration | None = None,
         alarms: bool | None = None,
         alarm_topic: sns.ITopic | None = None,
+        alarm_thresholds: Mapping[str, float] | None = None,
         existing_cluster: None = None,
         existing_secret: None = None,
         cluster_props: Mapping[str, object] | None = None,
@@ -268,6 +280,7 @@ class RelationalDatabase(Construct, Generic[ClusterT]):
         monitoring_interval: Duration | None = None,
         alarms: bool | None = None,
         alarm_topic: sns.ITopic | None = None,
+        alarm_thresholds: Mapping[str, float] | None = None,
         existing_cluster: rds.IDatabaseCluster | None = None,
         existing_secret: secretsmanager.ISecret | None = None,
         cluster_props: Mapping[str, object] | None = None,
@@ -305,6 +318,7 @@ class RelationalDatabase(Construct, Generic[ClusterT]):
                     "monitoring_interval": monitoring_interval,
                     "alarms": alarms,
                     "alarm_topic": alarm_topic,
+                    "alarm_thresholds": alarm_thresholds,
                     "cluster_props": cluster_props,
                 },
             )
@@ -405,7 +419,15 @@ class RelationalDatabase(Construct, Generic[ClusterT]):
                 )
         alarms = True if alarms is None else alarms
         if not alarms:
-            reject_conflicts(name, "alarms", {"alarm_topic": alarm_topic})
+            reject_conflicts(
+                name, "alarms", {"alarm_topic": alarm_topic, "alarm_thresholds": alarm_thresholds}
+            )
+        thresholds = resolve_thresholds(
+            name,
+            self.ALARM_THRESHOLDS,
+            alarm_thresholds,
+            maximums=dict.fromkeys(self.ALARM_THRESHOLDS, 100),
+        )
         subnets = subnets or ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
         rotation_subnets = rotation_subnets or ec2.SubnetSelection(
             subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS
@@ -597,7 +619,7 @@ class RelationalDatabase(Construct, Generic[ClusterT]):
         if alarms:
             min_acu = _effective_number(props.get("serverless_v2_min_capacity"), min_capacity)
             max_acu = _effective_number(props.get("serverless_v2_max_capacity"), max_capacity)
-            self._add_alarms(created, min_acu, max_acu, alarm_topic)
+            self._add_alarms(created, min_acu, max_acu, alarm_topic, thresholds)
 
     # -- attributes ---------------------------------------------------------------------
 
@@ -839,6 +861,7 @@ class RelationalDatabase(Construct, Generic[ClusterT]):
         min_acu: float,
         max_acu: float,
         alarm_topic: sns.ITopic | None,
+        thresholds: Mapping[str, float],
     ) -> None:
         memory_at_max = max_acu * 2 * GIB
         max_connections = min(
@@ -850,39 +873,60 @@ class RelationalDatabase(Construct, Generic[ClusterT]):
         above = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
         at_least = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
         below = cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD
-        checks: list[tuple[str, str, str, float, cloudwatch.ComparisonOperator, str]] = [
-            ("Cpu", "CPUUtilization", "Average", 80, above, "CPU above 80 %"),
+        cpu = thresholds["Cpu"]
+        capacity = thresholds["Capacity"]
+        memory = thresholds["FreeableMemory"]
+        connections = int(thresholds["Connections"] / 100 * max_connections)
+        insights = "open Performance Insights for the instance and find the top SQL by load"
+        # (name, metric, statistic, threshold, operator, meaning, first)
+        checks: list[tuple[str, str, str, float, cloudwatch.ComparisonOperator, str, str]] = [
+            (
+                "Cpu",
+                "CPUUtilization",
+                "Average",
+                cpu,
+                above,
+                f"CPU above {format_number(cpu)} % for 15 minutes",
+                f"{insights}; if the load is legitimate, raise max_capacity",
+            ),
             (
                 "Capacity",
                 "ServerlessDatabaseCapacity",
                 "Average",
-                round(0.9 * max_acu, 2),
+                round(capacity / 100 * max_acu, 2),
                 at_least,
-                f"capacity at 90 % of the maximum {format_number(max_acu)} ACU",
+                f"capacity at {format_number(capacity)} % of the maximum "
+                f"{format_number(max_acu)} ACU for 15 minutes: it is about to stop scaling",
+                f"{insights}; if the load is legitimate, raise max_capacity",
             ),
             (
                 "FreeableMemory",
                 "FreeableMemory",
                 "Minimum",
-                round(0.1 * memory_at_max),
+                round(memory / 100 * memory_at_max),
                 below,
-                f"freeable memory below 10 % of the {format_number(max_acu * 2)} GiB at "
-                "maximum capacity",
+                f"freeable memory below {format_number(memory)} % of the "
+                f"{format_number(max_acu * 2)} GiB at maximum capacity for 15 minutes",
+                f"{insights} (large sorts, hashes, many connections); raise max_capacity if "
+                "the working set has grown",
             ),
             (
                 "Connections",
                 "DatabaseConnections",
                 "Maximum",
-                int(0.8 * max_connections),
+                connections,
                 above,
-                f"more than {int(0.8 * max_connections)} connections (80 % of the default "
-                f"max_connections, {int(max_connections)})",
+                f"more than {connections} connections ({format_number(thresholds['Connections'])}"
+                f" % of the default max_connections, {int(max_connections)}) for 15 minutes",
+                "count the connections per client (pg_stat_activity: usename, "
+                "application_name, client_addr) to find a leak or a pool too large for the "
+                "number of tasks",
             ),
         ]
         created: list[cloudwatch.Alarm] = []
         for index, instance_id in enumerate(cluster.instance_identifiers):
             role = "Writer" if index == 0 else f"Reader{index}"
-            for alarm_id, metric_name, statistic, threshold, operator, what in checks:
+            for alarm_id, metric_name, statistic, threshold, operator, meaning, first in checks:
                 metric = cloudwatch.Metric(
                     namespace="AWS/RDS",
                     metric_name=metric_name,
@@ -894,7 +938,9 @@ class RelationalDatabase(Construct, Generic[ClusterT]):
                     metric.create_alarm(
                         self,
                         f"{role}{alarm_id}Alarm",
-                        alarm_description=f"{self.node.path} {role.lower()}: {what}",
+                        alarm_description=describe(
+                            f"{self.node.path} {role.lower()}", meaning, first
+                        ),
                         threshold=threshold,
                         evaluation_periods=3,
                         datapoints_to_alarm=3,

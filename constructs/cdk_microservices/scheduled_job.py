@@ -48,8 +48,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from cdk_microservices._alarm_thresholds import resolve_thresholds
-from cdk_microservices._alarms import notify
+from cdk_microservices._alarms import notify, resolve_thresholds
 from cdk_microservices._validation import (
     fail,
     reject_conflicts,

@@ -5,7 +5,8 @@ Creates (unless an existing table is passed in):
 - ``table``: an ``aws_dynamodb.Table`` billed on demand, encrypted with a KMS key (AWS
   managed by default, customer managed on request), with point-in-time recovery,
   an optional TTL attribute, an optional stream, deletion protection and a removal
-  policy chosen by the caller (from the environment profile in the reference app).
+  policy chosen by the caller (from the environment profile in the reference app);
+- ``alarms``: throttled reads, throttled writes and DynamoDB system errors.
 
 Only the owning service's code should ever be granted access: use the ``grant_*``
 helpers from that service's stack.
@@ -16,12 +17,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Generic, Literal, TypeVar, cast, overload
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from cdk_microservices._alarms import describe, notify, resolve_thresholds
 from cdk_microservices._validation import (
     DESTROY_WITH_DELETION_PROTECTION,
     deletion_protection_for,
@@ -86,6 +90,10 @@ _STREAM_VIEWS: dict[str, dynamodb.StreamViewType] = {
     "KEYS_ONLY": dynamodb.StreamViewType.KEYS_ONLY,
 }
 _ATTRIBUTE_NAME = r"[A-Za-z0-9_.\-]{1,255}"
+# ThrottledRequests and SystemErrors are published per operation (dimensions TableName and
+# Operation); an alarm sums them with metric math, which takes at most 10 metrics.
+_READ_OPERATIONS = ("GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems")
+_WRITE_OPERATIONS = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems")
 
 
 class ServiceTable(Construct, Generic[TableT]):
@@ -106,7 +114,17 @@ class ServiceTable(Construct, Generic[TableT]):
     - ``removal_policy=RETAIN`` and deletion protection on: losing a service's data must
       be a deliberate act. ``deletion_protection`` follows the removal policy when unset
       (off for ``DESTROY``; on together with ``DESTROY`` is rejected). The reference app's
-      dev profile relaxes both.
+      dev profile relaxes both;
+    - alarms (``alarms=False`` turns them off), sent (ALARM and OK) to ``alarm_topic`` if
+      given, each on the sum over 5 minutes reaching its threshold in 3 consecutive
+      periods (15 minutes: the AWS SDKs retry throttled requests and system errors, so a
+      short burst is absorbed), missing data not breaching; thresholds changed by name with
+      ``alarm_thresholds`` (defaults in ``ALARM_THRESHOLDS``): ``"ReadThrottles"`` and
+      ``"WriteThrottles"``, ``ThrottledRequests`` of the table's read operations (GetItem,
+      BatchGetItem, Query, Scan, TransactGetItems) and of its write operations (PutItem,
+      UpdateItem, DeleteItem, BatchWriteItem, TransactWriteItems) (count, default 1);
+      ``"SystemErrors"``, ``SystemErrors`` (HTTP 500 from DynamoDB) of those operations
+      (count, default 1). An ``existing_table`` gets no alarms (its owner alarms it).
 
     Escape hatches: ``existing_table`` uses a table created elsewhere (then no other table
     argument may be given), and ``table_props`` overrides any keyword argument of
@@ -114,6 +132,12 @@ class ServiceTable(Construct, Generic[TableT]):
     """
 
     CONSTRUCT = "ServiceTable"
+    ALARM_THRESHOLDS: Mapping[str, float] = {
+        "ReadThrottles": 1,
+        "WriteThrottles": 1,
+        "SystemErrors": 1,
+    }
+    """Each alarm's name and default threshold (see the class docstring for units)."""
 
     table: TableT
     """The table: a ``dynamodb.Table`` created here (so ``add_global_secondary_index`` and
@@ -122,6 +146,9 @@ class ServiceTable(Construct, Generic[TableT]):
 
     encryption_key: kms.IKey | None
     """The customer managed key, when ``encryption="customer_managed"``; otherwise None."""
+
+    alarms: list[cloudwatch.Alarm]
+    """The alarms created (empty with ``alarms=False`` or an existing table)."""
 
     @overload
     def __init__(
@@ -140,6 +167,9 @@ class ServiceTable(Construct, Generic[TableT]):
         point_in_time_recovery: bool | None = None,
         removal_policy: RemovalPolicy | None = None,
         deletion_protection: bool | None = None,
+        alarms: bool | None = None,
+        alarm_topic: sns.ITopic | None = None,
+        alarm_thresholds: Mapping[str, float] | None = None,
         existing_table: None = None,
         table_props: Mapping[str, object] | None = None,
     ) -> None: ...
@@ -169,11 +199,15 @@ class ServiceTable(Construct, Generic[TableT]):
         point_in_time_recovery: bool | None = None,
         removal_policy: RemovalPolicy | None = None,
         deletion_protection: bool | None = None,
+        alarms: bool | None = None,
+        alarm_topic: sns.ITopic | None = None,
+        alarm_thresholds: Mapping[str, float] | None = None,
         existing_table: dynamodb.ITable | None = None,
         table_props: Mapping[str, object] | None = None,
     ) -> None:
         super().__init__(scope, id)
         name = self.CONSTRUCT
+        self.alarms = []
         if existing_table is not None:
             reject_conflicts(
                 name,
@@ -190,6 +224,9 @@ class ServiceTable(Construct, Generic[TableT]):
                     "point_in_time_recovery": point_in_time_recovery,
                     "removal_policy": removal_policy,
                     "deletion_protection": deletion_protection,
+                    "alarms": alarms,
+                    "alarm_topic": alarm_topic,
+                    "alarm_thresholds": alarm_thresholds,
                     "table_props": table_props,
                 },
             )
@@ -197,6 +234,14 @@ class ServiceTable(Construct, Generic[TableT]):
             self.encryption_key = existing_table.encryption_key
             return
 
+        alarms = True if alarms is None else alarms
+        if not isinstance(alarms, bool):
+            raise fail(name, "alarms", f"must be True or False, got {alarms!r}")
+        if not alarms:
+            reject_conflicts(
+                name, "alarms", {"alarm_topic": alarm_topic, "alarm_thresholds": alarm_thresholds}
+            )
+        thresholds = resolve_thresholds(name, self.ALARM_THRESHOLDS, alarm_thresholds)
         partition_key = partition_key if partition_key is not None else "pk"
         sort_key = sort_key if sort_key is not None else "sk"
         require_pattern(name, "partition_key", partition_key, _ATTRIBUTE_NAME, "an attribute name")
@@ -282,6 +327,68 @@ class ServiceTable(Construct, Generic[TableT]):
         created = dynamodb.Table(self, "Table", **props)  # type: ignore[arg-type]
         self.table = cast(TableT, created)
         self.encryption_key = created_key
+        if alarms:
+            self._add_alarms(created, thresholds, alarm_topic)
+
+    def _add_alarms(
+        self,
+        table: dynamodb.Table,
+        thresholds: Mapping[str, float],
+        alarm_topic: sns.ITopic | None,
+    ) -> None:
+        service = self.node.path
+        period = Duration.minutes(5)
+        hot_partition = (
+            "find the throttled table or index and the reason in the error's "
+            "ThrottlingReasons or the cause-specific metrics (KeyRangeThroughput: a hot "
+            "partition key; MaxOnDemandThroughput or AccountLimit: a limit to raise), then "
+            "spread the hot keys or raise the limit"
+        )
+        checks: list[tuple[str, cloudwatch.IMetric, str, str]] = [
+            (
+                "ReadThrottles",
+                _sum_over_operations(table, "ThrottledRequests", _READ_OPERATIONS, period),
+                "read requests throttled",
+                hot_partition,
+            ),
+            (
+                "WriteThrottles",
+                _sum_over_operations(table, "ThrottledRequests", _WRITE_OPERATIONS, period),
+                "write requests throttled",
+                hot_partition,
+            ),
+            (
+                "SystemErrors",
+                _sum_over_operations(
+                    table, "SystemErrors", (*_READ_OPERATIONS, *_WRITE_OPERATIONS), period
+                ),
+                "DynamoDB answered requests with system errors (HTTP 500)",
+                "check the AWS Health Dashboard for DynamoDB in this region, and whether the "
+                "callers' retries still succeed (their error logs)",
+            ),
+        ]
+        for alarm_name, metric, what, first in checks:
+            threshold = thresholds[alarm_name]
+            self.alarms.append(
+                cloudwatch.Alarm(
+                    self,
+                    f"{alarm_name}Alarm",
+                    metric=metric,
+                    alarm_description=describe(
+                        service,
+                        f"{what}: {threshold:g} or more in each of 3 five-minute periods",
+                        first,
+                    ),
+                    threshold=threshold,
+                    evaluation_periods=3,
+                    datapoints_to_alarm=3,
+                    comparison_operator=(
+                        cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
+                    ),
+                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                )
+            )
+        notify(self.alarms, alarm_topic)
 
     @property
     def table_name(self) -> str:
@@ -292,6 +399,18 @@ class ServiceTable(Construct, Generic[TableT]):
     def table_arn(self) -> str:
         """The table's ARN (a token until deploy)."""
         return self.table.table_arn
+
+    def metric_throttled_reads(self, period: Duration | None = None) -> cloudwatch.IMetric:
+        """Sum of ``ThrottledRequests`` of the read operations (see ``alarms``)."""
+        return _sum_over_operations(
+            self.table, "ThrottledRequests", _READ_OPERATIONS, period or Duration.minutes(5)
+        )
+
+    def metric_throttled_writes(self, period: Duration | None = None) -> cloudwatch.IMetric:
+        """Sum of ``ThrottledRequests`` of the write operations (see ``alarms``)."""
+        return _sum_over_operations(
+            self.table, "ThrottledRequests", _WRITE_OPERATIONS, period or Duration.minutes(5)
+        )
 
     def grant_read_data(self, grantee: iam.IGrantable, *, indexes: Sequence[str] = ()) -> iam.Grant:
         """Allow ``grantee`` to read items (GetItem, Query, Scan, BatchGetItem...), on the
@@ -350,3 +469,29 @@ class ServiceTable(Construct, Generic[TableT]):
                 key_actions = key_actions + _KEY_WRITE_ACTIONS
             self.encryption_key.grant(grantee, *key_actions)
         return grant
+
+
+def _sum_over_operations(
+    table: dynamodb.ITable,
+    metric_name: str,
+    operations: Sequence[str],
+    period: Duration,
+) -> cloudwatch.MathExpression:
+    """The sum of a per-operation metric (dimensions TableName and Operation) over
+    ``operations``, each missing value counted as 0: an operation that no one calls
+    publishes nothing, and a sum with a missing term would be missing too."""
+    using = {
+        operation.lower(): table.metric(
+            metric_name,
+            dimensions_map={"TableName": table.table_name, "Operation": operation},
+            statistic="Sum",
+            period=period,
+        )
+        for operation in operations
+    }
+    return cloudwatch.MathExpression(
+        expression=" + ".join(f"FILL({key}, 0)" for key in using),
+        using_metrics=using,
+        label=f"{metric_name} of {', '.join(operations)}",
+        period=period,
+    )

@@ -19,7 +19,9 @@ Creates (the site bucket unless an existing one is passed in):
   load; ``None`` with ``spa_fallback=False``;
 - ``response_headers_policy``: the security headers of every response, of every
   behaviour: HSTS, a strict Content-Security-Policy, ``nosniff``, ``DENY`` framing and a
-  strict referrer policy.
+  strict referrer policy;
+- ``alarms``: the distribution's 5xx and 4xx error rates, when the stack is in us-east-1
+  (where CloudFront publishes its metrics).
 
 ``add_api(path_pattern, origin)`` routes a path (``/api/*``) to an API origin, uncached;
 ``deploy(id, sources)`` uploads the site's files and invalidates the distribution's cache.
@@ -35,18 +37,22 @@ from aws_cdk import Annotations, Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
+from aws_cdk import aws_sns as sns
 from constructs import Construct, IConstruct
 
+from cdk_microservices._alarms import describe, notify, resolve_thresholds
 from cdk_microservices._function_logs import S3_AUTO_DELETE_PROVIDER, shared_provider_log_group
 from cdk_microservices._log_bucket import access_log_bucket
 from cdk_microservices._validation import (
     fail,
     merge_props,
     reject_conflicts,
+    require_choice,
     require_pattern,
     require_range,
 )
@@ -170,7 +176,20 @@ class StaticSite(Construct, Generic[BucketT]):
       AwsSolutions-CFR2 stays open for the stack to decide;
     - no geo restriction: the site is served in every country (cdk-nag's
       AwsSolutions-CFR1 is acknowledged); restrict it with
-      ``distribution_props={"geo_restriction": cloudfront.GeoRestriction.allowlist(...)}``.
+      ``distribution_props={"geo_restriction": cloudfront.GeoRestriction.allowlist(...)}``;
+    - alarms (``alarms=False`` turns them off), sent (ALARM and OK) to ``alarm_topic`` if
+      given, missing data (no requests) not breaching; thresholds changed by name with
+      ``alarm_thresholds`` (percent, at most 100; defaults in ``ALARM_THRESHOLDS``):
+      ``"ServerErrorRate"``, the average ``5xxErrorRate`` of viewer requests at 5 % or
+      more in each of 5 consecutive minutes; ``"ClientErrorRate"``, the average
+      ``4xxErrorRate`` at 25 % or more in each of 3 consecutive 5-minute periods (missing
+      files after a deploy answer 403: the bucket is private). CloudFront publishes its
+      metrics only in us-east-1 (dimension ``Region=Global``), and an alarm watches
+      metrics of its own region: the alarms are created only when the stack's region is
+      ``us-east-1``. In a stack of another region, or one without a region
+      (environment-agnostic), none is created and a warning says so: deploy the site's
+      stack in us-east-1, or alarm on ``metric_error_rate()`` in a us-east-1 stack of
+      your own.
 
     Escape hatches: ``existing_bucket`` serves a bucket created elsewhere (its policy must
     then let this distribution's origin access control read it: CDK cannot change an
@@ -181,6 +200,13 @@ class StaticSite(Construct, Generic[BucketT]):
     """
 
     CONSTRUCT = "StaticSite"
+    ALARM_THRESHOLDS: Mapping[str, float] = {"ServerErrorRate": 5, "ClientErrorRate": 25}
+    """Each alarm's name and default threshold, in percent (see the class docstring)."""
+    METRICS_REGION = "us-east-1"
+    """The only region where CloudFront publishes metrics, and so where they can alarm."""
+
+    alarms: list[cloudwatch.Alarm]
+    """The alarms created (empty with ``alarms=False`` or outside us-east-1)."""
 
     bucket: BucketT
     """The site bucket: an ``s3.Bucket`` created here, or the ``existing_bucket``."""
@@ -200,6 +226,9 @@ class StaticSite(Construct, Generic[BucketT]):
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         log_retention_days: int = 90,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+        alarms: bool = True,
+        alarm_topic: sns.ITopic | None = None,
+        alarm_thresholds: Mapping[str, float] | None = None,
         existing_bucket: None = None,
         bucket_props: Mapping[str, object] | None = None,
         distribution_props: Mapping[str, object] | None = None,
@@ -220,6 +249,9 @@ class StaticSite(Construct, Generic[BucketT]):
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         log_retention_days: int = 90,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+        alarms: bool = True,
+        alarm_topic: sns.ITopic | None = None,
+        alarm_thresholds: Mapping[str, float] | None = None,
         existing_bucket: s3.IBucket,
         distribution_props: Mapping[str, object] | None = None,
     ) -> None: ...
@@ -238,6 +270,9 @@ class StaticSite(Construct, Generic[BucketT]):
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         log_retention_days: int = 90,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+        alarms: bool = True,
+        alarm_topic: sns.ITopic | None = None,
+        alarm_thresholds: Mapping[str, float] | None = None,
         existing_bucket: s3.IBucket | None = None,
         bucket_props: Mapping[str, object] | None = None,
         distribution_props: Mapping[str, object] | None = None,
@@ -260,6 +295,18 @@ class StaticSite(Construct, Generic[BucketT]):
                 )
         if not isinstance(spa_fallback, bool):
             raise fail(name, "spa_fallback", f"must be True or False, got {spa_fallback!r}")
+        if not isinstance(alarms, bool):
+            raise fail(name, "alarms", f"must be True or False, got {alarms!r}")
+        if not alarms:
+            reject_conflicts(
+                name, "alarms", {"alarm_topic": alarm_topic, "alarm_thresholds": alarm_thresholds}
+            )
+        thresholds = resolve_thresholds(
+            name,
+            self.ALARM_THRESHOLDS,
+            alarm_thresholds,
+            maximums=dict.fromkeys(self.ALARM_THRESHOLDS, 100),
+        )
         if removal_policy not in _REMOVAL_POLICIES:
             raise fail(
                 name,
@@ -494,6 +541,84 @@ class StaticSite(Construct, Generic[BucketT]):
                 construct=name,
             )
         self._api_patterns: list[str] = []
+        self.alarms = []
+        if alarms:
+            self._add_alarms(thresholds, alarm_topic)
+
+    def _add_alarms(self, thresholds: Mapping[str, float], alarm_topic: sns.ITopic | None) -> None:
+        region = Stack.of(self).region
+        if Token.is_unresolved(region) or region != self.METRICS_REGION:
+            where = "has no region" if Token.is_unresolved(region) else f"is in {region}"
+            Annotations.of(self).add_warning_v2(
+                "cdk-microservices:StaticSite:alarms-region",
+                f"{self.CONSTRUCT}: no alarms were created: the stack {where}, and CloudFront "
+                f"publishes its metrics only in {self.METRICS_REGION}. Deploy the site's stack "
+                f"in {self.METRICS_REGION} (env=Environment(region='{self.METRICS_REGION}')), "
+                "or alarm on site.metric_error_rate() in a us-east-1 stack; "
+                "alarms=False silences this warning",
+            )
+            return
+        service = self.node.path
+        server = thresholds["ServerErrorRate"]
+        client = thresholds["ClientErrorRate"]
+        at_least = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
+        self.alarms = [
+            self.metric_error_rate("5xx", Duration.minutes(1)).create_alarm(
+                self,
+                "ServerErrorRateAlarm",
+                alarm_description=describe(
+                    service,
+                    f"{server:g} % or more of the viewer requests answered 5xx in each of 5 "
+                    "minutes",
+                    "see which behaviour fails in the distribution's access logs (column "
+                    "sc-status, cs-uri-stem): under /api/ look at that service's ServerErrors "
+                    "alarm; for the site itself check the bucket and its origin access control",
+                ),
+                threshold=server,
+                evaluation_periods=5,
+                datapoints_to_alarm=5,
+                comparison_operator=at_least,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
+            self.metric_error_rate("4xx", Duration.minutes(5)).create_alarm(
+                self,
+                "ClientErrorRateAlarm",
+                alarm_description=describe(
+                    service,
+                    f"{client:g} % or more of the viewer requests answered 4xx in each of 3 "
+                    "five-minute periods",
+                    "find the most requested failing paths in the distribution's access logs: "
+                    "403 on the site's files after a deploy means missing objects (redeploy the "
+                    "site); many paths from few addresses is a scan (the web ACL's rules)",
+                ),
+                threshold=client,
+                evaluation_periods=3,
+                datapoints_to_alarm=3,
+                comparison_operator=at_least,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
+        ]
+        notify(self.alarms, alarm_topic)
+
+    def metric_error_rate(
+        self, status: str = "5xx", period: Duration | None = None
+    ) -> cloudwatch.Metric:
+        """The distribution's ``<status>ErrorRate`` (``"5xx"``, ``"4xx"`` or ``"Total"``:
+        percent of viewer requests, average), with both dimensions CloudFront publishes,
+        ``DistributionId`` and ``Region=Global`` (aws-cdk-lib's ``metric5xx_error_rate``
+        leaves ``Region`` out, so its metric never has data: aws/aws-cdk#19245). Only in
+        us-east-1; an alarm on it must be in us-east-1 too."""
+        require_choice(self.CONSTRUCT, "status", status, ("5xx", "4xx", "Total"))
+        return cloudwatch.Metric(
+            namespace="AWS/CloudFront",
+            metric_name=f"{status}ErrorRate",
+            dimensions_map={
+                "DistributionId": self.distribution.distribution_id,
+                "Region": "Global",
+            },
+            statistic="Average",
+            period=period or Duration.minutes(5),
+        )
 
     # -- validation ---------------------------------------------------------------------
 

@@ -39,7 +39,13 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from cdk_microservices._alarms import function_errors_alarm, notify
+from cdk_microservices._alarms import (
+    describe,
+    function_errors_alarm,
+    notify,
+    resolve_thresholds,
+    seconds_of,
+)
 from cdk_microservices._service_function import (
     DEFAULT_POWERTOOLS_LAYER_VERSION,
     DEFAULT_RUNTIME,
@@ -52,6 +58,7 @@ from cdk_microservices._service_function import (
 )
 from cdk_microservices._validation import (
     fail,
+    format_number,
     merge_props,
     reject_conflicts,
     require_duration,
@@ -88,9 +95,13 @@ class TableEventPublisher(Construct):
       ``max_record_age`` old (default 6 hours, so an outage of the bus loses nothing),
       then its coordinates go to ``failure_queue``; records after it wait meanwhile, so
       events keep their order;
-    - alarms on the iterator age above ``max_iterator_age`` (default 5 minutes), on a
-      batch in the failure queue and on function errors; sent to ``alarm_topic`` if
-      given; ``alarms=False`` turns them off.
+    - alarms, sent (ALARM and OK) to ``alarm_topic`` if given; ``alarms=False`` turns
+      them off. Thresholds by name in ``alarm_thresholds`` (defaults in
+      ``ALARM_THRESHOLDS``): ``"IteratorAge"``, the stream's iterator age for 3 of 5
+      minutes (seconds, default 300, at most 86,400; ``max_iterator_age``, a Duration,
+      sets the same threshold, and giving both is rejected); ``"FailureQueue"``, batches
+      in the failure queue (count, default 1); ``"PublisherErrors"``, function errors in
+      5 minutes (count, default 1).
 
     Deployments (``deployment``, default ``Deployment.all_at_once()``): the stream event
     source mapping invokes the alias ``live``; CodeDeploy moves it to each new version and
@@ -106,6 +117,12 @@ class TableEventPublisher(Construct):
     """
 
     CONSTRUCT = "TableEventPublisher"
+    ALARM_THRESHOLDS: Mapping[str, float] = {
+        "IteratorAge": 300,
+        "FailureQueue": 1,
+        "PublisherErrors": 1,
+    }
+    """Each alarm's name and default threshold (see the class docstring for units)."""
 
     def __init__(
         self,
@@ -136,6 +153,7 @@ class TableEventPublisher(Construct):
         alarms: bool = True,
         alarm_topic: sns.ITopic | None = None,
         max_iterator_age: Duration | None = None,
+        alarm_thresholds: Mapping[str, float] | None = None,
         deployment: Deployment | None = None,
         failure_queue_props: Mapping[str, object] | None = None,
         function_props: Mapping[str, object] | None = None,
@@ -190,16 +208,29 @@ class TableEventPublisher(Construct):
                 raise fail(name, f"filters[{index}]", "must be a non-empty dict (a filter pattern)")
         if not alarms:
             reject_conflicts(
-                name, "alarms", {"alarm_topic": alarm_topic, "max_iterator_age": max_iterator_age}
+                name,
+                "alarms",
+                {
+                    "alarm_topic": alarm_topic,
+                    "max_iterator_age": max_iterator_age,
+                    "alarm_thresholds": alarm_thresholds,
+                },
             )
-        max_iterator_age = max_iterator_age or Duration.minutes(5)
-        require_duration(
+        if max_iterator_age is not None:
+            require_duration(
+                name,
+                "max_iterator_age",
+                max_iterator_age,
+                min_seconds=60,
+                max_seconds=86400,
+                whole_seconds=True,
+            )
+        thresholds = resolve_thresholds(
             name,
-            "max_iterator_age",
-            max_iterator_age,
-            min_seconds=60,
-            max_seconds=86400,
-            whole_seconds=True,
+            self.ALARM_THRESHOLDS,
+            alarm_thresholds,
+            old_arguments={"IteratorAge": ("max_iterator_age", seconds_of(max_iterator_age))},
+            maximums={"IteratorAge": 86400},
         )
         self.service_name = service_name
         self.bus = bus
@@ -295,7 +326,7 @@ class TableEventPublisher(Construct):
 
         self.alarms: list[cloudwatch.Alarm] = []
         if alarms:
-            self._add_alarms(alarm_topic, max_iterator_age)
+            self._add_alarms(alarm_topic, thresholds)
         gate_deployments(
             name,
             {self.service_function: live},
@@ -304,20 +335,26 @@ class TableEventPublisher(Construct):
             not_gating=NOT_GATING_ALARMS,
         )
 
-    def _add_alarms(self, alarm_topic: sns.ITopic | None, max_iterator_age: Duration) -> None:
+    def _add_alarms(self, alarm_topic: sns.ITopic | None, thresholds: Mapping[str, float]) -> None:
         at_least = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
+        service = self.service_name
+        max_age = thresholds["IteratorAge"]
+        errors = thresholds["PublisherErrors"]
         alarms = [
             self.function.metric(
                 "IteratorAge", period=Duration.minutes(1), statistic="Maximum"
             ).create_alarm(
                 self,
                 "IteratorAgeAlarm",
-                alarm_description=(
-                    f"{self.service_name}: events are published over "
-                    f"{max_iterator_age.to_milliseconds() / 1000:g} s late (or publishing "
-                    "is stuck)"
+                alarm_description=describe(
+                    service,
+                    f"events are published {format_number(max_age)} s or more after the table "
+                    "changed (3 of 5 minutes), or publishing is stuck on a failing record",
+                    "look at the PublisherErrors alarm and the publisher's logs: a record that "
+                    "keeps failing holds back its shard until it is max_record_age old",
                 ),
-                threshold=max_iterator_age.to_milliseconds(),
+                # The metric is in milliseconds.
+                threshold=max_age * 1000,
                 evaluation_periods=5,
                 datapoints_to_alarm=3,
                 comparison_operator=at_least,
@@ -328,10 +365,14 @@ class TableEventPublisher(Construct):
             ).create_alarm(
                 self,
                 "FailureQueueAlarm",
-                alarm_description=(
-                    f"{self.service_name}: stream records could not be published in time"
+                alarm_description=describe(
+                    service,
+                    "stream records could not be published in time: their events were never sent",
+                    "read a message of the failure queue (it names the shard and sequence "
+                    "numbers), find the cause in the publisher's logs, fix it, then replay those "
+                    "records by hand (SQS cannot redrive them)",
                 ),
-                threshold=1,
+                threshold=thresholds["FailureQueue"],
                 evaluation_periods=1,
                 comparison_operator=at_least,
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
@@ -340,7 +381,14 @@ class TableEventPublisher(Construct):
                 self,
                 "PublisherErrorsAlarm",
                 function=self.function,
-                description=f"{self.service_name}: the event publisher failed",
+                threshold=errors,
+                description=describe(
+                    service,
+                    f"the event publisher failed {format_number(errors)} time(s) or more in 5 "
+                    "minutes; its records are retried and hold back their shard",
+                    "read the publisher function's log group for the error (a bus or KMS "
+                    "permission, an event that fails its contract)",
+                ),
             ),
         ]
         notify(alarms, alarm_topic)

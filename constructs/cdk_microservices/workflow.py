@@ -33,8 +33,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from cdk_microservices._alarm_thresholds import resolve_thresholds
-from cdk_microservices._alarms import notify
+from cdk_microservices._alarms import notify, resolve_thresholds
 from cdk_microservices._function_logs import LOG_GROUP_REMOVAL_POLICIES
 from cdk_microservices._validation import (
     fail,

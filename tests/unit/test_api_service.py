@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -221,17 +222,25 @@ def test_alarms_default_on_and_follow_the_topic(code_dir: Path) -> None:
         (Duration.seconds(5), "5 s", 5000),
         (Duration.millis(1500), "1.5 s", 1500),
         (Duration.millis(250), "0.25 s", 250),
+        ({"Latency": 5}, "5 s", 5000),
+        ({"Latency": 1.5}, "1.5 s", 1500),
     ],
 )
 def test_latency_alarm_threshold(
-    code_dir: Path, threshold: Duration | None, shown: str, milliseconds: int
+    code_dir: Path, threshold: Duration | dict[str, float] | None, shown: str, milliseconds: int
 ) -> None:
-    overrides = {} if threshold is None else {"latency_alarm_threshold": threshold}
+    overrides: dict[str, Any] = {}
+    if isinstance(threshold, Duration):
+        overrides["latency_alarm_threshold"] = threshold
+    elif threshold is not None:
+        overrides["alarm_thresholds"] = threshold
     _, stack = _service(code_dir, **overrides)
     Template.from_stack(stack).has_resource_properties(
         "AWS::CloudWatch::Alarm",
         {
-            "AlarmDescription": f"items: p99 latency above {shown}",
+            "AlarmDescription": Match.string_like_regexp(
+                f"^items: p99 latency above {re.escape(shown)} for 3 of 5 minutes[.] First: "
+            ),
             "MetricName": "Latency",
             "ExtendedStatistic": "p99",
             "Period": 60,
@@ -448,6 +457,32 @@ def _route(**changes: Any) -> ApiRoute:
         (
             {"alarms": False, "latency_alarm_threshold": Duration.seconds(2)},
             "'alarms' was given together with 'latency_alarm_threshold'",
+        ),
+        (
+            {"alarms": False, "alarm_thresholds": {"Latency": 2}},
+            "'alarms' was given together with 'alarm_thresholds'",
+        ),
+        (
+            {"alarm_thresholds": {"Latncy": 2}},
+            "argument 'alarm_thresholds' has the unknown alarm name 'Latncy'; the alarm names "
+            "are 'FunctionErrors', 'Latency', 'ServerErrors'",
+        ),
+        (
+            {"latency_alarm_threshold": Duration.seconds(2), "alarm_thresholds": {"Latency": 2}},
+            "argument 'alarm_thresholds' sets 'Latency', which 'latency_alarm_threshold' sets",
+        ),
+        (
+            {"alarm_thresholds": {"Latency": 30}},
+            r"argument 'alarm_thresholds\['Latency'\]' is 30; allowed range is more than 0 and "
+            "at most 29",
+        ),
+        (
+            {"alarm_thresholds": {"ServerErrors": 0}},
+            r"'alarm_thresholds\['ServerErrors'\]' is 0; a threshold must be a positive number",
+        ),
+        (
+            {"alarm_thresholds": {"ServerErrors": float("nan")}},
+            r"'alarm_thresholds\['ServerErrors'\]' is nan; a threshold must be a positive",
         ),
         ({"user_pool": None}, "argument 'user_pool' is missing; route 'POST /items'"),
         ({"code": "/no/such/folder"}, "argument 'code' is '/no/such/folder'"),

@@ -464,10 +464,10 @@ def test_alarms_off(code_dir: Path) -> None:
         ({"flexible_time_window": Duration.hours(25)}, "'flexible_time_window' is 90000"),
         (
             {"alarm_thresholds": {"Errors": 2}},
-            "'alarm_thresholds' names the alarm 'Errors'; this construct's alarms are "
+            "'alarm_thresholds' has the unknown alarm name 'Errors'; the alarm names are "
             "'DeadLetter', 'DeadLetterFailed', 'Dropped', 'FunctionErrors', 'TargetErrors'",
         ),
-        ({"alarm_thresholds": {"DeadLetter": -1}}, "is -1; it must be a number above 0"),
+        ({"alarm_thresholds": {"DeadLetter": -1}}, "is -1; a threshold must be a positive number"),
         ({"alarms": False, "alarm_thresholds": {"DeadLetter": 2}}, "'alarm_thresholds'"),
         ({"service_name": "x"}, "'service_name' is 'x'"),
     ],

@@ -36,8 +36,9 @@ def _publisher(code_dir: Path, stack: Stack | None = None, **overrides: Any) -> 
     stack = stack or _stack()
     kwargs: dict[str, Any] = {
         "service_name": "accounts",
-        "table": ServiceTable(stack, "Table", stream="NEW_IMAGE"),
-        "bus": EventBus(stack, "Bus", domain="accounts", contracts=[OPENED]),
+        # Their own alarms are theirs: only the publisher's are counted here.
+        "table": ServiceTable(stack, "Table", stream="NEW_IMAGE", alarms=False),
+        "bus": EventBus(stack, "Bus", domain="accounts", contracts=[OPENED], alarms=False),
         "event_types": ["AccountOpened"],
         "code": code_dir,
         "handler": "create.handler",

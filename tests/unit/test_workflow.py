@@ -301,7 +301,7 @@ def test_state_machine_props_override_with_a_warning() -> None:
         ({"state_machine_name": "has space"}, "'state_machine_name' is 'has space'"),
         (
             {"alarm_thresholds": {"Failures": 2}},
-            "'alarm_thresholds' names the alarm 'Failures'; this construct's alarms are "
+            "'alarm_thresholds' has the unknown alarm name 'Failures'; the alarm names are "
             "'ExecutionThrottled', 'ExecutionsFailed', 'ExecutionsTimedOut'",
         ),
         (
