@@ -35,11 +35,13 @@ def test_a_valid_header_is_echoed_logged_and_stored(
     handlers: Any, lambda_context: Any, table_items: Any, sample_event: Any
 ) -> None:
     with json_logs(handlers.open_account.logger) as lines:
-        response, _ = _open(handlers, lambda_context, "mobile-app.7_f", sample_event)
+        response, event = _open(handlers, lambda_context, "mobile-app.7_f", sample_event)
 
     assert response.status == 201
     assert response.headers["X-Correlation-Id"] == "mobile-app.7_f"
     assert [line["correlation_id"] for line in lines] == ["mobile-app.7_f"]
+    # API Gateway's own id (its access log's requestId) is logged beside it.
+    assert [line["api_request_id"] for line in lines] == [event["requestContext"]["requestId"]]
     assert _stored_id(table_items) == "mobile-app.7_f"
 
 

@@ -56,14 +56,17 @@ def from_api_request(event: APIGatewayProxyEvent) -> str:
 
 def correlated(logger: Logger) -> Callable[[ProxyHandler], ProxyHandler]:
     """Decorates a proxy handler (after ``event_source``): its logs carry the request's
-    correlation id (``logger.set_correlation_id``) and its response the
-    ``X-Correlation-Id`` header. Put ``logger.inject_lambda_context`` outside it."""
+    correlation id (``logger.set_correlation_id``) and API Gateway's request id
+    (``api_request_id``), and its response the ``X-Correlation-Id`` header. Put
+    ``logger.inject_lambda_context`` outside it."""
 
     def decorate(handler: ProxyHandler) -> ProxyHandler:
         @functools.wraps(handler)
         def wrapper(event: APIGatewayProxyEvent, context: LambdaContext) -> dict[str, Any]:
             correlation_id = from_api_request(event)
             logger.set_correlation_id(correlation_id)
+            # API Gateway's id too (its access log's requestId), when the caller sent its own.
+            logger.append_keys(api_request_id=event.request_context.request_id)
             response = handler(event, context)
             response["headers"] = {
                 **(response.get("headers") or {}),
