@@ -23,6 +23,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from psycopg import Connection
+
 from transfers_service import correlation
 from transfers_service.db import Pool
 from transfers_service.events import EVENT_TYPE_ATTRIBUTE
@@ -87,7 +89,7 @@ class OutboxPublisher:
                         failed += 1
         return PublishResult(sent, failed)
 
-    def _publish_row(self, conn: Any, row: tuple[Any, ...]) -> bool:
+    def _publish_row(self, conn: Connection[Any], row: tuple[Any, ...]) -> bool:
         """Publish one locked row and mark it sent (True) or reschedule it (False)."""
         row_id, event_id, event_type, event_version, message, attempts, correlation_id = row
         try:
