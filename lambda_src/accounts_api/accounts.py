@@ -3,7 +3,9 @@
 Single-table layout, every attribute a string:
 
 - account:     pk=``ACCOUNT#{account_id}``, sk=``PROFILE``, type=``Account`` and the fields of
-  :class:`Account`;
+  :class:`Account`; plus ``correlation_id``, the id of the request that opened it (see
+  ``payments_shared.correlation``), which the account's ``AccountOpened`` carries as a
+  message attribute. It is not a field of :class:`Account`: no response shows it;
 - email claim: pk=``EMAIL#{normalized email}``, sk=``EMAIL``, account_id; it makes an email
   own at most one account, and is written in the same transaction as the account.
 
@@ -30,6 +32,7 @@ import boto3  # type: ignore[import-untyped]
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
 from payments_shared import pagination
+from payments_shared.correlation import CORRELATION_ATTRIBUTE
 from payments_shared.pagination import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
@@ -194,8 +197,9 @@ class AccountRepository:
         self.table_name = table_name
         self.owner_index = owner_index
 
-    def add(self, account: Account) -> None:
-        """Write ``account`` and claim its email, both or neither.
+    def add(self, account: Account, *, correlation_id: str | None = None) -> None:
+        """Write ``account`` and claim its email, both or neither; ``correlation_id`` (the
+        request's) is stored on the account item, for the event announcing it.
 
         Raises :class:`EmailAlreadyRegisteredError` when the email is taken; any other failure
         (including the practically impossible clash of account ids) propagates as the
@@ -205,10 +209,13 @@ class AccountRepository:
             **email_key(account.email),
             "account_id": {"S": account.account_id},
         }
+        account_item = account.to_item()
+        if correlation_id is not None:
+            account_item[CORRELATION_ATTRIBUTE] = {"S": correlation_id}
         try:
             self.client.transact_write_items(
                 TransactItems=[
-                    {"Put": self._new_item(account.to_item())},
+                    {"Put": self._new_item(account_item)},
                     {"Put": self._new_item(email_claim)},
                 ]
             )

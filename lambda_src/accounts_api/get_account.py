@@ -8,7 +8,6 @@ learns that another customer's account exists).
 from __future__ import annotations
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
@@ -23,12 +22,14 @@ from payments_shared.api_proxy import (
     json_response,
     parse_uuid,
 )
+from payments_shared.correlation import correlated
 
 logger = Logger()
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@logger.inject_lambda_context
 @event_source(data_class=APIGatewayProxyEvent)
+@correlated(logger)
 def handler(event: APIGatewayProxyEvent, context: LambdaContext) -> ProxyResponse:
     """Lambda entry point (``get_account.handler``)."""
     owner_sub = caller_sub(event)

@@ -16,7 +16,6 @@ Responses: 200 with the page (an empty list for a customer without accounts); 40
 from __future__ import annotations
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
@@ -33,13 +32,15 @@ from payments_shared.api_proxy import (
     error_response,
     json_response,
 )
+from payments_shared.correlation import correlated
 from payments_shared.pagination import parse_cursor, parse_limit
 
 logger = Logger()
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@logger.inject_lambda_context
 @event_source(data_class=APIGatewayProxyEvent)
+@correlated(logger)
 def handler(event: APIGatewayProxyEvent, context: LambdaContext) -> ProxyResponse:
     """Lambda entry point (``list_accounts.handler``)."""
     owner_sub = caller_sub(event)

@@ -3,7 +3,9 @@
 Responses: 201 with the account and a ``Location`` header; 400 for a body that is not a
 valid ``OpenAccountRequest`` (API Gateway validates the same schema first; this is defense
 in depth); 401 without the caller's ``sub``; 409 when the email already owns an account.
-DynamoDB failures are logged and propagate (a failed invocation).
+DynamoDB failures are logged and propagate (a failed invocation). Every response carries
+the request's ``X-Correlation-Id`` (see ``payments_shared.correlation``), which is stored on
+the account item for its ``AccountOpened``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from typing import Any, TypedDict
 
 import fastjsonschema
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
@@ -29,6 +30,7 @@ from payments_shared.api_proxy import (
     json_response,
     request_body,
 )
+from payments_shared.correlation import correlated, from_api_request
 
 SCHEMA_FILE = Path(__file__).parent / "schemas" / "open_account_request.json"
 SCHEMA: dict[str, Any] = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
@@ -93,8 +95,9 @@ def _describe(error: fastjsonschema.JsonSchemaValueException, data: dict[str, An
     return error.message.removeprefix("data.")
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@logger.inject_lambda_context
 @event_source(data_class=APIGatewayProxyEvent)
+@correlated(logger)
 def handler(event: APIGatewayProxyEvent, context: LambdaContext) -> ProxyResponse:
     """Lambda entry point (``open_account.handler``)."""
     owner_sub = caller_sub(event)
@@ -108,7 +111,7 @@ def handler(event: APIGatewayProxyEvent, context: LambdaContext) -> ProxyRespons
 
     account = Account.open(owner_sub=owner_sub, **request)
     try:
-        repository_from_env().add(account)
+        repository_from_env().add(account, correlation_id=from_api_request(event))
     except EmailAlreadyRegisteredError as error:
         logger.info("email already registered")
         return error_response(409, str(error))

@@ -7,6 +7,10 @@ failure: the stream retries it (and the records after it, keeping their order) u
 succeeds or is handed to the failure queue. Each account's event has an ``event_id``
 derived from its account id, so publishing it again after a retry is a duplicate that
 consumers recognize.
+
+The correlation id of the request that opened the account (the item's ``correlation_id``)
+goes with the event as its ``correlation_id`` message attribute, and each record's log lines
+carry it (``correlation_id``, cleared after the record).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from accounts import ITEM_TYPE, Account
+from payments_shared.correlation import CORRELATION_ATTRIBUTE, valid_correlation_id
 from payments_shared.events import ContractRegistry, Event, publish
 
 ACCOUNT_OPENED = "AccountOpened"
@@ -65,8 +70,18 @@ def account_opened(account: Account) -> Event:
 
 
 def publish_record(record: DynamoDBRecord) -> None:
-    """Publish the event of one stream record; raises (-> item failure) when it cannot."""
+    """Publish the event of one stream record; raises (-> item failure) when it cannot.
+    Logs with the record's correlation id, if it has one."""
     new_image = record.raw_event.get("dynamodb", {}).get("NewImage") or {}
+    correlation_id = valid_correlation_id(new_image.get(CORRELATION_ATTRIBUTE, {}).get("S"))
+    logger.set_correlation_id(correlation_id)
+    try:
+        _publish(record, new_image, correlation_id)
+    finally:
+        logger.set_correlation_id(None)
+
+
+def _publish(record: DynamoDBRecord, new_image: dict[str, Any], correlation_id: str | None) -> None:
     item_type = new_image.get("type", {}).get("S")
     if record.raw_event.get("eventName") != "INSERT" or item_type != ITEM_TYPE:
         # The event source's filter lets only account inserts through; anything else is
@@ -74,7 +89,9 @@ def publish_record(record: DynamoDBRecord) -> None:
         logger.warning("ignored a record that is not an account insert", extra={"type": item_type})
         return
     event = account_opened(Account.from_item(new_image))
-    message_id = publish(_sns_client(), os.environ["EVENT_TOPIC_ARN"], event)
+    message_id = publish(
+        _sns_client(), os.environ["EVENT_TOPIC_ARN"], event, correlation_id=correlation_id
+    )
     logger.info(
         "published",
         extra={

@@ -10,6 +10,10 @@ A record that fails (not a valid event, a type statements do not apply, a Dynamo
 is logged and reported as a batch item failure: SQS delivers it again and, after the
 queue's ``maxReceiveCount``, moves it to the dead-letter queue. Nothing is dropped silently.
 A record whose event was already applied succeeds without changing anything.
+
+Each record's log lines carry its ``correlation_id`` message attribute (set by the publisher
+from the request that caused the event; see ``payments_shared.correlation``), cleared after
+the record: one batch mixes records of many requests. An invalid attribute is ignored.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
+from payments_shared.correlation import CORRELATION_ATTRIBUTE, valid_correlation_id
 from payments_shared.events import (
     EVENT_TYPE_ATTRIBUTE,
     ContractRegistry,
@@ -56,8 +61,23 @@ def parse_record(record: SQSRecord) -> Event:
     return event
 
 
+def record_correlation_id(record: SQSRecord) -> str | None:
+    """The record's valid ``correlation_id`` message attribute, or None."""
+    attribute = record.message_attributes[CORRELATION_ATTRIBUTE]
+    return None if attribute is None else valid_correlation_id(attribute.string_value)
+
+
 def apply_record(record: SQSRecord) -> None:
-    """Apply the event of one record; raises (so the record is retried) when it cannot."""
+    """Apply the event of one record; raises (so the record is retried) when it cannot.
+    Logs with the record's correlation id, if it has one."""
+    logger.set_correlation_id(record_correlation_id(record))
+    try:
+        _apply(record)
+    finally:
+        logger.set_correlation_id(None)
+
+
+def _apply(record: SQSRecord) -> None:
     context = {"message_id": record.message_id}
     try:
         event = parse_record(record)

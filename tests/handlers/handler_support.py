@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import importlib
+import io
 import json
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -175,3 +176,20 @@ def subscribed_queue(
         return messages
 
     return drain
+
+
+@contextmanager
+def json_logs(logger: Any) -> Iterator[list[dict[str, Any]]]:
+    """The lines a Powertools ``logger`` writes meanwhile, parsed (one JSON object a line).
+
+    Its handler writes to the stream it was created with (Powertools sets up the handler of
+    a service's logger once per process), so the stream is swapped for a buffer."""
+    handler = logger.registered_handler
+    buffer = io.StringIO()
+    lines: list[dict[str, Any]] = []
+    previous = handler.setStream(buffer)
+    try:
+        yield lines
+    finally:
+        handler.setStream(previous)
+        lines.extend(json.loads(line) for line in buffer.getvalue().splitlines())

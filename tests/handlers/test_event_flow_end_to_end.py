@@ -6,6 +6,11 @@
 service is not part of this test, so the test publishes its ``DepositCompleted`` and
 ``TransferCompleted`` the way it does: a valid envelope on the transfers topic with the
 ``event_type`` attribute.
+
+One correlation id follows an account from ``POST /accounts`` (its ``X-Correlation-Id``)
+through the account item, its stream record and the SNS publish (the ``correlation_id``
+message attribute) to the SQS message the statements consumer gets and the consumer's log
+lines (Powertools' JSON logs on stdout).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from handler_support import (
     create_service_table,
     fake_aws_environment,
     import_handlers,
+    json_logs,
     load_json,
 )
 from moto import mock_aws
@@ -192,14 +198,39 @@ def flow(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Platform, SimpleName
             yield platform, handlers
 
 
-def _open_account(handlers: Any, context: Any, monkeypatch: Any, sub: str, email: str) -> str:
+def _open_account(
+    handlers: Any,
+    context: Any,
+    monkeypatch: Any,
+    sub: str,
+    email: str,
+    *,
+    correlation_id: str | None = None,
+) -> str:
     monkeypatch.setenv("TABLE_NAME", ACCOUNTS_TABLE)
     event = _sample("accounts_api/events/open_account.json")
     event["requestContext"]["authorizer"]["claims"]["sub"] = sub
     event["body"] = json.dumps({"owner_name": "Customer", "email": email, "currency": "EUR"})
+    if correlation_id is not None:
+        event["headers"]["X-Correlation-Id"] = correlation_id
+        event["multiValueHeaders"]["X-Correlation-Id"] = [correlation_id]
     response = handlers.open_account.handler(event, context)
     assert response["statusCode"] == 201, response
+    if correlation_id is not None:
+        assert response["headers"]["X-Correlation-Id"] == correlation_id
     return str(json.loads(response["body"])["account_id"])
+
+
+class RecordingSns:
+    """An SNS client that records every publish, then makes it."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.published: list[dict[str, Any]] = []
+
+    def publish(self, **kwargs: Any) -> Any:
+        self.published.append(kwargs)
+        return self.client.publish(**kwargs)
 
 
 def _statement(handlers: Any, context: Any, account_id: str, sub: str) -> dict[str, Any]:
@@ -332,3 +363,101 @@ def test_a_poison_message_fails_alone_and_ends_in_the_dead_letter_queue(
     statement = _statement(handlers, lambda_context, alice, ALICE)
     assert statement["balance_minor"] == 0
     assert [e["kind"] for e in statement["entries"]] == ["opened"]
+
+
+CORRELATION_ID = "checkout-7f3a.retry_1"
+
+
+def test_one_correlation_id_follows_an_account_from_the_request_to_the_consumers_logs(
+    flow: tuple[Platform, Any],
+    lambda_context: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    platform, handlers = flow
+    sns = RecordingSns(platform.sns)
+    monkeypatch.setattr(handlers.publish_events, "_sns_client", lambda: sns)
+
+    # The request: the id comes back in the response (checked by _open_account).
+    alice = _open_account(
+        handlers,
+        lambda_context,
+        monkeypatch,
+        ALICE,
+        "alice@example.com",
+        correlation_id=CORRELATION_ID,
+    )
+    # The account item's stream record carries it (the email claim does not).
+    stream_event = platform.new_stream_records()
+    images = {
+        record["dynamodb"]["NewImage"]["sk"]["S"]: record["dynamodb"]["NewImage"]
+        for record in stream_event["Records"]
+    }
+    assert images["PROFILE"]["correlation_id"] == {"S": CORRELATION_ID}
+    assert "correlation_id" not in images["EMAIL"]
+
+    # The SNS publish: a message attribute, the event itself unchanged (its contract).
+    assert handlers.publish_events.handler(stream_event, lambda_context) == {
+        "batchItemFailures": []
+    }
+    [published] = sns.published
+    assert published["MessageAttributes"]["correlation_id"] == {
+        "DataType": "String",
+        "StringValue": CORRELATION_ID,
+    }
+    assert CORRELATION_ID not in published["Message"]
+
+    # An event of another request, without an id, in the same batch.
+    from payments_shared.events import ContractRegistry, publish
+
+    deposit = ContractRegistry.from_env().validate(_deposit_completed(alice, 500))
+    publish(platform.sns, platform.transfer_events, deposit)
+
+    # The SQS message the statements consumer gets (raw delivery keeps the attribute).
+    messages = platform.receive()
+    by_type = {m["MessageAttributes"]["event_type"]["StringValue"]: m for m in messages}
+    assert by_type["AccountOpened"]["MessageAttributes"]["correlation_id"] == {
+        "DataType": "String",
+        "StringValue": CORRELATION_ID,
+    }
+    assert "correlation_id" not in by_type["DepositCompleted"]["MessageAttributes"]
+    batch = platform.as_lambda_event(messages)
+    assert batch["Records"][0]["messageAttributes"]  # what the event source mapping passes
+
+    monkeypatch.setenv("TABLE_NAME", STATEMENTS_TABLE)
+    with json_logs(handlers.apply_events.logger) as lines:
+        assert handlers.apply_events.handler(batch, lambda_context) == {"batchItemFailures": []}
+
+    applied = {line["event_type"]: line for line in lines if line["message"] == "event applied"}
+    assert set(applied) == {"AccountOpened", "DepositCompleted"}
+    assert applied["AccountOpened"]["correlation_id"] == CORRELATION_ID
+    assert applied["AccountOpened"]["message_id"] == by_type["AccountOpened"]["MessageId"]
+    # Each record logs with its own id: none leaks into the next record of the batch.
+    assert "correlation_id" not in applied["DepositCompleted"]
+    platform.settle(messages, failed=set())
+    assert _statement(handlers, lambda_context, alice, ALICE)["balance_minor"] == 500
+
+
+def test_the_publishers_logs_carry_the_id_and_an_id_less_account_publishes_without_one(
+    flow: tuple[Platform, Any],
+    lambda_context: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    platform, handlers = flow
+    _open_account(
+        handlers, lambda_context, monkeypatch, ALICE, "alice@example.com", correlation_id="one"
+    )
+    _open_account(handlers, lambda_context, monkeypatch, BOB, "bob@example.com")
+
+    with json_logs(handlers.publish_events.logger) as lines:
+        handlers.publish_events.handler(platform.new_stream_records(), lambda_context)
+
+    published = [line for line in lines if line["message"] == "published"]
+    assert len(published) == 2
+    assert published[0]["correlation_id"] == "one"
+    # Bob's request sent no header: API Gateway's request id of the sample stands for it.
+    sample = _sample("accounts_api/events/open_account.json")
+    assert published[1]["correlation_id"] == sample["requestContext"]["requestId"]
+    ids = sorted(
+        m["MessageAttributes"]["correlation_id"]["StringValue"] for m in platform.receive()
+    )
+    assert ids == sorted(["one", sample["requestContext"]["requestId"]])

@@ -32,6 +32,10 @@ is removed from the paths that start with it, and ``Location`` keeps it.
 - ``GET /health`` (readiness, no caller needed): 200, or 503 ``starting``,
   ``database_unavailable`` or ``migration_failed``. ``GET /health/live`` (liveness): 200.
 
+Every response carries the request's ``X-Correlation-Id`` (the one sent if valid, else a
+new one; see ``correlation``), which every log line of the request and the event a write
+queues carry too. Logs are JSON lines (see ``logs``).
+
 A 503 has ``Retry-After`` and means nothing was written. Any other path is 404
 ``not_found`` (405 ``method_not_allowed`` for another method).
 
@@ -71,7 +75,7 @@ from psycopg_pool import PoolTimeout
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from transfers_service import edge, idempotency
+from transfers_service import correlation, edge, idempotency
 from transfers_service.cache import BalanceCache, NoCache, RedisBalanceCache
 from transfers_service.consumer import AccountEventsConsumer, SqsClient
 from transfers_service.db import MigrationError, connect, create_pool, migrate
@@ -398,6 +402,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.state.runtime = runtime
     if runtime.settings.strip_path_prefix:
         app.add_middleware(StripPathPrefix, prefix=runtime.settings.strip_path_prefix)
+    # Outermost: every log line of a request, and its response, carry its correlation id.
+    app.add_middleware(correlation.CorrelationMiddleware)
     _exception_handlers(app)
     # Every customer route needs the caller (401 without it, whether the database is ready
     # or not) and the database (503 until it is ready).
@@ -433,6 +439,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             to_account_id=body.to_account_id,
             amount_minor=body.amount_minor,
             currency=body.currency,
+            correlation_id=correlation.current(),
         )
         return _created(outcome, request)
 
@@ -504,6 +511,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             account_id=parsed,
             amount_minor=body.amount_minor,
             currency=body.currency,
+            correlation_id=correlation.current(),
         )
         return _created(outcome, request)
 
@@ -536,6 +544,13 @@ def _created(outcome: Outcome, request: Request) -> JSONResponse:
     headers = {"Location": location}
     if outcome.replayed:
         headers["Idempotent-Replayed"] = "true"
+    logger.info(
+        "%s %s %s",
+        outcome.body["kind"],
+        outcome.body["transfer_id"],
+        "replayed" if outcome.replayed else "created",
+        extra={"transfer_id": outcome.body["transfer_id"], "replayed": outcome.replayed},
+    )
     return JSONResponse(outcome.body, outcome.status_code, headers)
 
 

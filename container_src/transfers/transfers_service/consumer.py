@@ -8,6 +8,9 @@ a redelivered event changes nothing, except that it fills in the owner of an acc
 recorded before accounts had owners. An invalid message, or one contradicting the ledger
 (another currency, or another owner, than the account has), is logged and left on the
 queue, so that the queue's redrive policy moves it to the dead-letter queue.
+
+Each message is handled, and logged, with its ``correlation_id`` message attribute (the id
+of the request that opened the account; see ``correlation``), if it has a valid one.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from transfers_service import ledger
+from transfers_service import correlation, ledger
 from transfers_service.cache import BalanceCache
 from transfers_service.db import Pool
 from transfers_service.events import ACCOUNT_OPENED, ContractRegistry, InvalidEventError
@@ -78,6 +81,8 @@ class AccountEventsConsumer:
             MaxNumberOfMessages=10,
             WaitTimeSeconds=self._wait_seconds if wait_seconds is None else wait_seconds,
             MessageSystemAttributeNames=["ApproximateReceiveCount"],
+            # SQS returns only the message attributes asked for.
+            MessageAttributeNames=[correlation.CORRELATION_ATTRIBUTE],
         )
         counts = {"opened": 0, "duplicates": 0, "rejected": 0, "failed": 0}
         for message in response.get("Messages", []):
@@ -85,7 +90,14 @@ class AccountEventsConsumer:
         return ConsumeResult(**counts)
 
     def handle(self, message: Mapping[str, Any]) -> str:
-        """Apply one message; ``opened``, ``duplicates``, ``rejected`` or ``failed``."""
+        """Apply one message, with its correlation id bound (logs carry it); ``opened``,
+        ``duplicates``, ``rejected`` or ``failed``."""
+        attributes = message.get("MessageAttributes") or {}
+        attribute = attributes.get(correlation.CORRELATION_ATTRIBUTE) or {}
+        with correlation.bound(attribute.get("StringValue")):
+            return self._handle(message)
+
+    def _handle(self, message: Mapping[str, Any]) -> str:
         message_id = message.get("MessageId")
         try:
             event = self._registry.parse(str(message.get("Body", "")))

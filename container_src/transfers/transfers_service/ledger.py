@@ -8,7 +8,8 @@ deadlock), check, then write one debit and one credit that sum to zero and updat
 balances. The balance check runs under those locks, so concurrent transfers cannot
 overdraw an account; the ``accounts_never_overdrawn`` CHECK backs it up. Each of them also
 queues its event (TransferCompleted, DepositCompleted) in ``outbox``, validated against its
-contract, in the same transaction: no movement of money goes unannounced.
+contract, in the same transaction: no movement of money goes unannounced. The event's row
+keeps the ``correlation_id`` of the request that caused it (see ``correlation``).
 
 Each customer account has an owner (``owner_sub``, from AccountOpened); a caller may move
 money out of, deposit into, and read the balance of only the accounts they own (see
@@ -29,6 +30,7 @@ from typing import Any, Literal
 from psycopg import Connection
 
 from transfers_service import events
+from transfers_service.correlation import valid_correlation_id
 
 Kind = Literal["transfer", "deposit"]
 
@@ -180,6 +182,7 @@ def transfer(
     amount_minor: int,
     currency: str,
     registry: events.ContractRegistry,
+    correlation_id: str | None = None,
 ) -> Transfer:
     """Move ``amount_minor`` between two customer accounts and queue TransferCompleted.
 
@@ -224,7 +227,7 @@ def transfer(
         currency=currency,
         completed_at=moved.completed_at,
     )
-    _queue_event(conn, event, registry)
+    _queue_event(conn, event, registry, correlation_id)
     return moved
 
 
@@ -236,6 +239,7 @@ def deposit(
     amount_minor: int,
     currency: str,
     registry: events.ContractRegistry,
+    correlation_id: str | None = None,
 ) -> Transfer:
     """Credit a customer account the caller owns (else it is not found) from its currency's
     funding account (created on first use) and queue DepositCompleted."""
@@ -273,7 +277,7 @@ def deposit(
         currency=currency,
         completed_at=moved.completed_at,
     )
-    _queue_event(conn, event, registry)
+    _queue_event(conn, event, registry, correlation_id)
     return moved
 
 
@@ -321,13 +325,24 @@ def get_transfer(
 
 
 def _queue_event(
-    conn: Connection[Any], event: dict[str, Any], registry: events.ContractRegistry
+    conn: Connection[Any],
+    event: dict[str, Any],
+    registry: events.ContractRegistry,
+    correlation_id: str | None,
 ) -> None:
-    """Validate ``event`` against its contract and write it to the outbox (this transaction)."""
+    """Validate ``event`` against its contract and write it to the outbox (this transaction),
+    with the correlation id of the request that caused it (an invalid one is not stored)."""
     registry.validate(event)
     conn.execute(
-        "INSERT INTO outbox (event_id, event_type, event_version, message) VALUES (%s, %s, %s, %s)",
-        (event["event_id"], event["event_type"], event["event_version"], json.dumps(event)),
+        "INSERT INTO outbox (event_id, event_type, event_version, message, correlation_id)"
+        " VALUES (%s, %s, %s, %s, %s)",
+        (
+            event["event_id"],
+            event["event_type"],
+            event["event_version"],
+            json.dumps(event),
+            valid_correlation_id(correlation_id),
+        ),
     )
 
 

@@ -2,7 +2,9 @@
 
 Each batch locks up to ``batch_size`` unsent rows with ``FOR UPDATE SKIP LOCKED`` (so
 several tasks share the work without sending a row twice at once), publishes each to SNS
-with the ``event_type`` message attribute, and marks a row sent only after SNS accepted it.
+with the message attributes ``event_type``, ``event_version`` and, when the row has one,
+``correlation_id`` (the id of the request that queued it; its log lines carry it too), and
+marks a row sent only after SNS accepted it.
 A failed publish records the error and schedules the row again later (exponential backoff):
 delivery is at least once, and consumers deduplicate on ``event_id``.
 
@@ -21,6 +23,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from psycopg import Connection
+
+from transfers_service import correlation
 from transfers_service.db import Pool
 from transfers_service.events import EVENT_TYPE_ATTRIBUTE
 
@@ -70,47 +75,61 @@ class OutboxPublisher:
         sent = failed = 0
         with self._pool.connection() as conn, conn.transaction():
             rows = conn.execute(
-                "SELECT id, event_id, event_type, event_version, message, attempts FROM outbox"
+                "SELECT id, event_id, event_type, event_version, message, attempts,"
+                " correlation_id FROM outbox"
                 " WHERE sent_at IS NULL AND next_attempt_at <= now()"
                 " ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
                 (self._batch_size,),
             ).fetchall()
-            for row_id, event_id, event_type, event_version, message, attempts in rows:
-                try:
-                    response = self._sns.publish(
-                        TopicArn=self._topic_arn,
-                        Message=message,
-                        MessageAttributes={
-                            EVENT_TYPE_ATTRIBUTE: {"DataType": "String", "StringValue": event_type},
-                            "event_version": {
-                                "DataType": "Number",
-                                "StringValue": str(event_version),
-                            },
-                        },
-                    )
-                except Exception as error:  # any failure: keep the row, try again later
-                    failed += 1
-                    delay = self._retry_after(int(attempts) + 1)
-                    logger.warning(
-                        "publishing event %s failed (attempt %d), retrying in %.0fs: %s",
-                        event_id,
-                        attempts + 1,
-                        delay,
-                        error,
-                    )
-                    conn.execute(
-                        "UPDATE outbox SET attempts = attempts + 1, last_error = %s,"
-                        " next_attempt_at = now() + make_interval(secs => %s) WHERE id = %s",
-                        (str(error)[:1000], delay, row_id),
-                    )
-                else:
-                    sent += 1
-                    conn.execute(
-                        "UPDATE outbox SET attempts = attempts + 1, sent_at = now(),"
-                        " sns_message_id = %s, last_error = NULL WHERE id = %s",
-                        (str(response.get("MessageId", "")), row_id),
-                    )
+            for row in rows:
+                with correlation.bound(row[6]):
+                    if self._publish_row(conn, row):
+                        sent += 1
+                    else:
+                        failed += 1
         return PublishResult(sent, failed)
+
+    def _publish_row(self, conn: Connection[Any], row: tuple[Any, ...]) -> bool:
+        """Publish one locked row and mark it sent (True) or reschedule it (False)."""
+        row_id, event_id, event_type, event_version, message, attempts, correlation_id = row
+        try:
+            response = self._sns.publish(
+                TopicArn=self._topic_arn,
+                Message=message,
+                MessageAttributes={
+                    EVENT_TYPE_ATTRIBUTE: {"DataType": "String", "StringValue": event_type},
+                    "event_version": {"DataType": "Number", "StringValue": str(event_version)},
+                    **correlation.message_attribute(correlation_id),
+                },
+            )
+        except Exception as error:  # any failure: keep the row, try again later
+            delay = self._retry_after(int(attempts) + 1)
+            logger.warning(
+                "publishing event %s failed (attempt %d), retrying in %.0fs: %s",
+                event_id,
+                attempts + 1,
+                delay,
+                error,
+            )
+            conn.execute(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = %s,"
+                " next_attempt_at = now() + make_interval(secs => %s) WHERE id = %s",
+                (str(error)[:1000], delay, row_id),
+            )
+            return False
+        message_id = str(response.get("MessageId", ""))
+        conn.execute(
+            "UPDATE outbox SET attempts = attempts + 1, sent_at = now(),"
+            " sns_message_id = %s, last_error = NULL WHERE id = %s",
+            (message_id, row_id),
+        )
+        logger.info(
+            "published event %s (%s)",
+            event_id,
+            event_type,
+            extra={"event_id": str(event_id), "event_type": event_type, "message_id": message_id},
+        )
+        return True
 
     def seconds_until_due(self) -> float | None:
         """Seconds until the earliest unsent row is due (<= 0: due now); None: none left."""

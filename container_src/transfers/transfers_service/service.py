@@ -64,8 +64,10 @@ class TransfersService:
         to_account_id: uuid.UUID,
         amount_minor: int,
         currency: str,
+        correlation_id: str | None = None,
     ) -> Outcome:
-        """Transfer from an account of the caller's to any account, once per idempotency key."""
+        """Transfer from an account of the caller's to any account, once per idempotency key;
+        its event is queued with ``correlation_id`` (the request's)."""
         request = {
             "from_account_id": str(from_account_id),
             "to_account_id": str(to_account_id),
@@ -85,6 +87,7 @@ class TransfersService:
                 amount_minor=amount_minor,
                 currency=currency,
                 registry=self._registry,
+                correlation_id=correlation_id,
             ),
             touched=(from_account_id, to_account_id),
         )
@@ -97,9 +100,10 @@ class TransfersService:
         account_id: uuid.UUID,
         amount_minor: int,
         currency: str,
+        correlation_id: str | None = None,
     ) -> Outcome:
         """Credit an account of the caller's from outside the ledger, once per idempotency
-        key."""
+        key; its event is queued with ``correlation_id`` (the request's)."""
         request = {
             "account_id": str(account_id),
             "amount_minor": amount_minor,
@@ -117,6 +121,7 @@ class TransfersService:
                 amount_minor=amount_minor,
                 currency=currency,
                 registry=self._registry,
+                correlation_id=correlation_id,
             ),
             touched=(account_id,),
         )

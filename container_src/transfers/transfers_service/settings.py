@@ -49,7 +49,6 @@ Tunables, each optional (default in brackets; a bad value names its variable):
 from __future__ import annotations
 
 import json
-import logging
 import re
 import threading
 import time
@@ -322,8 +321,9 @@ def _int(
 
 
 def configure_logging(level: str) -> None:
-    """Plain line logs to stderr (CloudWatch in ECS), unless logging is set up already."""
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s", force=False
-    )
-    logging.getLogger("transfers_service").setLevel(level)
+    """JSON lines to stderr (CloudWatch in ECS), uvicorn's logs included, each with the
+    correlation id of its request or message (see ``logs``), unless logging is set up
+    already."""
+    from transfers_service import logs
+
+    logs.configure(level)

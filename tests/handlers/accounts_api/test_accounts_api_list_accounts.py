@@ -64,10 +64,15 @@ def test_the_sample_request_lists_the_callers_account(
 ):
     opened = open_account().body
 
-    raw = handlers.list_accounts.handler(sample_event("list_accounts"), lambda_context)
+    event = sample_event("list_accounts")
+    raw = handlers.list_accounts.handler(event, lambda_context)
 
     assert raw["statusCode"] == 200
-    assert raw["headers"] == {"Content-Type": "application/json"}
+    assert raw["headers"] == {
+        "Content-Type": "application/json",
+        # No X-Correlation-Id was sent: API Gateway's request id stands for the request.
+        "X-Correlation-Id": event["requestContext"]["requestId"],
+    }
     assert json.loads(raw["body"]) == {"accounts": [opened], "next_cursor": None}
     assert opened == get_account(opened["account_id"]).body
 

@@ -50,6 +50,8 @@ def test_opens_an_account_and_claims_its_email(open_account, table_items, owner_
             "currency": {"S": "USD"},
             "status": {"S": "OPEN"},
             "opened_at": {"S": response.body["opened_at"]},
+            # The request's correlation id, for the AccountOpened the stream publishes.
+            "correlation_id": {"S": response.headers["X-Correlation-Id"]},
         },
         {
             "pk": {"S": "EMAIL#alice@example.com"},

@@ -42,10 +42,14 @@ def test_the_sample_request_reads_the_sample_statement(
 ):
     apply(*sample_event("sqs_batch")["Records"])
 
-    raw = handlers.get_statement.handler(sample_event("get_statement"), lambda_context)
+    event = sample_event("get_statement")
+    raw = handlers.get_statement.handler(event, lambda_context)
 
     assert raw["statusCode"] == 200
-    assert raw["headers"] == {"Content-Type": "application/json"}
+    assert raw["headers"] == {
+        "Content-Type": "application/json",
+        "X-Correlation-Id": event["requestContext"]["requestId"],
+    }
     assert '"balance_minor": -2500' in raw["body"]
 
 

@@ -109,6 +109,7 @@ class ServiceServer:
         **kwargs: Any,
     ) -> httpx.Response:
         headers = {} if key is None else {"Idempotency-Key": key}
+        headers.update(kwargs.pop("headers", None) or {})
         with self.client(caller) as client:
             return client.post(path, json=body, headers=headers, **kwargs)
 

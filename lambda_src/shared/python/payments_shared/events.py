@@ -5,9 +5,14 @@ whose exact shape is the JSON Schema ``contracts/events/<event_type>.v<event_ver
 Functions read the contracts from ``CONTRACTS_DIR`` (default ``/opt/events``, where the
 contracts layer puts them); tests point it at the repository's ``contracts/events``.
 
-Publishers send the envelope as the SNS message body with the message attribute
-``event_type`` (subscriptions filter on it); consumers validate what they receive before
-acting on it, and deduplicate on ``event_id``.
+Publishers send the envelope as the SNS message body with the message attributes
+``event_type`` (subscriptions filter on it), ``event_version`` and, when the event was
+caused by a request, ``correlation_id`` (see ``correlation``: the id travels beside the
+payload, never in it); consumers validate what they receive before acting on it, and
+deduplicate on ``event_id``.
+
+Raw delivery to an SQS queue passes at most 10 message attributes (SNS discards a message
+with more as a client-side error): publishers send at most :data:`MAX_MESSAGE_ATTRIBUTES`.
 """
 
 from __future__ import annotations
@@ -22,9 +27,13 @@ from typing import Any, Protocol
 
 import fastjsonschema
 
+from payments_shared.correlation import message_attribute
+
 CONTRACTS_DIR_VARIABLE = "CONTRACTS_DIR"
 DEFAULT_CONTRACTS_DIR = "/opt/events"
 EVENT_TYPE_ATTRIBUTE = "event_type"
+MAX_MESSAGE_ATTRIBUTES = 10
+"""SNS: at most 10 message attributes reach an SQS subscription with raw delivery."""
 _CONTRACT_FILE = re.compile(r"(?P<name>[A-Z][A-Za-z0-9]{1,63})\.v(?P<version>[1-9][0-9]*)\.json")
 
 
@@ -119,14 +128,25 @@ class ContractRegistry:
         )
 
 
-def publish(client: SnsClient, topic_arn: str, event: Event) -> str:
-    """Publish ``event`` to ``topic_arn`` with its ``event_type`` attribute; the message id."""
+def message_attributes(event: Event, correlation_id: str | None = None) -> dict[str, Any]:
+    """The SNS message attributes of ``event``: ``event_type``, ``event_version`` and, for a
+    valid ``correlation_id``, ``correlation_id``."""
+    attributes: dict[str, Any] = {
+        EVENT_TYPE_ATTRIBUTE: {"DataType": "String", "StringValue": event.event_type},
+        "event_version": {"DataType": "Number", "StringValue": str(event.event_version)},
+        **message_attribute(correlation_id),
+    }
+    return attributes
+
+
+def publish(
+    client: SnsClient, topic_arn: str, event: Event, *, correlation_id: str | None = None
+) -> str:
+    """Publish ``event`` to ``topic_arn`` with its attributes (:func:`message_attributes`);
+    the message id."""
     response = client.publish(
         TopicArn=topic_arn,
         Message=event.to_json(),
-        MessageAttributes={
-            EVENT_TYPE_ATTRIBUTE: {"DataType": "String", "StringValue": event.event_type},
-            "event_version": {"DataType": "Number", "StringValue": str(event.event_version)},
-        },
+        MessageAttributes=message_attributes(event, correlation_id),
     )
     return str(response["MessageId"])
