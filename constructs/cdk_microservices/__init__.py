@@ -18,6 +18,7 @@ from cdk_microservices.event_bus import EVENT_TYPE_ATTRIBUTE, EventBus, EventCon
 from cdk_microservices.log_retention import LogRetentionAspect
 from cdk_microservices.queue_worker import QueueWorker
 from cdk_microservices.relational_database import RelationalDatabase
+from cdk_microservices.service_monitoring import KeyMetrics, MonitoredPattern, ServiceMonitoring
 from cdk_microservices.service_table import ServiceTable
 from cdk_microservices.static_site import StaticSite
 from cdk_microservices.table_event_publisher import TableEventPublisher
@@ -35,9 +36,12 @@ __all__ = [
     "ContainerService",
     "EventBus",
     "EventContract",
+    "KeyMetrics",
     "LogRetentionAspect",
+    "MonitoredPattern",
     "QueueWorker",
     "RelationalDatabase",
+    "ServiceMonitoring",
     "ServiceTable",
     "StaticSite",
     "TableEventPublisher",
