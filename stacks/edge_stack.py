@@ -24,9 +24,10 @@ from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_s3_deployment as s3deploy
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from cdk_microservices import CloudFrontWebAcl, StaticSite
+from cdk_microservices import CloudFrontWebAcl, ServiceMonitoring, StaticSite
 from stacks.config import EDGE_API_STAGE, REPO_ROOT, EnvironmentProfile
 
 WEB_SRC = REPO_ROOT / "web_src"
@@ -71,6 +72,7 @@ class EdgeStack(Stack):
         sign_in_url: str,
         api_domains: Mapping[str, str],
         web_acl_arn: str,
+        alarm_topic: sns.ITopic | None = None,
         web_dir: Path = WEB_SRC,
         **kwargs: Any,
     ) -> None:
@@ -138,6 +140,17 @@ class EdgeStack(Stack):
                 s3deploy.Source.json_data("config.json", self.web_config),
             ],
         )
+
+        # The dashboard reads CloudFront's metrics in us-east-1 wherever this stack is; an
+        # alarm cannot (CloudWatch alarms watch metrics of their own region), so outside
+        # us-east-1 the site has no alarm and the health alarm watches nothing (a warning).
+        self.monitoring = ServiceMonitoring(
+            self,
+            "Monitoring",
+            service_name="edge",
+            alarm_topic=alarm_topic,
+            dashboard_name=f"payments-{profile.name}-edge",
+        ).add(self.site)
 
         CfnOutput(self, "SiteUrl", value=self.site.url)
         CfnOutput(self, "WebClientId", value=self.web_client.user_pool_client_id)

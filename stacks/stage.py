@@ -14,6 +14,7 @@ from cdk_microservices import LogRetentionAspect
 from stacks.accounts_stack import ACCOUNTS_CODE, AccountsStack
 from stacks.config import EnvironmentProfile
 from stacks.edge_stack import WEB_SRC, EdgeFirewallStack, EdgeStack
+from stacks.observability_stack import ObservabilityStack
 from stacks.platform_stack import PlatformStack
 from stacks.statements_stack import STATEMENTS_CODE, StatementsStack
 from stacks.transfers_stack import TransfersStack
@@ -123,7 +124,23 @@ class PaymentsStage(Stage):
                 "transfers": self.transfers.api.domain_name,
             },
             web_acl_arn=self.edge_firewall.web_acl.arn,
+            alarm_topic=self.platform.alarm_topic,
             web_dir=web_dir,
             termination_protection=protection,
         )
         Tags.of(self.edge).add("service", "edge")
+
+        # After the service stacks: it reads each one's health alarm and key metrics.
+        self.observability = ObservabilityStack(
+            self,
+            "Observability",
+            profile=profile,
+            services=[
+                self.accounts.monitoring,
+                self.statements.monitoring,
+                self.transfers.monitoring,
+                self.edge.monitoring,
+            ],
+            termination_protection=protection,
+        )
+        Tags.of(self.observability).add("service", "observability")

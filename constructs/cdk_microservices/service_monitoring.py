@@ -42,12 +42,11 @@ warning, rather than a health alarm that claims to watch something.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cdk_monitoring_constructs as monitoring
-import re
-
 import jsii
 from aws_cdk import Annotations, Duration, Names, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch

@@ -234,7 +234,8 @@ def test_the_api_section_shows_traffic_errors_latency_and_each_function(
     # API Gateway's metrics are keyed by API name and stage (not the library's default "prod").
     stage = everything.logical_id(everything.api.rest_api.deployment_stage)
     assert f'"ApiName", "items", "Stage", "<{stage}>"' in text
-    assert '"stat": "p99"' in text and '"stat": "p50"' in text
+    assert '"stat": "p99"' in text
+    assert '"stat": "p50"' in text
     function_id = everything.logical_id(everything.api.functions["GET /items/{id}"])
     assert f"<{function_id}>" in text
 
@@ -259,7 +260,8 @@ def test_the_container_section_shows_requests_errors_latency_tasks_and_saturatio
         "AWS/ECS/MemoryUtilization",
     } <= names
     text = json.dumps(section)
-    assert '"stat": "p50"' in text and '"stat": "p99"' in text
+    assert '"stat": "p50"' in text
+    assert '"stat": "p99"' in text
 
 
 def test_the_worker_section_shows_queue_depth_age_dead_letters_and_its_function(
