@@ -327,7 +327,7 @@ class ServiceMonitoring(Construct):
                 "ContainerService, ServiceTable, RelationalDatabase, Cache, EventBus, "
                 "StaticSite",
             )
-        self.patterns.append(pattern)  # type: ignore[arg-type]
+        self.patterns.append(pattern)
 
     def _add_rest_api(self, pattern: ApiService | ContainerApi, title: str) -> None:
         api = pattern.rest_api

@@ -329,6 +329,7 @@ def test_the_cache_sections_show_hits_and_misses_with_each_mode_s_dimensions(
     assert '"clusterId"' in json.dumps(serverless)
     node = _section(everything.dashboard, "Cache Test/NodeCache")
     assert {"AWS/ElastiCache/CacheHits", "AWS/ElastiCache/CacheMisses"} <= _metric_names(node)
+    assert everything.node_cache.replication_group is not None
     group = everything.stack.get_logical_id(everything.node_cache.replication_group)
     text = json.dumps(node)
     assert f'"CacheClusterId", "<{group}>-001"' in text
@@ -370,12 +371,13 @@ def test_a_site_outside_us_east_1_reads_cloudfront_metrics_in_us_east_1() -> Non
 
 
 def test_each_pattern_s_alarms_are_shown_in_its_section(everything: Everything) -> None:
-    for header, pattern in [
+    patterns: list[tuple[str, Any]] = [
         ("API Test/Api", everything.api),
         ("Queue worker Test/Worker", everything.worker),
         ("Container service Test/Service", everything.service),
         ("Database Test/Database", everything.database),
-    ]:
+    ]
+    for header, pattern in patterns:
         shown = _alarm_arns(_section(everything.dashboard, header))
         assert pattern.alarms
         assert shown == {f"<{everything.logical_id(alarm)}.Arn>" for alarm in pattern.alarms}
