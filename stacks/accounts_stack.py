@@ -25,6 +25,7 @@ from cdk_microservices import (
     ApiRoute,
     ApiService,
     EventBus,
+    ServiceMonitoring,
     ServiceTable,
     TableEventPublisher,
     load_json_schema,
@@ -162,6 +163,14 @@ class AccountsStack(Stack):
             alarm_topic=alarm_topic,
             deployment=profile.deployment,
         )
+
+        self.monitoring = ServiceMonitoring(
+            self,
+            "Monitoring",
+            service_name="accounts",
+            alarm_topic=alarm_topic,
+            dashboard_name=f"payments-{profile.name}-accounts",
+        ).add(self.api, self.table, self.publisher)
 
         CfnOutput(self, "ApiUrl", value=self.api.url)
         CfnOutput(self, "TableName", value=self.table.table_name)

@@ -27,7 +27,7 @@ from aws_cdk import aws_s3_deployment as s3deploy
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from cdk_microservices import CloudFrontWebAcl, StaticSite
+from cdk_microservices import CloudFrontWebAcl, ServiceMonitoring, StaticSite, acknowledge
 from stacks.config import EDGE_API_STAGE, REPO_ROOT, EnvironmentProfile
 
 WEB_SRC = REPO_ROOT / "web_src"
@@ -142,6 +142,26 @@ class EdgeStack(Stack):
                 s3deploy.Source.json_data("config.json", self.web_config),
             ],
         )
+
+        # The dashboard reads CloudFront's metrics in us-east-1 wherever this stack is; an
+        # alarm cannot (CloudWatch alarms watch metrics of their own region), so StaticSite
+        # makes its error-rate alarms only in us-east-1, and elsewhere the health alarm
+        # watches nothing (a warning, acknowledged below for that case only).
+        self.monitoring = ServiceMonitoring(
+            self,
+            "Monitoring",
+            service_name="edge",
+            alarm_topic=alarm_topic,
+            dashboard_name=f"payments-{profile.name}-edge",
+        ).add(self.site)
+        if not self.monitoring.alarms:
+            acknowledge(
+                self.monitoring,
+                "Annotation::cdk-microservices:ServiceMonitoring:no-alarms",
+                "The site has no alarm in this stack's region (CloudFront's metrics exist in "
+                "us-east-1 only, where StaticSite makes its alarms): the edge dashboard graphs its "
+                "requests and error rates, and each API behind it has its own health alarm.",
+            )
 
         CfnOutput(self, "SiteUrl", value=self.site.url)
         CfnOutput(self, "WebClientId", value=self.web_client.user_pool_client_id)

@@ -14,6 +14,7 @@ from cdk_microservices import LogRetentionAspect
 from stacks.accounts_stack import ACCOUNTS_CODE, AccountsStack
 from stacks.config import EnvironmentProfile
 from stacks.edge_stack import WEB_SRC, EdgeFirewallStack, EdgeStack
+from stacks.observability_stack import ObservabilityStack
 from stacks.platform_stack import PlatformStack
 from stacks.statements_stack import STATEMENTS_CODE, StatementsStack
 from stacks.transfers_stack import TransfersStack
@@ -128,3 +129,18 @@ class PaymentsStage(Stage):
             termination_protection=protection,
         )
         Tags.of(self.edge).add("service", "edge")
+
+        # After the service stacks: it reads each one's health alarm and key metrics.
+        self.observability = ObservabilityStack(
+            self,
+            "Observability",
+            profile=profile,
+            services=[
+                self.accounts.monitoring,
+                self.statements.monitoring,
+                self.transfers.monitoring,
+                self.edge.monitoring,
+            ],
+            termination_protection=protection,
+        )
+        Tags.of(self.observability).add("service", "observability")

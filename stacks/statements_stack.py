@@ -18,7 +18,14 @@ from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from cdk_microservices import ApiRoute, ApiService, EventBus, QueueWorker, ServiceTable
+from cdk_microservices import (
+    ApiRoute,
+    ApiService,
+    EventBus,
+    QueueWorker,
+    ServiceMonitoring,
+    ServiceTable,
+)
 from stacks.config import EDGE_API_STAGE, LAMBDA_SRC, EnvironmentProfile
 from stacks.runtime_layers import RuntimeLayers
 
@@ -107,6 +114,14 @@ class StatementsStack(Stack):
             deployment=profile.deployment,
         )
         self.table.grant(self.api.function_for(GET_STATEMENT), "dynamodb:GetItem", "dynamodb:Query")
+
+        self.monitoring = ServiceMonitoring(
+            self,
+            "Monitoring",
+            service_name="statements",
+            alarm_topic=alarm_topic,
+            dashboard_name=f"payments-{profile.name}-statements",
+        ).add(self.api, self.worker, self.table)
 
         CfnOutput(self, "ApiUrl", value=self.api.url)
         CfnOutput(self, "TableName", value=self.table.table_name)

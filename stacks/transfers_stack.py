@@ -31,6 +31,7 @@ from cdk_microservices import (
     ContainerService,
     EventBus,
     RelationalDatabase,
+    ServiceMonitoring,
     acknowledge,
     alarm_description,
 )
@@ -225,6 +226,15 @@ class TransfersStack(Stack):
         )
         dead_letter_alarm.add_alarm_action(cloudwatch_actions.SnsAction(alarm_topic))
         dead_letter_alarm.add_ok_action(cloudwatch_actions.SnsAction(alarm_topic))
+
+        self.monitoring = ServiceMonitoring(
+            self,
+            "Monitoring",
+            service_name="transfers",
+            alarm_topic=alarm_topic,
+            dashboard_name=f"payments-{profile.name}-transfers",
+        ).add(self.api, self.service, self.database, self.cache)
+        self.monitoring.add_alarms(dead_letter_alarm, title="AccountOpened consumer")
 
         CfnOutput(self, "ServiceUrl", value=self.service.url)
         CfnOutput(self, "ApiUrl", value=self.api.url)

@@ -45,8 +45,9 @@ DEPENDENCIES = _requirements(PROJECT["dependencies"])
 NAG = _requirements(PROJECT["optional-dependencies"]["nag"])
 
 
-def test_dependencies_are_aws_cdk_lib_and_constructs_only() -> None:
-    assert set(DEPENDENCIES) == {"aws-cdk-lib", "constructs"}
+def test_dependencies_are_aws_cdk_lib_constructs_and_cdk_monitoring_constructs_only() -> None:
+    # cdk-monitoring-constructs: ServiceMonitoring's dashboards (see the README, Dashboards).
+    assert set(DEPENDENCIES) == {"aws-cdk-lib", "constructs", "cdk-monitoring-constructs"}
     assert set(NAG) == {"cdk-nag"}
 
 

@@ -21,6 +21,7 @@ from cdk_microservices.log_retention import LogRetentionAspect
 from cdk_microservices.queue_worker import QueueWorker
 from cdk_microservices.relational_database import RelationalDatabase
 from cdk_microservices.scheduled_job import ScheduledFargateTask, ScheduledJob
+from cdk_microservices.service_monitoring import KeyMetrics, MonitoredPattern, ServiceMonitoring
 from cdk_microservices.service_table import ServiceTable
 from cdk_microservices.static_site import StaticSite
 from cdk_microservices.table_event_publisher import TableEventPublisher
@@ -40,11 +41,14 @@ __all__ = [
     "Deployment",
     "EventBus",
     "EventContract",
+    "KeyMetrics",
     "LogRetentionAspect",
+    "MonitoredPattern",
     "QueueWorker",
     "RelationalDatabase",
     "ScheduledFargateTask",
     "ScheduledJob",
+    "ServiceMonitoring",
     "ServiceTable",
     "StaticSite",
     "TableEventPublisher",
