@@ -312,9 +312,12 @@ def test_roles_are_its_own_with_no_managed_policies(
     ]
     execution_role = stack.resolve(default_service.execution_role.role_name)
     [execution_policy] = [policy for policy in policies if execution_role in policy["Roles"]]
-    [statement] = execution_policy["PolicyDocument"]["Statement"]  # no image pull from ECR
-    assert statement["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
-    assert statement["Resource"]["Fn::GetAtt"][1] == "Arn"  # the service's log group only
+    # No image pull from ECR; log writing to the service's and the collector's log groups only.
+    statements = execution_policy["PolicyDocument"]["Statement"]
+    assert len(statements) == 2
+    for statement in statements:
+        assert statement["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
+        assert statement["Resource"]["Fn::GetAtt"][1] == "Arn"
     [task_role_resource] = [
         role for role in roles if "application's role" in role.get("Description", "")
     ]
