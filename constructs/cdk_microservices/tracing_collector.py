@@ -188,4 +188,3 @@ class CollectorSidecar(Construct):
             "PutTraceSegments, PutTelemetryRecords and sampling-rule reads do not support "
             "resource-level permissions, so they need Resource '*'.",
         )
-

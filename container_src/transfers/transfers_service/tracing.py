@@ -149,7 +149,7 @@ def _instrumentors() -> list[tuple[str, Any]]:
     return [
         ("psycopg", PsycopgInstrumentor()),
         ("redis", RedisInstrumentor()),
-        ("botocore", BotocoreInstrumentor()),
+        ("botocore", BotocoreInstrumentor()),  # type: ignore[no-untyped-call]
     ]
 
 

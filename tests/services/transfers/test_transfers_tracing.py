@@ -133,7 +133,8 @@ def test_a_request_continues_the_x_ray_trace_with_database_and_cache_spans(
     [server] = [s for s in spans if s.kind == SpanKind.SERVER]
     assert server.name == "GET /transfers/accounts/{account_id}/balance"
     assert server.context.trace_id == TRACE_ID
-    assert server.parent is not None and server.parent.span_id == int(PARENT, 16)
+    assert server.parent is not None
+    assert server.parent.span_id == int(PARENT, 16)
     assert server.parent.is_remote
     assert server.resource.attributes["service.name"] == "transfers"
     database = [s for s in spans if _system(s) == "postgresql"]
