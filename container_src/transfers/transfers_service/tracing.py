@@ -24,8 +24,8 @@ here is kept with the given probability.
 
 Exporting never fails or slows a request: spans are queued and sent in batches by a
 background thread (at most 2048 queued, the rest dropped); a collector that is down or
-refuses costs a logged warning. The SDK is imported only when tracing is on (about a
-tenth of a second at startup).
+refuses costs a logged warning. The SDK is imported only when tracing is on (0.15 to 0.25 s
+at startup on top of the app's own imports, measured on a busy 2-core machine).
 """
 
 from __future__ import annotations
