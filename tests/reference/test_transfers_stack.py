@@ -68,7 +68,7 @@ def test_service_scales_within_the_profile(profile: EnvironmentProfile, synthesi
 def test_container_gets_its_configuration_and_the_database_secret_arn(profile, synthesized_app):
     template = _transfers(synthesized_app, profile)
     task = _only(template, "AWS::ECS::TaskDefinition")[1]["Properties"]
-    # The application, and the tracing collector beside it (see test_container_tracing).
+    # The application, and the tracing collector beside it (see test_container_tracing_rules).
     [container] = [c for c in task["ContainerDefinitions"] if c["Name"] == "transfers"]
     assert [c["Name"] for c in task["ContainerDefinitions"]] == ["transfers", "otel-collector"]
     assert container["User"] == "10001:10001"  # the user the Dockerfile creates
