@@ -130,7 +130,9 @@ def test_readme_containers_example_synthesizes(
     assert cluster["ServerlessV2ScalingConfiguration"]["MinCapacity"] == 0
     assert len(of_type("AWS::ElastiCache::ServerlessCache")) == 1
     [task] = of_type("AWS::ECS::TaskDefinition")
-    [container] = task["ContainerDefinitions"]
+    # The application, and ContainerService's tracing collector (on by default).
+    [container, collector] = task["ContainerDefinitions"]
+    assert collector["Name"] == "otel-collector"
     assert [secret["Name"] for secret in container["Secrets"]] == ["DATABASE_SECRET"]
     ingress = of_type("AWS::EC2::SecurityGroupIngress")
     assert {rule["FromPort"] for rule in ingress} >= {cluster["Port"], 6379}

@@ -10,6 +10,10 @@ Creates (the cluster and the load balancer unless existing ones are passed in):
 - ``container``: the application container, running as a non-root ``user`` on a read-only
   root filesystem, its one port mapping named ``http``, logging with the awslogs driver to
   ``log_group`` (kept ``log_retention``);
+- ``collector`` (unless ``tracing=False``): an AWS Distro for OpenTelemetry collector
+  sidecar (not essential, non-root, read-only) logging to a log group of its own (kept
+  ``log_retention``), sending the application's spans to X-Ray with the task role, which
+  an ``iam.Policy`` of its own lets write to X-Ray (see ``tracing_collector``);
 - ``security_group``: the tasks' security group, reachable on ``container_port`` only from
   the load balancer (and from whatever is allowed through ``connections``);
 - ``service``: a Fargate service (platform ``LATEST``) in private subnets without public IPs,
@@ -67,6 +71,12 @@ from cdk_microservices._validation import (
 )
 from cdk_microservices.compliance import acknowledge
 from cdk_microservices.deployment import Deployment, require_deployment
+from cdk_microservices.tracing_collector import (
+    CollectorSidecar,
+    TracingCollector,
+    application_environment,
+    resolve_tracing,
+)
 
 FARGATE_MEMORY_MIB: dict[int, tuple[int, ...]] = {
     256: (512, 1024, 2048),
@@ -131,6 +141,24 @@ class ContainerService(Construct, Generic[ClusterT, LoadBalancerT]):
       ECR pull when the image is in ECR); no AWS managed policies;
     - logs: awslogs driver (non-blocking) to a log group of its own, kept ``log_retention``
       (one month), also for the Service Connect proxy;
+    - tracing (``tracing=True``, or a ``TracingCollector`` to change its defaults; ``False``
+      adds none of this): an ADOT collector container (``otel-collector``, image
+      ``aws-otel-collector`` pinned in ``DEFAULT_COLLECTOR_IMAGE``, built-in config
+      ``/etc/ecs/ecs-xray.yaml``: OTLP in on localhost 4317/4318, spans out to X-Ray) with
+      64 CPU units and a 128 MiB hard memory limit taken from the task's size (the
+      application must keep at least 256 MiB), running as ``10001:10001`` on a read-only
+      root filesystem, health-checked with the image's ``/healthcheck``, logging to a log
+      group of its own kept ``log_retention``. It is not essential: when it stops, the
+      task keeps serving and only its spans are lost (an essential one would get every
+      task stopped for a telemetry failure); the application container starts after it.
+      The task role gets X-Ray's write actions (``Resource: *``, which they require) in a
+      policy of its own. The application container is told where to send spans and how:
+      ``OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318`` (http/protobuf),
+      ``OTEL_SERVICE_NAME=<service_name>``, ``OTEL_PROPAGATORS=tracecontext,baggage,xray``
+      (continue API Gateway's ``X-Amzn-Trace-Id``), ``OTEL_TRACES_SAMPLER=
+      parentbased_traceidratio`` with ``OTEL_TRACES_SAMPLER_ARG`` 0.05 (``sample_ratio``),
+      and no metrics or logs exporters; ``environment`` overrides any of them. The
+      application must have an OpenTelemetry SDK that reads them;
     - deployments: circuit breaker with rollback, ``min_healthy_percent=100`` and
       ``max_healthy_percent=200`` (a deployment never drops capacity), and ECS deployment
       alarms with rollback (``ROLLBACK_ON_ALARM``): the 5XX, latency and unhealthy-target
@@ -249,6 +277,7 @@ class ContainerService(Construct, Generic[ClusterT, LoadBalancerT]):
         user: str = "1000:1000",
         readonly_root_filesystem: bool = True,
         enable_execute_command: bool = False,
+        tracing: bool | TracingCollector = True,
         deletion_protection: bool | None = None,
         access_logs_bucket: s3.IBucket | None = None,
         access_logs_retention: Duration | None = None,
@@ -293,6 +322,7 @@ class ContainerService(Construct, Generic[ClusterT, LoadBalancerT]):
         user: str = "1000:1000",
         readonly_root_filesystem: bool = True,
         enable_execute_command: bool = False,
+        tracing: bool | TracingCollector = True,
         deletion_protection: bool | None = None,
         access_logs_bucket: s3.IBucket | None = None,
         access_logs_retention: Duration | None = None,
@@ -338,6 +368,7 @@ class ContainerService(Construct, Generic[ClusterT, LoadBalancerT]):
         user: str = "1000:1000",
         readonly_root_filesystem: bool = True,
         enable_execute_command: bool = False,
+        tracing: bool | TracingCollector = True,
         alarms: bool = True,
         alarm_topic: sns.ITopic | None = None,
         latency_alarm_threshold: Duration | None = None,
@@ -379,6 +410,7 @@ class ContainerService(Construct, Generic[ClusterT, LoadBalancerT]):
         user: str = "1000:1000",
         readonly_root_filesystem: bool = True,
         enable_execute_command: bool = False,
+        tracing: bool | TracingCollector = True,
         alarms: bool = True,
         alarm_topic: sns.ITopic | None = None,
         latency_alarm_threshold: Duration | None = None,
@@ -420,6 +452,7 @@ class ContainerService(Construct, Generic[ClusterT, LoadBalancerT]):
         user: str = "1000:1000",
         readonly_root_filesystem: bool = True,
         enable_execute_command: bool = False,
+        tracing: bool | TracingCollector = True,
         deletion_protection: bool | None = None,
         access_logs_bucket: s3.IBucket | None = None,
         access_logs_retention: Duration | None = None,
@@ -445,6 +478,7 @@ class ContainerService(Construct, Generic[ClusterT, LoadBalancerT]):
                 f"got {type(image).__name__}",
             )
         self._validate_sizes(cpu=cpu, memory_limit_mib=memory_limit_mib)
+        collector = resolve_tracing(name, tracing, cpu=cpu, memory_limit_mib=memory_limit_mib)
         require_choice(name, "load_balancer_access", load_balancer_access, ("vpc", "explicit"))
         if public and load_balancer_access == "explicit":
             raise fail(
@@ -480,6 +514,16 @@ class ContainerService(Construct, Generic[ClusterT, LoadBalancerT]):
         environment = dict(environment or {})
         secrets = dict(secrets or {})
         self._validate_environment(environment, secrets)
+        if collector is not None:
+            # The caller's variables (and secrets) win over the tracing defaults.
+            environment = {
+                **{
+                    key: value
+                    for key, value in application_environment(collector, service_name).items()
+                    if key not in secrets
+                },
+                **environment,
+            }
         if certificate is not None and not hasattr(certificate, "certificate_arn"):
             raise fail(
                 name,
@@ -727,6 +771,26 @@ class ContainerService(Construct, Generic[ClusterT, LoadBalancerT]):
         if readonly_root_filesystem:
             self.container.add_mount_points(
                 ecs.MountPoint(container_path="/tmp", source_volume=TMP_VOLUME, read_only=False)
+            )
+        self.tracing: TracingCollector | None = collector
+        self.collector: CollectorSidecar | None = None
+        if collector is not None:
+            self.collector = CollectorSidecar(
+                self,
+                "Tracing",
+                collector=collector,
+                service_name=service_name,
+                task_definition=self.task_definition,
+                task_role=self.task_role,
+                log_retention=log_retention,
+                removal_policy=removal_policy,
+            )
+            # Started first, so that the application's first spans have somewhere to go.
+            self.container.add_container_dependencies(
+                ecs.ContainerDependency(
+                    container=self.collector.container,
+                    condition=ecs.ContainerDependencyCondition.START,
+                )
             )
         if container_options.get("environment"):
             acknowledge(

@@ -68,12 +68,19 @@ def test_service_scales_within_the_profile(profile: EnvironmentProfile, synthesi
 def test_container_gets_its_configuration_and_the_database_secret_arn(profile, synthesized_app):
     template = _transfers(synthesized_app, profile)
     task = _only(template, "AWS::ECS::TaskDefinition")[1]["Properties"]
-    [container] = task["ContainerDefinitions"]
+    # The application, and the tracing collector beside it (see test_container_tracing_rules).
+    [container] = [c for c in task["ContainerDefinitions"] if c["Name"] == "transfers"]
+    assert [c["Name"] for c in task["ContainerDefinitions"]] == ["transfers", "otel-collector"]
     assert container["User"] == "10001:10001"  # the user the Dockerfile creates
     assert container["ReadonlyRootFilesystem"] is True
     assert "cdk-hnb659fds-container-assets" in json.dumps(container["Image"])
     environment = {item["Name"]: item["Value"] for item in container["Environment"]}
-    assert set(environment) == {
+    assert environment.pop("OTEL_SERVICE_NAME") == "transfers"
+    assert {name for name in environment if name.startswith("OTEL_")} >= {
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_PROPAGATORS",
+    }
+    assert {name for name in environment if not name.startswith("OTEL_")} == {
         "DATABASE_SECRET_ARN",
         "EVENT_TOPIC_ARN",
         "ACCOUNT_EVENTS_QUEUE_URL",

@@ -72,8 +72,16 @@ def _logical_id(template: Template, type_: str) -> str:
     return logical_id
 
 
+def _containers(template: Template) -> list[dict[str, Any]]:
+    containers: list[dict[str, Any]] = _one(template, "AWS::ECS::TaskDefinition")[
+        "ContainerDefinitions"
+    ]
+    return containers
+
+
 def _container(template: Template) -> dict[str, Any]:
-    [container] = _one(template, "AWS::ECS::TaskDefinition")["ContainerDefinitions"]
+    """The application container (the tracing collector is the other one)."""
+    [container] = [c for c in _containers(template) if c["Name"] != "otel-collector"]
     return container
 
 
@@ -184,7 +192,8 @@ def test_container_is_non_root_read_only_with_writable_tmp(default_template: Tem
     assert container["PortMappings"] == [
         {"AppProtocol": "http", "ContainerPort": 8080, "Name": "http", "Protocol": "tcp"}
     ]
-    assert "Environment" not in container
+    # Only the tracing variables (tested below): nothing of the caller's.
+    assert all(item["Name"].startswith("OTEL_") for item in container["Environment"])
     assert "Secrets" not in container
 
 
@@ -193,11 +202,11 @@ def test_container_logs_to_its_own_log_group_with_retention(
 ) -> None:
     log_config = _container(default_template)["LogConfiguration"]
     assert log_config["LogDriver"] == "awslogs"
-    [(log_group_id, log_group)] = default_template.find_resources(
-        "AWS::Logs::LogGroup", {"Properties": {"RetentionInDays": 30}}
-    ).items()
+    log_group_id = log_config["Options"]["awslogs-group"]["Ref"]
+    log_group = default_template.to_json()["Resources"][log_group_id]
+    assert log_group["Type"] == "AWS::Logs::LogGroup"
+    assert log_group["Properties"] == {"RetentionInDays": 30}
     assert log_group["DeletionPolicy"] == "Retain"
-    assert log_config["Options"]["awslogs-group"] == {"Ref": log_group_id}
 
 
 def test_target_group_health_check_and_deregistration(default_template: Template) -> None:
@@ -295,12 +304,20 @@ def test_roles_are_its_own_with_no_managed_policies(
     stack = Stack.of(default_service)
     task_role = stack.resolve(default_service.task_role.role_name)
     policies = _resources(default_template, "AWS::IAM::Policy")
-    assert all(task_role not in policy["Roles"] for policy in policies)  # holds nothing
+    # Holds nothing but the tracing collector's X-Ray policy (see test_tracing_collector).
+    assert default_service.collector is not None
+    tracing_policy = stack.resolve(default_service.collector.policy.policy_name)
+    assert [policy["PolicyName"] for policy in policies if task_role in policy["Roles"]] == [
+        tracing_policy
+    ]
     execution_role = stack.resolve(default_service.execution_role.role_name)
     [execution_policy] = [policy for policy in policies if execution_role in policy["Roles"]]
-    [statement] = execution_policy["PolicyDocument"]["Statement"]  # no image pull from ECR
-    assert statement["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
-    assert statement["Resource"]["Fn::GetAtt"][1] == "Arn"  # the service's log group only
+    # No image pull from ECR; log writing to the service's and the collector's log groups only.
+    statements = execution_policy["PolicyDocument"]["Statement"]
+    assert len(statements) == 2
+    for statement in statements:
+        assert statement["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
+        assert statement["Resource"]["Fn::GetAtt"][1] == "Arn"
     [task_role_resource] = [
         role for role in roles if "application's role" in role.get("Description", "")
     ]
@@ -422,6 +439,7 @@ def configured() -> tuple[ContainerService, Template]:
         removal_policy=RemovalPolicy.DESTROY,
         alarm_topic=topic,
         latency_alarm_threshold=Duration.millis(500),
+        tracing=False,
     )
     return service, Template.from_stack(stack)
 

@@ -89,6 +89,7 @@ from transfers_service.settings import (
     Settings,
     configure_logging,
 )
+from transfers_service.tracing import Tracing, setup_tracing
 
 logger = logging.getLogger(__name__)
 
@@ -377,11 +378,20 @@ def _boto3_client(service_name: str) -> Any:
     return boto3.client(service_name)
 
 
-def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
-    """The FastAPI app; without arguments, configured from the environment."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    runtime: Runtime | None = None,
+    tracing: Tracing | None = None,
+) -> FastAPI:
+    """The FastAPI app; without arguments, configured from the environment (tracing too:
+    see ``tracing``). A ``tracing`` passed in stays the caller's to shut down."""
+    own_tracing: Tracing | None = None
     if runtime is None:
         settings = settings or Settings.from_env(os.environ)
         configure_logging(settings.log_level)
+        if tracing is None:
+            tracing = own_tracing = setup_tracing(os.environ)
         runtime = Runtime(settings)
     service = runtime.service
 
@@ -392,12 +402,15 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             yield
         finally:
             runtime.stop()
+            if own_tracing is not None:
+                own_tracing.shutdown()
 
     app = FastAPI(
         title="transfers",
         summary="Moves money between accounts on a double-entry ledger.",
         version="1",
         lifespan=lifespan,
+        telemetry=tracing.fastapi_telemetry() if tracing is not None else None,
     )
     app.state.runtime = runtime
     if runtime.settings.strip_path_prefix:
