@@ -30,6 +30,7 @@ from cdk_microservices import (
     load_json_schema,
 )
 from stacks.config import EDGE_API_STAGE, LAMBDA_SRC, EnvironmentProfile
+from stacks.operations import DeadLetterReport
 from stacks.runtime_layers import RuntimeLayers
 
 ACCOUNTS_CODE = LAMBDA_SRC / "accounts_api"
@@ -157,6 +158,16 @@ class AccountsStack(Stack):
             powertools_layer_version=None,  # Powertools is in runtime_layers, pinned
             log_retention=profile.log_retention,
             removal_policy=profile.removal_policy,
+            alarm_topic=alarm_topic,
+        )
+        self.dead_letter_report = DeadLetterReport(
+            self,
+            "DeadLetterReport",
+            profile=profile,
+            service_name="accounts",
+            # Stream records the publisher gave up on (their coordinates, not the events).
+            queues={"accounts-publisher-failures": self.publisher.failure_queue},
+            layers=[runtime_layers.runtime_dependencies, runtime_layers.shared_code],
             alarm_topic=alarm_topic,
         )
 
