@@ -143,7 +143,6 @@ class EnvironmentProfile:
                     "'https://<host>[:port]' or 'http://localhost[:port]', without a path"
                 )
 
-
     def _check_retentions(self) -> None:
         """The cleanup's own bounds (container_src/transfers/transfers_service/cleanup.py):
         refused here at synth rather than by the task at night."""

@@ -54,9 +54,11 @@ class DeadLetterReport(Construct):
     """The nightly dead-letter report of one service: a function and its ``ScheduledJob``.
 
     ``queues`` maps a name (the report's ``QueueName`` dimension) to each of the service's
-    dead-letter queues. The report's own schedule dead-letter queue is not among them: a
-    message there means the report did not run, and its job's ``DeadLetter`` alarm says so
-    at once (a report could only repeat that the next night).
+    dead-letter queues. The report's own job's dead-letter queue is not among them: a
+    message there means a report did not run (the scheduler could not invoke the function,
+    or the function failed after Lambda's retries: it is also the function's dead-letter
+    queue), and that queue's ``DeadLetter`` alarm says so at once; the next night's report
+    could only repeat it.
 
     No alarm on the report's ``DeadLetterMessages`` metric: every queue it reads already
     has its own alarm on its first visible message (the ``DeadLetter`` alarms of
@@ -127,6 +129,21 @@ class DeadLetterReport(Construct):
             description=f"nightly report of the messages in the {service_name} dead-letter queues",
             removal_policy=profile.removal_policy,
             alarm_topic=alarm_topic,
+        )
+        # The scheduler invokes the function asynchronously: a run that still fails after
+        # Lambda's own retries goes to the job's dead-letter queue too (with its
+        # ErrorCode/ErrorMessage attributes), whose DeadLetter alarm pages. Lambda sends it
+        # with the function's role, and checks that permission when the function is created
+        # (the function waits for its role's policy).
+        function_resource = self.function.node.default_child
+        assert isinstance(function_resource, lambda_.CfnFunction)
+        function_resource.dead_letter_config = lambda_.CfnFunction.DeadLetterConfigProperty(
+            target_arn=self.job.dead_letter_queue.queue_arn
+        )
+        self.service_function.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["sqs:SendMessage"], resources=[self.job.dead_letter_queue.queue_arn]
+            )
         )
 
 

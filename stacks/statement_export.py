@@ -148,6 +148,13 @@ class StatementExport(Construct):
             construct_name="StatementExport",
         )
         self.function = self.service_function.function
+        acknowledge(
+            self.function,
+            "Serverless::Serverless-LambdaDLQ",
+            "Invoked synchronously by the StatementExport workflow, which retries a failure "
+            "and ends the execution failed (alarmed); a dead-letter queue only receives "
+            "failed asynchronous invocations.",
+        )
         self.alias = lambda_.Alias(
             self, "Live", alias_name="live", version=self.function.current_version
         )
