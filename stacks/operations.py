@@ -301,7 +301,7 @@ class TransfersCleanup(Construct):
         )
         failed_alarm = failed.metric(period=Duration.minutes(5), statistic="Sum").create_alarm(
             self,
-            "CleanupFailedAlarm",
+            "FailedAlarm",
             alarm_description=(
                 "transfers: the nightly ledger cleanup failed (its log says 'cleanup failed'). "
                 "First: read that line in the cleanup's log group (error, counts removed so "
@@ -317,7 +317,7 @@ class TransfersCleanup(Construct):
         # to 7 days when the period is an hour or more (1 day below an hour).
         overdue_alarm = finished.metric(period=Duration.hours(1), statistic="Sum").create_alarm(
             self,
-            "CleanupOverdueAlarm",
+            "OverdueAlarm",
             alarm_description=(
                 f"transfers: the nightly ledger cleanup has not finished for "
                 f"{CLEANUP_OVERDUE_HOURS} hours (no 'cleanup finished' line), so expired "
