@@ -24,6 +24,7 @@ from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_rds as rds
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
@@ -170,7 +171,7 @@ class TransfersCleanup(Construct):
         cluster: ecs.ICluster,
         image: ecs.ContainerImage,
         user: str,
-        database: RelationalDatabase,
+        database: RelationalDatabase[rds.IDatabaseCluster],
         alarm_topic: sns.ITopic,
     ) -> None:
         super().__init__(scope, id_)

@@ -35,6 +35,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -77,7 +78,7 @@ class StatementExport(Construct):
         *,
         profile: EnvironmentProfile,
         code: Path,
-        table: ServiceTable,
+        table: ServiceTable[dynamodb.ITable],
         statement_events: EventBus[sns.ITopic],
         layers: Sequence[lambda_.ILayerVersion],
         alarm_topic: sns.ITopic,
@@ -173,7 +174,7 @@ class StatementExport(Construct):
         # The SNS task grants sns:Publish only; the bus's topic is KMS-encrypted.
         statement_events.grant_publish(self.workflow.role)
 
-    def _grant_function(self, table: ServiceTable) -> None:
+    def _grant_function(self, table: ServiceTable[dynamodb.ITable]) -> None:
         role = self.service_function.role
         objects = self.bucket.arn_for_objects(f"{EXPORT_PREFIX}*")
         table.grant(self.function, "dynamodb:GetItem", "dynamodb:Query")
