@@ -31,6 +31,7 @@ from cdk_microservices import (
     load_json_schema,
 )
 from stacks.config import EDGE_API_STAGE, LAMBDA_SRC, EnvironmentProfile
+from stacks.operations import DeadLetterReport
 from stacks.runtime_layers import RuntimeLayers
 
 ACCOUNTS_CODE = LAMBDA_SRC / "accounts_api"
@@ -162,6 +163,16 @@ class AccountsStack(Stack):
             removal_policy=profile.removal_policy,
             alarm_topic=alarm_topic,
             deployment=profile.deployment,
+        )
+        self.dead_letter_report = DeadLetterReport(
+            self,
+            "DeadLetterReport",
+            profile=profile,
+            service_name="accounts",
+            # Stream records the publisher gave up on (their coordinates, not the events).
+            queues={"accounts-publisher-failures": self.publisher.failure_queue},
+            layers=[runtime_layers.runtime_dependencies, runtime_layers.shared_code],
+            alarm_topic=alarm_topic,
         )
 
         self.monitoring = ServiceMonitoring(

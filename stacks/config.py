@@ -108,6 +108,22 @@ class EnvironmentProfile:
     alarms. ``ContainerService`` runs every strategy as a rolling deployment with the
     circuit breaker and deployment alarms."""
 
+    dead_letter_report_schedule: str = "cron(0 5 * * ? *)"
+    """When each service's dead-letter report runs (EventBridge Scheduler expression, UTC):
+    nightly, before the working day in Europe and after the nightly cleanup."""
+
+    cleanup_schedule: str = "cron(0 3 * * ? *)"
+    """When the transfers ledger's cleanup runs (EventBridge Scheduler expression, UTC):
+    nightly, in the quietest hours."""
+
+    idempotency_key_retention_hours: int = 168
+    """How long the transfers API answers a retried request with its first response (the
+    cleanup removes older idempotency keys): 24 to 8760 hours, a week by default."""
+
+    outbox_retention_hours: int = 168
+    """How long a published transfers event stays in the outbox for investigating (the
+    cleanup removes older sent rows; unsent rows are never removed): 1 to 8760 hours."""
+
     edge_rate_limit: int
     """Requests one IP address may send the edge (the web UI and every API) in any 5
     minutes before the CloudFront web ACL blocks it."""
@@ -117,6 +133,7 @@ class EnvironmentProfile:
     unique in the region across all AWS accounts, so change it if it is taken."""
 
     def __post_init__(self) -> None:
+        self._check_retentions()
         # Cognito's rule for a prefix domain; the reserved words are refused at deploy.
         if not _AUTH_DOMAIN_PREFIX.fullmatch(self.auth_domain_prefix) or any(
             word in self.auth_domain_prefix for word in ("aws", "amazon", "cognito")
@@ -132,6 +149,19 @@ class EnvironmentProfile:
                 raise ConfigurationError(
                     f"profile {self.name!r}: web_origins has {origin!r}; each origin must be "
                     "'https://<host>[:port]' or 'http://localhost[:port]', without a path"
+                )
+
+    def _check_retentions(self) -> None:
+        """The cleanup's own bounds (container_src/transfers/transfers_service/cleanup.py):
+        refused here at synth rather than by the task at night."""
+        for field, value, low in (
+            ("idempotency_key_retention_hours", self.idempotency_key_retention_hours, 24),
+            ("outbox_retention_hours", self.outbox_retention_hours, 1),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= 8760:
+                raise ConfigurationError(
+                    f"profile {self.name!r}: {field} is {value!r}; it must be a whole number of "
+                    f"hours from {low} to 8760"
                 )
 
 

@@ -110,6 +110,13 @@ class PlatformStack(Stack):
             removal_policy=profile.removal_policy,
             alarm_topic=self.alarm_topic,
         )
+        self.statement_events = EventBus(
+            self,
+            "StatementEvents",
+            domain="statements",
+            contracts=[EventContract.from_file(EVENT_CONTRACTS / "StatementExported.v1.json")],
+            removal_policy=profile.removal_policy,
+        )
 
         CfnOutput(self, "UserPoolId", value=self.user_pool.user_pool_id)
         CfnOutput(self, "SignInUrl", value=self.sign_in_domain.base_url())
@@ -117,6 +124,7 @@ class PlatformStack(Stack):
         CfnOutput(self, "AuditTrailArn", value=self.audit.trail_arn)
         CfnOutput(self, "AccountEventsTopicArn", value=self.account_events.topic.topic_arn)
         CfnOutput(self, "TransferEventsTopicArn", value=self.transfer_events.topic.topic_arn)
+        CfnOutput(self, "StatementEventsTopicArn", value=self.statement_events.topic.topic_arn)
 
     def _user_pool(self, profile: EnvironmentProfile) -> cognito.UserPool:
         user_pool = cognito.UserPool(

@@ -83,6 +83,7 @@ class PaymentsStage(Stage):
             alarm_topic=self.platform.alarm_topic,
             account_events=self.platform.account_events,
             transfer_events=self.platform.transfer_events,
+            statement_events=self.platform.statement_events,
             code_dir=statements_code_dir,
             termination_protection=protection,
         )

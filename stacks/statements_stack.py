@@ -6,6 +6,11 @@ once to the service's own ``ServiceTable``, and an ``ApiService`` serving
 ``GET /statements/{id}`` behind the platform's Cognito user pool and WAF. The
 statement is eventually consistent: a slow or failed statements service never blocks the
 services that publish.
+
+Operations: the ``StatementExport`` workflow writes one account's statement of one month to
+the encrypted exports bucket and publishes ``StatementExported`` to the statements bus
+(stacks/statement_export.py); a nightly ``DeadLetterReport`` counts the messages in the
+worker's dead-letter queue (stacks/operations.py).
 """
 
 from __future__ import annotations
@@ -27,7 +32,9 @@ from cdk_microservices import (
     ServiceTable,
 )
 from stacks.config import EDGE_API_STAGE, LAMBDA_SRC, EnvironmentProfile
+from stacks.operations import DeadLetterReport
 from stacks.runtime_layers import RuntimeLayers
+from stacks.statement_export import StatementExport
 
 STATEMENTS_CODE = LAMBDA_SRC / "statements"
 GET_STATEMENT = "GET /statements/{id}"
@@ -47,6 +54,7 @@ class StatementsStack(Stack):
         alarm_topic: sns.ITopic,
         account_events: EventBus[sns.ITopic],
         transfer_events: EventBus[sns.ITopic],
+        statement_events: EventBus[sns.ITopic],
         code_dir: Path = STATEMENTS_CODE,
         **kwargs: Any,
     ) -> None:
@@ -115,6 +123,26 @@ class StatementsStack(Stack):
         )
         self.table.grant(self.api.function_for(GET_STATEMENT), "dynamodb:GetItem", "dynamodb:Query")
 
+        # Operations: the statement export workflow and the nightly dead-letter report.
+        self.export = StatementExport(
+            self,
+            "StatementExport",
+            profile=profile,
+            code=code_dir,
+            table=self.table,
+            statement_events=statement_events,
+            layers=runtime_layers.layers,
+            alarm_topic=alarm_topic,
+        )
+        self.dead_letter_report = DeadLetterReport(
+            self,
+            "DeadLetterReport",
+            profile=profile,
+            service_name="statements",
+            queues={"statements-events": self.worker.dead_letter_queue},
+            layers=[runtime_layers.runtime_dependencies, runtime_layers.shared_code],
+            alarm_topic=alarm_topic,
+        )
         self.monitoring = ServiceMonitoring(
             self,
             "Monitoring",
@@ -126,3 +154,5 @@ class StatementsStack(Stack):
         CfnOutput(self, "ApiUrl", value=self.api.url)
         CfnOutput(self, "TableName", value=self.table.table_name)
         CfnOutput(self, "QueueUrl", value=self.worker.queue.queue_url)
+        CfnOutput(self, "ExportBucketName", value=self.export.bucket.bucket_name)
+        CfnOutput(self, "StatementExportStateMachineArn", value=self.export.state_machine_arn)

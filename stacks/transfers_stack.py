@@ -8,6 +8,10 @@ verified identity; other services reach it as ``transfers`` through Service Conn
 service keeps its own copy of the accounts (and their owners) from ``AccountOpened`` events
 on its own queue, and publishes ``TransferCompleted`` and ``DepositCompleted`` to the
 transfers bus from its transactional outbox.
+
+Operations (stacks/operations.py): a nightly ``TransfersCleanup`` task (the service's image)
+removes idempotency keys and sent outbox rows past the profile's retentions, and a nightly
+``DeadLetterReport`` counts the messages in the service's dead-letter queues.
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ from cdk_microservices import (
     alarm_description,
 )
 from stacks.config import EDGE_API_STAGE, REPO_ROOT, EnvironmentProfile
+from stacks.operations import DeadLetterReport, TransfersCleanup
+from stacks.runtime_layers import RuntimeLayers
 
 TRANSFERS_DOCKERFILE = "container_src/transfers/Dockerfile"
 IMAGE_CONTEXT = [
@@ -153,11 +159,12 @@ class TransfersStack(Stack):
             dead_letter_queue=self.account_events_dead_letters,
         )
 
+        image = image or transfers_image()
         self.service = ContainerService(
             self,
             "TransfersService",
             service_name="transfers",
-            image=image or transfers_image(),
+            image=image,
             existing_cluster=cluster,
             user=CONTAINER_USER,
             # Only the customer API's VPC link reaches the load balancer (it sets the caller's
@@ -227,6 +234,31 @@ class TransfersStack(Stack):
         dead_letter_alarm.add_alarm_action(cloudwatch_actions.SnsAction(alarm_topic))
         dead_letter_alarm.add_ok_action(cloudwatch_actions.SnsAction(alarm_topic))
 
+        # Operations: the ledger's nightly cleanup and the nightly dead-letter report.
+        self.cleanup = TransfersCleanup(
+            self,
+            "Cleanup",
+            profile=profile,
+            cluster=cluster,
+            image=image,
+            user=CONTAINER_USER,
+            database=self.database,
+            alarm_topic=alarm_topic,
+        )
+        runtime_layers = RuntimeLayers(self, "RuntimeLayers")
+        self.dead_letter_report = DeadLetterReport(
+            self,
+            "DeadLetterReport",
+            profile=profile,
+            service_name="transfers",
+            queues={
+                "transfers-account-events": self.account_events_dead_letters,
+                # Nightly cleanup runs the scheduler could not start.
+                "transfers-cleanup-schedule": self.cleanup.job.dead_letter_queue,
+            },
+            layers=[runtime_layers.runtime_dependencies, runtime_layers.shared_code],
+            alarm_topic=alarm_topic,
+        )
         self.monitoring = ServiceMonitoring(
             self,
             "Monitoring",
@@ -240,3 +272,8 @@ class TransfersStack(Stack):
         CfnOutput(self, "ApiUrl", value=self.api.url)
         CfnOutput(self, "DatabaseSecretArn", value=database_secret.secret_arn)
         CfnOutput(self, "AccountEventsQueueUrl", value=self.account_events_queue.queue_url)
+        CfnOutput(
+            self,
+            "CleanupTaskDefinitionArn",
+            value=self.cleanup.task_definition.task_definition_arn,
+        )

@@ -11,6 +11,15 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+OPERATIONS_KINDS = (
+    "AWS::Scheduler::Schedule",
+    "AWS::StepFunctions::StateMachine",
+    "AWS::ECS::TaskDefinition",
+    "AWS::CloudTrail::Trail",
+)
+"""Kinds always named in a stack's line when it has them (the jobs, workflows and trail
+that the three most frequent kinds would hide)."""
+
 
 def stack_templates(outdir: Path) -> list[tuple[str, Path]]:
     """(display name, template path) for every stack of the assembly and nested stages."""
@@ -46,6 +55,17 @@ def validation_summary(outdir: Path) -> tuple[str, int]:
     return "\n".join(lines) or "  (no plugin reports)", open_findings
 
 
+def describe(resources: dict[str, dict[str, object]]) -> str:
+    """The three most frequent kinds of a stack's resources, then any ``OPERATIONS_KINDS``."""
+    by_type = Counter(str(resource["Type"]) for resource in resources.values())
+    top = by_type.most_common(3)
+    shown = {kind for kind, _ in top}
+    extra = [
+        (kind, by_type[kind]) for kind in OPERATIONS_KINDS if by_type[kind] and kind not in shown
+    ]
+    return ", ".join(f"{count} {kind}" for kind, count in [*top, *extra]) + ", ..."
+
+
 def main(argv: list[str]) -> int:
     outdir = Path(argv[1] if len(argv) > 1 else "cdk.out")
     if not (outdir / "manifest.json").exists():
@@ -57,9 +77,7 @@ def main(argv: list[str]) -> int:
     for name, template_path in templates:
         template = json.loads(template_path.read_text(encoding="utf-8"))
         resources = template.get("Resources", {})
-        by_type = Counter(resource["Type"] for resource in resources.values())
-        top = ", ".join(f"{count} {kind}" for kind, count in by_type.most_common(3))
-        print(f"  {name:<{width}}  {len(resources):>3} resources  ({top}, ...)")
+        print(f"  {name:<{width}}  {len(resources):>3} resources  ({describe(resources)})")
         print(f"  {'':<{width}}  {template_path}")
     summary, open_findings = validation_summary(outdir)
     print("cdk-nag (AwsSolutions + Serverless packs):")

@@ -23,7 +23,7 @@ SERVICES = ["Accounts", "Statements", "Transfers"]
 STATEMENTS_TABLE_LOGICAL_ID = "StatementsTable26B05729"
 ACCOUNTS_TABLE_LOGICAL_ID = "AccountsTable0B30E896"
 # Actions on data and queues; anything a role holds among these must be on its own stack.
-DATA_ACTION_PREFIXES = ("dynamodb:", "sqs:")
+DATA_ACTION_PREFIXES = ("dynamodb:", "sqs:", "s3:", "secretsmanager:", "rds-db:")
 
 
 def _stack(templates: dict[str, Any], profile: EnvironmentProfile, name: str) -> Any:

@@ -88,8 +88,9 @@ def test_every_log_group_keeps_the_profiles_retention(profile, service, synthesi
     template = _stack(synthesized_app, profile, service)
     log_groups = dict(resources_of_type(template, "AWS::Logs::LogGroup"))
     functions = list(resources_of_type(template, "AWS::Lambda::Function"))
-    # the API's access and execution logs, and one per function
-    assert len(log_groups) == 2 + len(functions)
+    workflows = list(resources_of_type(template, "AWS::StepFunctions::StateMachine"))
+    # the API's access and execution logs, one per function and one per workflow
+    assert len(log_groups) == 2 + len(functions) + len(workflows)
     for logical_id, log_group in log_groups.items():
         assert log_group["Properties"]["RetentionInDays"] == expected_days, logical_id
     for logical_id, function in functions:

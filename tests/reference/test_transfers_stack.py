@@ -67,7 +67,8 @@ def test_service_scales_within_the_profile(profile: EnvironmentProfile, synthesi
 @pytest.mark.parametrize("profile", PROFILES, ids=lambda profile: profile.name)
 def test_container_gets_its_configuration_and_the_database_secret_arn(profile, synthesized_app):
     template = _transfers(synthesized_app, profile)
-    task = _only(template, "AWS::ECS::TaskDefinition")[1]["Properties"]
+    service = _only(template, "AWS::ECS::Service")[1]["Properties"]
+    task = template["Resources"][service["TaskDefinition"]["Ref"]]["Properties"]
     # The application, and the tracing collector beside it (see test_container_tracing_rules).
     [container] = [c for c in task["ContainerDefinitions"] if c["Name"] == "transfers"]
     assert [c["Name"] for c in task["ContainerDefinitions"]] == ["transfers", "otel-collector"]
@@ -150,9 +151,21 @@ def test_database_and_cache_admit_only_the_service(profile, synthesized_app):
     database_port = template["Resources"][LEDGER_CLUSTER_LOGICAL_ID]["Properties"]["Port"]
     to_database = [rule for rule in ingress if rule["FromPort"] == database_port]
     sources = {rule["SourceSecurityGroupId"]["Fn::GetAtt"][0] for rule in to_database}
-    # the service, and the secret-rotation function
+    # the service, the secret-rotation function and the nightly cleanup task
+    # (tests/reference/test_operations_jobs.py)
+    [cleanup_schedule] = [
+        r["Properties"]
+        for _, r in resources_of_type(template, "AWS::Scheduler::Schedule")
+        if "EcsParameters" in r["Properties"]["Target"]
+    ]
+    cleanup_network = cleanup_schedule["Target"]["EcsParameters"]["NetworkConfiguration"]
+    [cleanup_group] = [
+        group["Fn::GetAtt"][0] for group in cleanup_network["AwsvpcConfiguration"]["SecurityGroups"]
+    ]
     assert service_group in sources
-    assert all("Rotation" in source or source == service_group for source in sources)
+    assert all(
+        "Rotation" in source or source in {service_group, cleanup_group} for source in sources
+    )
     to_cache = [rule for rule in ingress if rule["FromPort"] == 6379]
     assert [rule["SourceSecurityGroupId"]["Fn::GetAtt"][0] for rule in to_cache] == [service_group]
 
