@@ -116,6 +116,7 @@ class PlatformStack(Stack):
             domain="statements",
             contracts=[EventContract.from_file(EVENT_CONTRACTS / "StatementExported.v1.json")],
             removal_policy=profile.removal_policy,
+            alarm_topic=self.alarm_topic,
         )
 
         CfnOutput(self, "UserPoolId", value=self.user_pool.user_pool_id)

@@ -402,7 +402,10 @@ def test_transfers_cleanup_task_runs_the_cleanup_against_the_ledger(profile, syn
             if t.logical_id != task.logical_id
         ]
     )
-    [service_container] = service_task.properties["ContainerDefinitions"]
+    # The service's own container, not the tracing collector beside it.
+    [service_container] = [
+        c for c in service_task.properties["ContainerDefinitions"] if c["Name"] == "transfers"
+    ]
     assert container["Image"] == service_container["Image"]
     environment = _environment(container)
     assert (
