@@ -149,7 +149,7 @@ class StatementsStack(Stack):
             service_name="statements",
             alarm_topic=alarm_topic,
             dashboard_name=f"payments-{profile.name}-statements",
-        ).add(self.api, self.worker, self.table)
+        ).add(self.api, self.worker, self.table, self.export.workflow, self.dead_letter_report.job)
 
         CfnOutput(self, "ApiUrl", value=self.api.url)
         CfnOutput(self, "TableName", value=self.table.table_name)

@@ -265,8 +265,16 @@ class TransfersStack(Stack):
             service_name="transfers",
             alarm_topic=alarm_topic,
             dashboard_name=f"payments-{profile.name}-transfers",
-        ).add(self.api, self.service, self.database, self.cache)
+        ).add(
+            self.api,
+            self.service,
+            self.database,
+            self.cache,
+            self.cleanup.job,
+            self.dead_letter_report.job,
+        )
         self.monitoring.add_alarms(dead_letter_alarm, title="AccountOpened consumer")
+        self.monitoring.add_alarms(*self.cleanup.alarms, title="Nightly cleanup")
 
         CfnOutput(self, "ServiceUrl", value=self.service.url)
         CfnOutput(self, "ApiUrl", value=self.api.url)

@@ -27,7 +27,12 @@ What each pattern puts on the dashboard (``add``):
   has none);
 - ``EventBus``: SNS messages published and notifications failed;
 - ``StaticSite``: CloudFront requests, 4xx/5xx error rates (read from us-east-1, where
-  CloudFront publishes them, whatever the stack's region).
+  CloudFront publishes them, whatever the stack's region);
+- ``Workflow``: Step Functions executions started, succeeded, failed, timed out, throttled
+  and aborted, and their duration;
+- ``ScheduledJob``: runs started, refused by the target, dropped and dead-lettered (a
+  custom section over the job's schedule group: the library has none for EventBridge
+  Scheduler), its dead-letter queue, and its function for a Lambda target.
 
 Each added pattern's alarms (its ``alarms`` attribute) are shown as an alarm status widget
 in its section and join the health alarm. The patterns' own alarms keep their actions:
@@ -70,9 +75,11 @@ from cdk_microservices.container_service import ContainerService
 from cdk_microservices.event_bus import EventBus
 from cdk_microservices.queue_worker import QueueWorker
 from cdk_microservices.relational_database import RelationalDatabase
+from cdk_microservices.scheduled_job import ScheduledJob
 from cdk_microservices.service_table import ServiceTable
 from cdk_microservices.static_site import StaticSite
 from cdk_microservices.table_event_publisher import TableEventPublisher
+from cdk_microservices.workflow import Workflow
 
 MonitoredPattern = (
     ApiService
@@ -85,6 +92,8 @@ MonitoredPattern = (
     | Cache[secretsmanager.Secret | None]
     | EventBus[sns.ITopic]
     | StaticSite[s3.IBucket]
+    | Workflow
+    | ScheduledJob
 )
 """What ``ServiceMonitoring.add`` accepts: every pattern of the library but ``AuditTrail``
 (an account's trail, not a service's)."""
@@ -318,6 +327,16 @@ class ServiceMonitoring(Construct):
                     source=f"CloudFront {title}",
                 ),
             )
+        elif isinstance(pattern, Workflow):
+            self.facade.add_medium_header(f"Workflow {title}")
+            self._watch(_alarms_of(pattern), title)
+            self.facade.monitor_step_function(
+                state_machine=pattern.state_machine,
+                human_readable_name=title,
+                alarm_friendly_name=_friendly(title),
+            )
+        elif isinstance(pattern, ScheduledJob):
+            self._add_scheduled_job(pattern, title)
         else:
             raise fail(
                 self.CONSTRUCT,
@@ -325,7 +344,7 @@ class ServiceMonitoring(Construct):
                 f"is a {type(pattern).__name__}; allowed are the library's patterns: "
                 "ApiService, ContainerApi, QueueWorker, TableEventPublisher, "
                 "ContainerService, ServiceTable, RelationalDatabase, Cache, EventBus, "
-                "StaticSite",
+                "StaticSite, Workflow, ScheduledJob",
             )
         self.patterns.append(pattern)
 
@@ -352,6 +371,37 @@ class ServiceMonitoring(Construct):
                 source=f"API {title}",
             ),
         )
+
+    def _add_scheduled_job(self, pattern: ScheduledJob, title: str) -> None:
+        # No section of cdk-monitoring-constructs reads EventBridge Scheduler's metrics:
+        # they are graphed from the job's schedule group (their only dimension).
+        group = pattern.schedule_group
+        self.facade.add_medium_header(f"Scheduled job {title}")
+        self._watch(_alarms_of(pattern), title)
+        self.facade.monitor_custom(
+            human_readable_name=f"{title} schedule",
+            alarm_friendly_name=_friendly(f"{title} schedule"),
+            metric_groups=[
+                monitoring.CustomMetricGroup(
+                    title="Runs started", metrics=[group.metric_attempts(statistic="Sum")]
+                ),
+                monitoring.CustomMetricGroup(
+                    title="Failed runs",
+                    metrics=[
+                        group.metric_target_errors(statistic="Sum"),
+                        group.metric_dropped(statistic="Sum"),
+                        group.metric_sent_to_dlq(statistic="Sum"),
+                    ],
+                ),
+            ],
+        )
+        self.facade.monitor_sqs_queue(
+            queue=pattern.dead_letter_queue,
+            human_readable_name=f"{title} dead-lettered runs",
+            alarm_friendly_name=_friendly(f"{title} dead-lettered runs"),
+        )
+        if pattern.function is not None:
+            self._add_function(pattern.function, title)
 
     def _add_function(self, function: lambda_.IFunction, title: str, stream: bool = False) -> None:
         self.facade.monitor_lambda_function(

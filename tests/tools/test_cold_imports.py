@@ -120,7 +120,8 @@ def test_summarize_takes_medians_over_the_runs() -> None:
 def test_the_handlers_measured_are_the_ones_the_stacks_deploy() -> None:
     referenced = set()
     for path in (REPO_ROOT / "stacks").glob("*.py"):
-        referenced |= set(re.findall(r'handler="(\w+)\.handler"', path.read_text("utf-8")))
+        # ``handler="x.handler"`` arguments and ``X_HANDLER = "x.handler"`` constants.
+        referenced |= set(re.findall(r'"(\w+)\.handler"', path.read_text("utf-8")))
     found = handler_modules()
     assert {handler.module for handler in found} == referenced
     assert len(found) == len(referenced), "two function folders hold a module of one name"

@@ -8,12 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_cdk import App, Environment, Stack
+from aws_cdk import App, Duration, Environment, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
 from aws_cdk.assertions import Annotations, Match, Template
 from unit_app import new_app, three_tier_vpc
 
@@ -28,10 +30,12 @@ from cdk_microservices import (
     EventContract,
     QueueWorker,
     RelationalDatabase,
+    ScheduledJob,
     ServiceMonitoring,
     ServiceTable,
     StaticSite,
     TableEventPublisher,
+    Workflow,
 )
 from cdk_microservices.service_monitoring import MAX_ALARM_RULE_LENGTH, MAX_CHILD_ALARMS
 from stacks.compliance import add_compliance_checks
@@ -534,3 +538,95 @@ def test_something_else_than_a_pattern_is_rejected() -> None:
     monitoring = ServiceMonitoring(stack, "Monitoring", service_name="items")
     with pytest.raises(ConstructArgumentError, match=r"patterns\[0\]' is a Vpc"):
         monitoring.add(ec2.Vpc(stack, "Vpc"))  # type: ignore[arg-type]
+
+
+class Jobs:
+    """A stack with a Workflow and a ScheduledJob (Lambda target), monitored together."""
+
+    def __init__(self, code_dir: Path) -> None:
+        self.stack = _stack()
+        stack = self.stack
+        topic = sns.Topic(stack, "Events", enforce_ssl=True)
+        self.workflow = Workflow(
+            stack,
+            "Export",
+            service_name="statements",
+            definition=tasks.SnsPublish(
+                stack, "Publish", topic=topic, message=sfn.TaskInput.from_json_path_at("$")
+            ),
+            timeout=Duration.minutes(15),
+        )
+        worker = QueueWorker(
+            stack, "Report", service_name="statements", code=code_dir, handler="consumer.handler"
+        )
+        self.job = ScheduledJob(
+            stack,
+            "Nightly",
+            service_name="statements",
+            schedule="cron(0 3 * * ? *)",
+            target=worker.function,
+            description="reports dead-lettered messages",
+        )
+        self.monitoring = ServiceMonitoring(stack, "Monitoring", service_name="statements").add(
+            self.workflow, self.job
+        )
+        self.template = Template.from_stack(stack)
+        [self.dashboard] = _dashboards(self.template)
+
+    def logical_id(self, construct: Any) -> str:
+        return str(self.stack.resolve(construct.node.default_child.logical_id))
+
+
+@pytest.fixture(scope="module")
+def jobs(code_dir: Path) -> Jobs:
+    return Jobs(code_dir)
+
+
+def test_the_workflow_section_shows_executions_and_its_alarms(jobs: Jobs) -> None:
+    section = _section(jobs.dashboard, "Workflow Test/Export")
+    assert {
+        "AWS/States/ExecutionsStarted",
+        "AWS/States/ExecutionsFailed",
+        "AWS/States/ExecutionsTimedOut",
+    } <= _metric_names(section)
+    assert jobs.workflow.alarms
+    assert _alarm_arns(section) == {
+        f"<{jobs.logical_id(alarm)}.Arn>" for alarm in jobs.workflow.alarms
+    }
+
+
+def test_the_scheduled_job_section_shows_runs_failures_dead_letters_and_its_function(
+    jobs: Jobs,
+) -> None:
+    section = _section(jobs.dashboard, "Scheduled job Test/Nightly")
+    assert {
+        "AWS/Scheduler/InvocationAttemptCount",
+        "AWS/Scheduler/TargetErrorCount",
+        "AWS/Scheduler/InvocationDroppedCount",
+        "AWS/Scheduler/InvocationsSentToDeadLetterCount",
+        "AWS/SQS/ApproximateNumberOfMessagesVisible",
+        "AWS/Lambda/Errors",
+    } <= _metric_names(section)
+    group = jobs.stack.resolve(jobs.job.schedule_group.schedule_group_name)
+    scheduler_metrics = [
+        metric
+        for widget in section
+        for metric in widget.get("properties", {}).get("metrics", [])
+        if metric and metric[0] == "AWS/Scheduler"
+    ]
+    # The schedule group is the metrics' only dimension: each graph names this job's group.
+    assert scheduler_metrics
+    assert all(
+        metric[2] == "ScheduleGroup" and _render(metric[3]) == _render(group)
+        for metric in scheduler_metrics
+    )
+    assert _alarm_arns(section) == {f"<{jobs.logical_id(alarm)}.Arn>" for alarm in jobs.job.alarms}
+
+
+def test_the_jobs_alarms_feed_the_health_alarm(jobs: Jobs) -> None:
+    rule = _render(_health(jobs.template)["AlarmRule"])
+    watched = set(re.findall(r'ALARM\("<([A-Za-z0-9]+)\.Arn>"\)', rule))
+    # The worker that lends the job its function was not added: its alarms stay out.
+    assert watched == {
+        jobs.logical_id(alarm) for alarm in [*jobs.workflow.alarms, *jobs.job.alarms]
+    }
