@@ -132,6 +132,8 @@ class ScheduledJob(Construct):
     """
 
     CONSTRUCT = "ScheduledJob"
+    ALARM_THRESHOLDS: Mapping[str, float] = DEFAULT_THRESHOLDS
+    """Each alarm's name and default threshold, as every pattern has them."""
 
     def __init__(
         self,

@@ -93,6 +93,8 @@ class Workflow(Construct):
     """
 
     CONSTRUCT = "Workflow"
+    ALARM_THRESHOLDS: Mapping[str, float] = DEFAULT_THRESHOLDS
+    """Each alarm's name and default threshold, as every pattern has them."""
 
     def __init__(
         self,

@@ -31,9 +31,11 @@ from cdk_microservices import (
     EventContract,
     QueueWorker,
     RelationalDatabase,
+    ScheduledJob,
     ServiceTable,
     StaticSite,
     TableEventPublisher,
+    Workflow,
     alarm_description,
 )
 from cdk_microservices._alarms import DESCRIPTION_FORMAT, resolve_thresholds
@@ -564,6 +566,8 @@ def test_the_readme_lists_every_alarm_name_of_every_pattern() -> None:
         EventBus,
         StaticSite,
         AuditTrail,
+        Workflow,
+        ScheduledJob,
     )
     expected = {(cls.__name__, name) for cls in classes for name in cls.ALARM_THRESHOLDS}
     expected |= {("Cache", name) for name in Cache.SERVERLESS_ALARM_THRESHOLDS}
