@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Literal
 
-from aws_cdk import Duration, Fn, RemovalPolicy, Stack
+from aws_cdk import Duration, Fn, RemovalPolicy, Stack, Token
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cognito as cognito
@@ -189,6 +189,20 @@ class RestApiConstruct(Construct):
         )
         self._validate_stage_overrides(props)
         self.rest_api = apigw.RestApi(self, "Api", **props)  # type: ignore[arg-type]
+        # The API's metrics named by the API's and the stage's names as written, not by the
+        # stage resource: an alarm on them then depends on nothing in the API, so a
+        # deployment group may gate on it (the stage depends on the methods, which invoke
+        # the functions' aliases, whose groups name their alarms). A name that is a token
+        # (given through rest_api_props) falls back to the stage's own metrics.
+        api_name_value = props.get("rest_api_name")
+        stage_name_value = _stage_name(props)
+        self._metric_dimensions: dict[str, str] | None = (
+            {"ApiName": api_name_value, "Stage": stage_name_value}
+            if isinstance(api_name_value, str)
+            and not Token.is_unresolved(api_name_value)
+            and not Token.is_unresolved(stage_name_value)
+            else None
+        )
 
         self.execution_log_group = logs.LogGroup(
             self,
@@ -299,25 +313,38 @@ class RestApiConstruct(Construct):
         stack = Stack.of(self)
         return f"{self.rest_api.rest_api_id}.execute-api.{stack.region}.{stack.url_suffix}"
 
+    @property
+    def alarms_stand_apart(self) -> bool:
+        """Whether the API's metrics (so its alarms) refer to nothing in the API: true unless
+        the API's or the stage's name is a token. A deployment group can then gate on them."""
+        return self._metric_dimensions is not None
+
+    def _api_metric(self, metric_name: str, statistic: str, period: Duration) -> cloudwatch.Metric:
+        if self._metric_dimensions is None:
+            return self.rest_api.deployment_stage.metric(
+                metric_name, period=period, statistic=statistic
+            )
+        return cloudwatch.Metric(
+            namespace="AWS/ApiGateway",
+            metric_name=metric_name,
+            dimensions_map=self._metric_dimensions,
+            period=period,
+            statistic=statistic,
+        )
+
     def metric_server_errors(self, period: Duration | None = None) -> cloudwatch.Metric:
         """Sum of 5XX answers of the stage (dimensions ApiName and Stage: the API's name
         alone may be shared by the same API of another environment in the account)."""
-        return self.rest_api.deployment_stage.metric_server_error(
-            period=period or Duration.minutes(5), statistic="Sum"
-        )
+        return self._api_metric("5XXError", "Sum", period or Duration.minutes(5))
 
     def metric_client_errors(self, period: Duration | None = None) -> cloudwatch.Metric:
         """Sum of 4XX answers of the stage (dimensions ApiName and Stage)."""
-        return self.rest_api.deployment_stage.metric_client_error(
-            period=period or Duration.minutes(5), statistic="Sum"
-        )
+        return self._api_metric("4XXError", "Sum", period or Duration.minutes(5))
 
     def metric_latency_p99(self, period: Duration | None = None) -> cloudwatch.Metric:
         """p99 of the stage's end-to-end latency, in milliseconds (dimensions ApiName and
         Stage)."""
-        return self.rest_api.deployment_stage.metric_latency(
-            period=period or Duration.minutes(1), statistic="p99"
-        )
+        return self._api_metric("Latency", "p99", period or Duration.minutes(1))
 
 
 def _stage_name(props: Mapping[str, object]) -> str:

@@ -310,9 +310,9 @@ def gate_deployments(
 
     An alarm created inside one function's subtree (its errors alarm) gates only that
     function; an alarm created elsewhere in the pattern gates every function, unless
-    ``shared_alarms_gate`` is False (ApiService: its API alarms measure the stage, which
-    depends on the methods, which invoke the alias, whose update policy names the group;
-    gating on them would be a dependency cycle CloudFormation refuses). Alarms whose
+    ``shared_alarms_gate`` is False (ApiService, when its API alarms' metrics refer to the
+    stage, which depends on the methods, which invoke the alias, whose update policy names
+    the group: gating on them would be a dependency cycle CloudFormation refuses). Alarms whose
     construct id is in ``not_gating`` do not gate: backlog alarms (messages already
     dead-lettered, an old message) stay in ALARM after an incident until someone drains
     the queue, and would roll back the very deploy that fixes it.

@@ -153,14 +153,15 @@ class ApiService(RestApiConstruct):
       each route's alias ``live``, never ``$LATEST``; a CodeDeploy deployment group per
       route moves the alias to the new version (all at once, or canary / linear) and moves
       it back if the deployment fails or is stopped, or if an alarm that gates it goes to
-      ALARM: the route's own errors alarm and ``Deployment.alarms`` (another route's errors
-      do not roll this route back). The API's 5XX and latency alarms do not gate: they
-      measure the stage, which CloudFormation creates after the methods that invoke the
-      alias, so naming them in the alias's deployment group would be a dependency cycle
-      (a function error is what a bad version shows as a 5XX through the proxy). The
-      alarms treat missing data as not breaching, so a quiet canary is not rolled back for
-      lack of traffic. A canary or linear deployment needs alarms (``alarms=False`` without
-      ``Deployment.alarms`` is refused).
+      ALARM: the route's own errors alarm, the API's 5XX and latency alarms, and
+      ``Deployment.alarms`` (another route's errors do not roll this route back). The API
+      alarms' metrics name the API and the stage by their names as written, so they refer
+      to nothing in the API (the stage depends on the methods, which invoke the alias,
+      whose deployment group names its alarms: a reference would be a cycle); an API or
+      stage name given as a token in ``rest_api_props`` keeps the stage's own metrics, and
+      then the API alarms do not gate. The alarms treat missing data as not breaching, so a
+      quiet canary is not rolled back for lack of traffic. A canary or linear deployment
+      needs alarms (``alarms=False`` without ``Deployment.alarms`` is refused).
 
     Escape hatches: ``rest_api_props`` overrides keyword arguments of
     ``aws_apigateway.RestApi``, ``function_props`` those of every ``aws_lambda.Function``
@@ -276,8 +277,14 @@ class ApiService(RestApiConstruct):
         self.alarms: list[cloudwatch.Alarm] = []
         if alarms:
             self._add_alarms(alarm_topic, thresholds)
-        # Not on the API's alarms: see gate_deployments (a dependency cycle).
-        gate_deployments(name, self._live, self.alarms, self.deployment, shared_alarms_gate=False)
+        # On the API's alarms too, unless their metrics refer to the stage (a cycle).
+        gate_deployments(
+            name,
+            self._live,
+            self.alarms,
+            self.deployment,
+            shared_alarms_gate=self.alarms_stand_apart,
+        )
 
     # -- construction -------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_cdk import Duration, Environment, Stack
+from aws_cdk import Aws, Duration, Environment, Fn, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
@@ -224,9 +224,10 @@ def test_each_route_rolls_back_on_its_own_errors_only(code_dir: Path) -> None:
             if path.startswith(service_function.node.path + "/")
         }
         assert len(own_errors) == 1
-        # Not the API's alarms: stage -> deployment -> method -> alias -> group -> alarm ->
-        # stage would be a cycle (see test_no_dependency_cycle_...).
-        assert _alarm_refs(group) == own_errors
+        # Its own errors and the API's 5XX and latency, never another route's errors. The
+        # API alarms name the API and stage by name: a reference to the stage would be a
+        # cycle stage -> method -> alias -> group -> alarm (see test_no_dependency_cycle_...).
+        assert _alarm_refs(group) == own_errors | api_alarms
         assert {"Name": "orders"} in properties["AlarmConfiguration"]["Alarms"]
         assert properties["AlarmConfiguration"]["Enabled"] is True
         assert properties["AutoRollbackConfiguration"]["Enabled"] is True
@@ -455,3 +456,44 @@ def test_no_dependency_cycle_between_alias_group_alarms_and_role(
 
     for node in graph:
         visit(node, ())
+
+
+def test_api_alarms_on_a_token_named_api_do_not_gate_but_still_alarm(code_dir: Path) -> None:
+    """An API name known only at deploy leaves the stage's own metrics, which refer to the
+    stage: the route's groups then gate on the route's errors alone, and nothing cycles."""
+    stack = _stack()
+    api = _api(
+        code_dir,
+        stack,
+        deployment=Deployment.canary(),
+        rest_api_props={"rest_api_name": Fn.join("-", ["items", Aws.STACK_NAME])},
+    )
+    assert not api.alarms_stand_apart
+    template = Template.from_stack(stack)
+    alarm_ids = {alarm.node.path: _id(alarm) for alarm in api.alarms}
+    assert any("ServerErrors" in path for path in alarm_ids)
+    for key, service_function in api.service_functions.items():
+        group = _group(template, api.deployment_group_for(key))
+        assert _alarm_refs(group) == {
+            alarm_id
+            for path, alarm_id in alarm_ids.items()
+            if path.startswith(service_function.node.path + "/")
+        }
+
+
+def test_api_alarm_metrics_name_the_api_and_stage_as_written(code_dir: Path) -> None:
+    stack = _stack()
+    api = _api(code_dir, stack, api_name="items-dev", stage_name="api")
+    assert api.alarms_stand_apart
+    template = Template.from_stack(stack).to_json()
+    server_errors = next(
+        body["Properties"]
+        for body in template["Resources"].values()
+        if body["Type"] == "AWS::CloudWatch::Alarm"
+        and body["Properties"].get("MetricName") == "5XXError"
+    )
+    assert server_errors["Namespace"] == "AWS/ApiGateway"
+    assert server_errors["Dimensions"] == [
+        {"Name": "ApiName", "Value": "items-dev"},
+        {"Name": "Stage", "Value": "api"},
+    ]
