@@ -16,9 +16,13 @@ OPERATIONS_KINDS = (
     "AWS::StepFunctions::StateMachine",
     "AWS::ECS::TaskDefinition",
     "AWS::CloudTrail::Trail",
+    "AWS::CloudWatch::Dashboard",
+    "AWS::CloudWatch::CompositeAlarm",
+    "AWS::CodeDeploy::DeploymentGroup",
 )
-"""Kinds always named in a stack's line when it has them (the jobs, workflows and trail
-that the three most frequent kinds would hide)."""
+"""Kinds always named in a stack's line when it has them (the jobs, workflows, trail,
+dashboards, health alarms and deployment groups that the three most frequent kinds would
+hide)."""
 
 
 def stack_templates(outdir: Path) -> list[tuple[str, Path]]:
