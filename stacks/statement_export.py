@@ -16,10 +16,10 @@ Creates, in the statements stack:
 - ``managed_function``: the library's ``ManagedFunction`` running
   ``export_statement.handler`` (lambda_src/statements), with its own log group and role,
   deployed as the profile's ``deployment`` says (CodeDeploy, gated on its ``Errors``
-  alarm); ``function`` is allowed exactly: ``GetItem``/``Query`` on the statements table, ``PutObject``
-  and ``GetObject`` under ``statements/`` of the bucket, ``ListBucket`` on the bucket (so
-  that ``HeadObject`` of a missing statement answers 404, not 403), and the key use those
-  need (``GenerateDataKey`` to write, ``Decrypt`` to read);
+  alarm); ``function`` is allowed exactly: ``GetItem``/``Query`` on the statements table,
+  ``PutObject`` and ``GetObject`` under ``statements/`` of the bucket, ``ListBucket`` on
+  the bucket (so that ``HeadObject`` of a missing statement answers 404, not 403), and the
+  key use those need (``GenerateDataKey`` to write, ``Decrypt`` to read);
 - ``alias``: its ``live`` alias, the version CodeDeploy deployed: the workflow invokes
   it, so its role may invoke that alias only (not ``function:*``);
 - ``workflow``: the ``Workflow`` "StatementExport": invoke the function (the input,
@@ -106,9 +106,7 @@ class StatementExport(Construct):
                 s3.LifecycleRule(
                     id="expire-access-logs",
                     expiration=Duration.days(ACCESS_LOG_DAYS),
-                    noncurrent_version_expiration=Duration.days(
-                        ACCESS_LOG_NONCURRENT_VERSION_DAYS
-                    ),
+                    noncurrent_version_expiration=Duration.days(ACCESS_LOG_NONCURRENT_VERSION_DAYS),
                     abort_incomplete_multipart_upload_after=Duration.days(1),
                 )
             ],

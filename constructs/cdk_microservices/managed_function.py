@@ -155,8 +155,10 @@ class ManagedFunction(Construct):
                 "dead_letter_queue",
                 f"must be an aws_sqs.IQueue, got {type(dead_letter_queue).__name__}",
             )
-        if dead_letter_queue is not None and function_props and (
-            "dead_letter_queue" in function_props or "dead_letter_topic" in function_props
+        if (
+            dead_letter_queue is not None
+            and function_props
+            and ("dead_letter_queue" in function_props or "dead_letter_topic" in function_props)
         ):
             raise fail(
                 name,

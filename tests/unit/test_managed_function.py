@@ -115,9 +115,7 @@ def test_function_defaults(managed: ManagedFunction, template: Template) -> None
         "POWERTOOLS_LOG_LEVEL": "INFO",
     }
     [layer] = properties["Layers"]
-    assert ":017000801446:layer:AWSLambdaPowertoolsPythonV3-python314-arm64:27" in json.dumps(
-        layer
-    )
+    assert ":017000801446:layer:AWSLambdaPowertoolsPythonV3-python314-arm64:27" in json.dumps(layer)
     assert properties["Role"] == {"Fn::GetAtt": [_id(managed.role), "Arn"]}
     assert properties["LoggingConfig"]["LogGroup"] == {"Ref": _id(managed.log_group)}
     assert "DeadLetterConfig" not in properties
@@ -214,7 +212,9 @@ def test_errors_alarm_watches_the_function(managed: ManagedFunction, template: T
     assert alarm["Namespace"] == "AWS/Lambda"
     assert alarm["MetricName"] == "Errors"
     # The function's own metric, every version's errors: not the alias's (Resource dimension).
-    assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": _id(managed.function)}}]
+    assert alarm["Dimensions"] == [
+        {"Name": "FunctionName", "Value": {"Ref": _id(managed.function)}}
+    ]
     assert (alarm["Statistic"], alarm["Period"], alarm["EvaluationPeriods"]) == ("Sum", 300, 1)
     assert alarm["Threshold"] == 1
     assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
