@@ -181,7 +181,13 @@ class AccountsStack(Stack):
             service_name="accounts",
             alarm_topic=alarm_topic,
             dashboard_name=f"payments-{profile.name}-accounts",
-        ).add(self.api, self.table, self.publisher, self.dead_letter_report.job)
+        ).add(
+            self.api,
+            self.table,
+            self.publisher,
+            self.dead_letter_report.job,
+            self.dead_letter_report.managed_function,
+        )
 
         CfnOutput(self, "ApiUrl", value=self.api.url)
         CfnOutput(self, "TableName", value=self.table.table_name)

@@ -29,8 +29,13 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from cdk_microservices import RelationalDatabase, ScheduledFargateTask, ScheduledJob, acknowledge
-from cdk_microservices._service_function import FunctionSettings, ServiceFunction, asset_code
+from cdk_microservices import (
+    ManagedFunction,
+    RelationalDatabase,
+    ScheduledFargateTask,
+    ScheduledJob,
+    acknowledge,
+)
 from stacks.config import LAMBDA_SRC, EnvironmentProfile
 from stacks.runtime_layers import RUNTIME
 
@@ -52,7 +57,9 @@ def metrics_namespace(profile: EnvironmentProfile) -> str:
 
 
 class DeadLetterReport(Construct):
-    """The nightly dead-letter report of one service: a function and its ``ScheduledJob``.
+    """The nightly dead-letter report of one service: a ``ManagedFunction`` and the
+    ``ScheduledJob`` that invokes its ``live`` alias (deployed as ``profile.deployment``
+    says, like every function of the app).
 
     ``queues`` maps a name (the report's ``QueueName`` dimension) to each of the service's
     dead-letter queues. The report's own job's dead-letter queue is not among them: a
@@ -67,8 +74,9 @@ class DeadLetterReport(Construct):
     the transfers stack's account-events dead-letter alarm), which stays in ALARM while
     the message waits; a second alarm on a nightly sample of the same count would only
     page twice. The report is the daily record (its log line and metric), and the
-    function's ``FunctionErrors`` alarm (via ``ScheduledJob``) fires when it cannot read a
-    queue.
+    function's ``Errors`` alarm (the ``ManagedFunction``'s, which also gates its
+    deployments; the job's own ``FunctionErrors`` alarm is left out, as it would watch the
+    same metric) fires when it cannot read a queue.
     """
 
     def __init__(
@@ -85,37 +93,33 @@ class DeadLetterReport(Construct):
         super().__init__(scope, id_)
         self.queues = dict(queues)
         stack = Stack.of(self)
-        self.service_function = ServiceFunction(
+        self.managed_function = ManagedFunction(
             self,
             "Function",
-            settings=FunctionSettings(
-                service_name=service_name,
-                code=asset_code("DeadLetterReport", OPERATIONS_CODE),
-                runtime=RUNTIME,
-                architecture=lambda_.Architecture.ARM_64,
-                log_retention=profile.log_retention,
-                removal_policy=profile.removal_policy,
-                tracing=True,
-                powertools_layer_version=None,  # Powertools is in the runtime layer, pinned
-                environment={},
-                function_props=None,
-                layers=layers,
-            ),
+            service_name=service_name,
+            code=OPERATIONS_CODE,
             handler=DEAD_LETTER_REPORT_HANDLER,
+            description=f"Counts the messages in the {service_name} service's dead-letter queues",
             memory_size=256,
             timeout=Duration.minutes(1),
-            description=f"Counts the messages in the {service_name} service's dead-letter queues",
             environment={
                 "DEAD_LETTER_QUEUE_URLS": stack.to_json_string(
                     {name: queue.queue_url for name, queue in self.queues.items()}
                 ),
                 "POWERTOOLS_METRICS_NAMESPACE": metrics_namespace(profile),
             },
-            construct_name="DeadLetterReport",
+            layers=layers,
+            runtime=RUNTIME,
+            powertools_layer_version=None,  # Powertools is in the runtime layer, pinned
+            log_retention=profile.log_retention,
+            removal_policy=profile.removal_policy,
+            deployment=profile.deployment,
+            alarm_topic=alarm_topic,
         )
-        self.function = self.service_function.function
+        self.function = self.managed_function.function
+        self.alias = self.managed_function.alias
         # Counts only: never ReceiveMessage, DeleteMessage or a move task.
-        self.service_function.role.add_to_policy(
+        self.managed_function.role.add_to_policy(
             iam.PolicyStatement(
                 actions=["sqs:GetQueueAttributes"],
                 resources=[queue.queue_arn for queue in self.queues.values()],
@@ -126,10 +130,11 @@ class DeadLetterReport(Construct):
             "Job",
             service_name=service_name,
             schedule=profile.dead_letter_report_schedule,
-            target=self.function,
+            target=self.alias,  # the version CodeDeploy deployed, never $LATEST
             description=f"nightly report of the messages in the {service_name} dead-letter queues",
             removal_policy=profile.removal_policy,
             alarm_topic=alarm_topic,
+            function_errors_alarm=False,  # the ManagedFunction's Errors alarm pages
         )
         # The scheduler invokes the function asynchronously: a run that still fails after
         # Lambda's own retries goes to the job's dead-letter queue too (with its
@@ -141,7 +146,7 @@ class DeadLetterReport(Construct):
         function_resource.dead_letter_config = lambda_.CfnFunction.DeadLetterConfigProperty(
             target_arn=self.job.dead_letter_queue.queue_arn
         )
-        self.service_function.role.add_to_policy(
+        self.managed_function.role.add_to_policy(
             iam.PolicyStatement(
                 actions=["sqs:SendMessage"], resources=[self.job.dead_letter_queue.queue_arn]
             )

@@ -3,22 +3,25 @@
 Creates, in the statements stack:
 
 - ``key``: a rotating customer managed KMS key for the exports;
-- ``access_logs``: the exports bucket's server access logs (the library's access-log
-  bucket: SSE-S3, as S3 server access logging requires of its target, TLS-only, versioned,
-  expiring after ``ACCESS_LOG_DAYS``);
+- ``access_logs``: the exports bucket's server access logs (SSE-S3, as S3 server access
+  logging requires of its target bucket; TLS-only, all public access blocked, versioned,
+  expiring after ``ACCESS_LOG_DAYS``; removed with the profile's removal policy, emptied
+  first where that is ``DESTROY``);
 - ``bucket``: the exports bucket: SSE-KMS with ``key`` and an S3 Bucket Key, TLS-only, all
   public access blocked, ACLs disabled, versioned, access-logged, a lifecycle rule that
   removes overwritten versions after ``NONCURRENT_VERSION_DAYS`` (a statement re-exported
   with new content replaces the current one; the current ones are kept: they are the
   customer's record); removed with the profile's removal policy (emptied first only where
   that is ``DESTROY``);
-- ``function``: ``export_statement.handler`` (lambda_src/statements) with its own log group
-  and role, allowed exactly: ``GetItem``/``Query`` on the statements table, ``PutObject``
-  and ``GetObject`` under ``statements/`` of the bucket, ``ListBucket`` on the bucket (so
-  that ``HeadObject`` of a missing statement answers 404, not 403), and the key use those
-  need (``GenerateDataKey`` to write, ``Decrypt`` to read);
-- ``alias``: ``live``, the function's current version: the workflow invokes it, so its
-  role may invoke that alias only (not ``function:*``);
+- ``managed_function``: the library's ``ManagedFunction`` running
+  ``export_statement.handler`` (lambda_src/statements), with its own log group and role,
+  deployed as the profile's ``deployment`` says (CodeDeploy, gated on its ``Errors``
+  alarm); ``function`` is allowed exactly: ``GetItem``/``Query`` on the statements table,
+  ``PutObject`` and ``GetObject`` under ``statements/`` of the bucket, ``ListBucket`` on
+  the bucket (so that ``HeadObject`` of a missing statement answers 404, not 403), and the
+  key use those need (``GenerateDataKey`` to write, ``Decrypt`` to read);
+- ``alias``: its ``live`` alias, the version CodeDeploy deployed: the workflow invokes
+  it, so its role may invoke that alias only (not ``function:*``);
 - ``workflow``: the ``Workflow`` "StatementExport": invoke the function (the input,
   ``{"account_id", "month"}``, as its event; its result at ``$.export``) → publish
   ``$.export.message`` to the statements bus with ``event_type`` / ``event_version``
@@ -45,9 +48,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from cdk_microservices import EventBus, ServiceTable, Workflow, acknowledge
-from cdk_microservices._log_bucket import access_log_bucket
-from cdk_microservices._service_function import FunctionSettings, ServiceFunction, asset_code
+from cdk_microservices import EventBus, ManagedFunction, ServiceTable, Workflow, acknowledge
 from cdk_microservices.compliance import nag_finding
 from stacks.config import EnvironmentProfile
 from stacks.runtime_layers import RUNTIME
@@ -92,12 +93,25 @@ class StatementExport(Construct):
             enable_key_rotation=True,
             removal_policy=profile.removal_policy,
         )
-        self.access_logs = access_log_bucket(
+        self.access_logs = s3.Bucket(
             self,
             "AccessLogs",
+            # S3 server access logging delivers only to a bucket with SSE-S3.
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            versioned=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="expire-access-logs",
+                    expiration=Duration.days(ACCESS_LOG_DAYS),
+                    noncurrent_version_expiration=Duration.days(ACCESS_LOG_NONCURRENT_VERSION_DAYS),
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                )
+            ],
             removal_policy=profile.removal_policy,
-            expiration_days=ACCESS_LOG_DAYS,
-            noncurrent_version_days=ACCESS_LOG_NONCURRENT_VERSION_DAYS,
+            auto_delete_objects=destroy,
         )
         self.bucket = s3.Bucket(
             self,
@@ -122,42 +136,35 @@ class StatementExport(Construct):
             auto_delete_objects=destroy,
         )
 
-        self.service_function = ServiceFunction(
+        self.managed_function = ManagedFunction(
             self,
             "ExportFunction",
-            settings=FunctionSettings(
-                service_name="statements",
-                code=asset_code("StatementExport", code),
-                runtime=RUNTIME,
-                architecture=lambda_.Architecture.ARM_64,
-                log_retention=profile.log_retention,
-                removal_policy=profile.removal_policy,
-                tracing=True,
-                powertools_layer_version=None,  # Powertools is in the runtime layer, pinned
-                environment={},
-                function_props=None,
-                layers=layers,
-            ),
+            service_name="statements",
+            code=code,
             handler=EXPORT_HANDLER,
+            description="Exports one account's statement of one month to the exports bucket",
             memory_size=512,
             timeout=Duration.minutes(1),
-            description="Exports one account's statement of one month to the exports bucket",
             environment={
                 "TABLE_NAME": table.table_name,
                 "EXPORT_BUCKET_NAME": self.bucket.bucket_name,
             },
-            construct_name="StatementExport",
+            layers=layers,
+            runtime=RUNTIME,
+            powertools_layer_version=None,  # Powertools is in the runtime layer, pinned
+            log_retention=profile.log_retention,
+            removal_policy=profile.removal_policy,
+            deployment=profile.deployment,
+            alarm_topic=alarm_topic,
         )
-        self.function = self.service_function.function
+        self.function = self.managed_function.function
+        self.alias = self.managed_function.alias
         acknowledge(
             self.function,
             "Serverless::Serverless-LambdaDLQ",
             "Invoked synchronously by the StatementExport workflow, which retries a failure "
             "and ends the execution failed (alarmed); a dead-letter queue only receives "
             "failed asynchronous invocations.",
-        )
-        self.alias = lambda_.Alias(
-            self, "Live", alias_name="live", version=self.function.current_version
         )
         self._grant_function(table)
 
@@ -175,7 +182,7 @@ class StatementExport(Construct):
         statement_events.grant_publish(self.workflow.role)
 
     def _grant_function(self, table: ServiceTable[dynamodb.ITable]) -> None:
-        role = self.service_function.role
+        role = self.managed_function.role
         objects = self.bucket.arn_for_objects(f"{EXPORT_PREFIX}*")
         table.grant(self.function, "dynamodb:GetItem", "dynamodb:Query")
         role.add_to_policy(

@@ -149,7 +149,15 @@ class StatementsStack(Stack):
             service_name="statements",
             alarm_topic=alarm_topic,
             dashboard_name=f"payments-{profile.name}-statements",
-        ).add(self.api, self.worker, self.table, self.export.workflow, self.dead_letter_report.job)
+        ).add(
+            self.api,
+            self.worker,
+            self.table,
+            self.export.workflow,
+            self.export.managed_function,
+            self.dead_letter_report.job,
+            self.dead_letter_report.managed_function,
+        )
 
         CfnOutput(self, "ApiUrl", value=self.api.url)
         CfnOutput(self, "TableName", value=self.table.table_name)

@@ -272,6 +272,7 @@ class TransfersStack(Stack):
             self.cache,
             self.cleanup.job,
             self.dead_letter_report.job,
+            self.dead_letter_report.managed_function,
         )
         self.monitoring.add_alarms(dead_letter_alarm, title="AccountOpened consumer")
         self.monitoring.add_alarms(*self.cleanup.alarms, title="Nightly cleanup")

@@ -64,3 +64,31 @@ def test_library_never_imports_cdk_nag() -> None:
     # cdk-nag is an optional extra (pyproject.toml): the library acknowledges findings through
     # aws-cdk-lib's Validations API. tests/consumer synthesizes an app with cdk_nag unimportable.
     assert _library_imports_of({"cdk_nag"}) == []
+
+
+def _imports_of(source: Path) -> list[str]:
+    names: list[str] = []
+    for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.append(node.module)
+            # ``from cdk_microservices import _alarms`` imports a private module too.
+            names += [f"{node.module}.{alias.name}" for alias in node.names]
+    return names
+
+
+def test_the_reference_app_uses_only_the_librarys_public_api() -> None:
+    """app.py and stacks/ import ``cdk_microservices`` and its public modules, never a
+    private one (``cdk_microservices._*``): the app is the library's first consumer
+    (DESIGN.md: app -> stacks -> cdk_microservices public)."""
+    sources = [REPO_ROOT / "app.py", *sorted((REPO_ROOT / "stacks").glob("*.py"))]
+    assert len(sources) > 5
+    offenders = [
+        f"{source.relative_to(REPO_ROOT)}: {name}"
+        for source in sources
+        for name in _imports_of(source)
+        if name.split(".")[0] == "cdk_microservices"
+        and any(part.startswith("_") for part in name.split(".")[1:])
+    ]
+    assert offenders == []

@@ -188,16 +188,26 @@ def test_readme_jobs_example_synthesizes(tmp_path: Path, monkeypatch: pytest.Mon
     _handlers(tmp_path / "lambda" / "reports", "export", "report")
     monkeypatch.chdir(tmp_path)
 
-    resources = Template.from_stack(_run_example("jobs")).to_json()["Resources"].values()
+    by_id = Template.from_stack(_run_example("jobs")).to_json()["Resources"]
+    resources = by_id.values()
 
     def of_type(kind: str) -> list[dict[str, Any]]:
         return [r["Properties"] for r in resources if r["Type"] == kind]
 
     [machine] = of_type("AWS::StepFunctions::StateMachine")
     assert machine["LoggingConfiguration"]["Level"] == "ALL"
+    # Both functions are deployed through their live alias by a canary CodeDeploy group.
+    groups = of_type("AWS::CodeDeploy::DeploymentGroup")
+    assert [g["DeploymentConfigName"] for g in groups] == [
+        "CodeDeployDefault.LambdaCanary10Percent5Minutes"
+    ] * 2
+    assert {a["Name"] for a in of_type("AWS::Lambda::Alias")} == {"live"}
     schedules = of_type("AWS::Scheduler::Schedule")
     assert {s["ScheduleExpressionTimezone"] for s in schedules} == {"Europe/Berlin", "Etc/UTC"}
     [task] = [s for s in schedules if "EcsParameters" in s["Target"]]
+    [report] = [s for s in schedules if "EcsParameters" not in s["Target"]]
+    # The alias's ARN (its Ref), not the function's: the version CodeDeploy deployed.
+    assert by_id[report["Target"]["Arn"]["Ref"]]["Type"] == "AWS::Lambda::Alias"
     assert task["Target"]["EcsParameters"]["LaunchType"] == "FARGATE"
     assert len(of_type("AWS::Scheduler::ScheduleGroup")) == 2
     thresholds = {

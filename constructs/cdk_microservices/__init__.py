@@ -18,6 +18,7 @@ from cdk_microservices.container_service import ContainerService
 from cdk_microservices.deployment import Deployment
 from cdk_microservices.event_bus import EVENT_TYPE_ATTRIBUTE, EventBus, EventContract
 from cdk_microservices.log_retention import LogRetentionAspect
+from cdk_microservices.managed_function import ManagedFunction
 from cdk_microservices.queue_worker import QueueWorker
 from cdk_microservices.relational_database import RelationalDatabase
 from cdk_microservices.scheduled_job import ScheduledFargateTask, ScheduledJob
@@ -43,6 +44,7 @@ __all__ = [
     "EventContract",
     "KeyMetrics",
     "LogRetentionAspect",
+    "ManagedFunction",
     "MonitoredPattern",
     "QueueWorker",
     "RelationalDatabase",

@@ -1,7 +1,7 @@
 """Deployment: how a pattern rolls out a new version of its code, and what rolls it back.
 
 One value, passed as ``deployment=`` to ``ApiService``, ``QueueWorker``,
-``TableEventPublisher`` and ``ContainerService``::
+``TableEventPublisher``, ``ManagedFunction`` and ``ContainerService``::
 
     Deployment.all_at_once()                                    # the library default
     Deployment.canary(percent=10, interval=Duration.minutes(5))

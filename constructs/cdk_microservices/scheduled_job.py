@@ -21,12 +21,13 @@ Creates:
   dropped after the retries (``Dropped``, ``InvocationDroppedCount``), a run that could
   not even be dead-lettered (``DeadLetterFailed``,
   ``InvocationsFailedToBeSentToDeadLetterCount``), and for a Lambda target its errors
-  (``FunctionErrors``).
+  (``FunctionErrors``, unless ``function_errors_alarm=False``).
 
 What the scheduler cannot see: it invokes a Lambda function asynchronously and calls
 ECS RunTask, so a function that fails after it started, or a task that exits with an error,
-is not a scheduler error. The ``FunctionErrors`` alarm covers the first; for a task, have
-the job's code log (or publish a metric of) what it did and alarm on that.
+is not a scheduler error. The ``FunctionErrors`` alarm covers the first (or the function's
+own errors alarm: a ``ManagedFunction``'s ``Errors``); for a task, have the job's code log
+(or publish a metric of) what it did and alarm on that.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import cast
 
 import jsii
 from aws_cdk import Duration, RemovalPolicy, Stack, TimeZone, Token
@@ -118,7 +120,13 @@ class ScheduledJob(Construct):
     unless given; a rate has no time zone) or an ``aws_scheduler.ScheduleExpression``
     (which carries its own time zone). ``target`` is an ``aws_lambda.IFunction`` (invoked
     asynchronously with ``input`` as its event, ``{}`` unless given) or a
-    ``ScheduledFargateTask``.
+    ``ScheduledFargateTask``. Pass a function's alias (a ``ManagedFunction``'s ``alias``)
+    to run the version CodeDeploy deployed: the schedule invokes exactly the ARN it is
+    given, and its role may invoke only that ARN. The ``FunctionErrors`` alarm watches the
+    function behind an alias or version (Lambda's ``Errors`` by function name, every
+    version's errors); ``function_errors_alarm=False`` leaves it out when the function
+    already alarms on its errors (a ``ManagedFunction`` does, and that alarm gates its
+    deployments), so that one failure does not page twice.
 
     Defaults (each can be changed by its argument):
 
@@ -154,6 +162,7 @@ class ScheduledJob(Construct):
         alarms: bool = True,
         alarm_topic: sns.ITopic | None = None,
         alarm_thresholds: Mapping[str, float] | None = None,
+        function_errors_alarm: bool = True,
     ) -> None:
         super().__init__(scope, id)
         name = self.CONSTRUCT
@@ -214,6 +223,25 @@ class ScheduledJob(Construct):
                 "alarm_thresholds",
                 "names 'FunctionErrors', an alarm of a Lambda target; this job runs a task",
             )
+        if not isinstance(function_errors_alarm, bool):
+            raise fail(
+                name,
+                "function_errors_alarm",
+                f"must be True or False, got {type(function_errors_alarm).__name__}",
+            )
+        if is_task and not function_errors_alarm:
+            raise fail(
+                name,
+                "function_errors_alarm",
+                "is for a Lambda target; this job runs a task, which has no function alarm",
+            )
+        if not function_errors_alarm and alarm_thresholds and "FunctionErrors" in alarm_thresholds:
+            raise fail(
+                name,
+                "alarm_thresholds",
+                "names 'FunctionErrors', which function_errors_alarm=False leaves out",
+            )
+        self._function_errors_alarm = function_errors_alarm
 
         self.service_name = service_name
         stack = Stack.of(self)
@@ -303,8 +331,8 @@ class ScheduledJob(Construct):
     def _lambda_target(
         self, function: lambda_.IFunction, input: Mapping[str, object] | None
     ) -> _TargetSettings:
-        """The function's target settings; the role may invoke this function (the
-        unqualified ARN the schedule calls) and nothing else."""
+        """The function's target settings; the role may invoke the ARN the schedule calls
+        (the function's, or the qualified ARN of an alias or a version) and nothing else."""
         self.role.add_to_policy(
             iam.PolicyStatement(
                 actions=["lambda:InvokeFunction"], resources=[function.function_arn]
@@ -397,11 +425,15 @@ class ScheduledJob(Construct):
                 "that the queue exists.",
             ),
         ]
-        if self.function is not None:
+        if self.function is not None and self._function_errors_alarm:
+            # The function's own metric: an alias's or version's metric has a Resource
+            # dimension and counts only the invocations made through that qualifier.
             specs.append(
                 (
                     "FunctionErrors",
-                    self.function.metric_errors(period=ALARM_PERIOD, statistic="Sum"),
+                    _function_behind(self.function).metric_errors(
+                        period=ALARM_PERIOD, statistic="Sum"
+                    ),
                     f"{service}: the function run by {job} failed. First: read its log group "
                     "for the error, fix it, then invoke the function again if the run must "
                     "not wait for the next one.",
@@ -458,6 +490,16 @@ def _check_task(construct: str, task: ScheduledFargateTask) -> None:
             "target.security_groups",
             "must list at least one aws_ec2.ISecurityGroup (what the task may reach)",
         )
+
+
+def _function_behind(target: lambda_.IFunction) -> lambda_.IFunction:
+    """The function itself: ``target``, or the function of an alias or a version."""
+    if hasattr(target, "alias_name") and hasattr(target, "version"):  # an IAlias
+        alias = cast(lambda_.IAlias, target)
+        return alias.version.lambda_
+    if hasattr(target, "lambda_"):  # an IVersion
+        return cast(lambda_.IVersion, target).lambda_
+    return target
 
 
 def _is_function(target: object) -> bool:

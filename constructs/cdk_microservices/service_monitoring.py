@@ -32,7 +32,8 @@ What each pattern puts on the dashboard (``add``):
   and aborted, and their duration;
 - ``ScheduledJob``: runs started, refused by the target, dropped and dead-lettered (a
   custom section over the job's schedule group: the library has none for EventBridge
-  Scheduler), its dead-letter queue, and its function for a Lambda target.
+  Scheduler), its dead-letter queue, and its function for a Lambda target;
+- ``ManagedFunction``: its function (invocations, errors, duration, throttles).
 
 Each added pattern's alarms (its ``alarms`` attribute) are shown as an alarm status widget
 in its section and join the health alarm. The patterns' own alarms keep their actions:
@@ -73,6 +74,7 @@ from cdk_microservices.cache import Cache
 from cdk_microservices.container_api import ContainerApi
 from cdk_microservices.container_service import ContainerService
 from cdk_microservices.event_bus import EventBus
+from cdk_microservices.managed_function import ManagedFunction
 from cdk_microservices.queue_worker import QueueWorker
 from cdk_microservices.relational_database import RelationalDatabase
 from cdk_microservices.scheduled_job import ScheduledJob
@@ -94,6 +96,7 @@ MonitoredPattern = (
     | StaticSite[s3.IBucket]
     | Workflow
     | ScheduledJob
+    | ManagedFunction
 )
 """What ``ServiceMonitoring.add`` accepts: every pattern of the library but ``AuditTrail``
 (an account's trail, not a service's)."""
@@ -337,6 +340,10 @@ class ServiceMonitoring(Construct):
             )
         elif isinstance(pattern, ScheduledJob):
             self._add_scheduled_job(pattern, title)
+        elif isinstance(pattern, ManagedFunction):
+            self.facade.add_medium_header(f"Function {title}")
+            self._watch(_alarms_of(pattern), title)
+            self._add_function(pattern.function, title)
         else:
             raise fail(
                 self.CONSTRUCT,
@@ -344,7 +351,7 @@ class ServiceMonitoring(Construct):
                 f"is a {type(pattern).__name__}; allowed are the library's patterns: "
                 "ApiService, ContainerApi, QueueWorker, TableEventPublisher, "
                 "ContainerService, ServiceTable, RelationalDatabase, Cache, EventBus, "
-                "StaticSite, Workflow, ScheduledJob",
+                "StaticSite, Workflow, ScheduledJob, ManagedFunction",
             )
         self.patterns.append(pattern)
 

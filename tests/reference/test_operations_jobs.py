@@ -287,11 +287,21 @@ def _dead_letter_queues(templates: Templates, stack: str) -> dict[str, Resource]
 
 
 def _report_schedule(templates: Templates, stack: str, function: Resource) -> Resource:
+    """The schedule that invokes the function's ``live`` alias (the version CodeDeploy
+    deployed; the function itself would run ``$LATEST``)."""
+    alias = _only(
+        [
+            alias
+            for alias in _in_stack(templates, stack, "AWS::Lambda::Alias")
+            if alias.properties["FunctionName"] == {"Ref": function.logical_id}
+        ]
+    )
+    assert alias.properties["Name"] == "live"
     return _only(
         [
             schedule
             for schedule in _in_stack(templates, stack, "AWS::Scheduler::Schedule")
-            if schedule.properties["Target"]["Arn"] == {"Fn::GetAtt": [function.logical_id, "Arn"]}
+            if schedule.properties["Target"]["Arn"] == {"Ref": alias.logical_id}
         ]
     )
 

@@ -10,12 +10,14 @@ from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
 from aws_cdk import aws_cloudtrail as cloudtrail
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_codedeploy as codedeploy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_s3 as s3
@@ -33,6 +35,7 @@ from cdk_microservices import (
     EventBus,
     EventContract,
     LogRetentionAspect,
+    ManagedFunction,
     QueueWorker,
     RelationalDatabase,
     ServiceTable,
@@ -98,6 +101,24 @@ existing_worker = QueueWorker(
 )
 assert_type(existing_worker.queue, sqs.IQueue)
 assert_type(existing_worker.dead_letter_queue, None)
+
+# A function of its own: every resource it creates, typed as what it is.
+report = ManagedFunction(
+    stack,
+    "Report",
+    service_name="orders",
+    code="handlers",
+    handler="worker.handler",
+    description="Reports yesterday's orders",
+)
+assert_type(report.function, lambda_.Function)
+assert_type(report.alias, lambda_.Alias)
+assert_type(report.role, iam.Role)
+assert_type(report.log_group, logs.LogGroup)
+assert_type(report.application, codedeploy.LambdaApplication)
+assert_type(report.deployment_group, codedeploy.LambdaDeploymentGroup)
+assert_type(report.alarms, list[cloudwatch.Alarm])
+assert_type(report.dead_letter_queue, sqs.IQueue | None)
 
 service = ContainerService(
     stack,

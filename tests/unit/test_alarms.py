@@ -29,6 +29,7 @@ from cdk_microservices import (
     ContainerService,
     EventBus,
     EventContract,
+    ManagedFunction,
     QueueWorker,
     RelationalDatabase,
     ScheduledJob,
@@ -568,6 +569,7 @@ def test_the_readme_lists_every_alarm_name_of_every_pattern() -> None:
         AuditTrail,
         Workflow,
         ScheduledJob,
+        ManagedFunction,
     )
     expected = {(cls.__name__, name) for cls in classes for name in cls.ALARM_THRESHOLDS}
     expected |= {("Cache", name) for name in Cache.SERVERLESS_ALARM_THRESHOLDS}

@@ -22,6 +22,7 @@ from unit_app import new_app, three_tier_vpc
 from cdk_microservices import (
     AlarmTopic,
     ConstructArgumentError,
+    ManagedFunction,
     QueueWorker,
     ScheduledFargateTask,
     ScheduledJob,
@@ -380,6 +381,94 @@ def test_lambda_job_alarms(lambda_job: ScheduledJob, lambda_template: Template) 
         assert ". First: " in alarm["AlarmDescription"]
 
 
+def _alias_job(stack: Stack, code_dir: Path, **overrides: Any) -> tuple[ScheduledJob, Any]:
+    managed = ManagedFunction(
+        stack,
+        "ReportFunction",
+        service_name="statements",
+        code=code_dir,
+        handler="consumer.handler",
+        description="reports dead-lettered messages",
+    )
+    return _lambda_job(stack, code_dir, target=managed.alias, **overrides), managed
+
+
+def test_an_alias_target_is_invoked_by_its_arn_and_alarmed_by_its_function(
+    code_dir: Path,
+) -> None:
+    stack = _stack()
+    job, managed = _alias_job(stack, code_dir)
+    template = Template.from_stack(stack)
+    # Ref of an AWS::Lambda::Alias is the alias's ARN (function:name:live): the scheduler
+    # invokes the version CodeDeploy deployed, and the role may invoke that ARN only.
+    alias_arn = {"Ref": _logical_id(managed.alias)}
+    assert job.function is managed.alias
+    assert _schedule(template)["Target"]["Arn"] == alias_arn
+    assert _role_statements(template, job) == [
+        {"Action": "lambda:InvokeFunction", "Effect": "Allow", "Resource": alias_arn},
+        {
+            "Action": "sqs:SendMessage",
+            "Effect": "Allow",
+            "Resource": {"Fn::GetAtt": [_logical_id(job.dead_letter_queue), "Arn"]},
+        },
+    ]
+    [errors] = [
+        alarm["Properties"]
+        for key, alarm in template.find_resources("AWS::CloudWatch::Alarm").items()
+        if key.startswith("Job") and alarm["Properties"]["MetricName"] == "Errors"
+    ]
+    # The function's metric (FunctionName only), not the alias's (FunctionName + Resource).
+    assert errors["Dimensions"] == [
+        {"Name": "FunctionName", "Value": {"Ref": _logical_id(managed.function)}}
+    ]
+
+
+def test_a_version_target_is_alarmed_by_its_function(code_dir: Path) -> None:
+    stack = _stack()
+    function = lambda_.Function(
+        stack,
+        "Plain",
+        runtime=lambda_.Runtime.PYTHON_3_14,
+        handler="consumer.handler",
+        code=lambda_.Code.from_asset(str(code_dir)),
+    )
+    job = ScheduledJob(
+        stack,
+        "Job",
+        service_name="statements",
+        schedule="cron(0 3 * * ? *)",
+        target=function.current_version,
+        description="reports dead-lettered messages",
+    )
+    template = Template.from_stack(stack)
+    [version_id] = template.find_resources("AWS::Lambda::Version")
+    assert _schedule(template)["Target"]["Arn"] == {"Ref": version_id}
+    [errors] = [
+        alarm["Properties"]
+        for key, alarm in template.find_resources("AWS::CloudWatch::Alarm").items()
+        if key.startswith("Job") and alarm["Properties"]["MetricName"] == "Errors"
+    ]
+    assert errors["Dimensions"] == [
+        {"Name": "FunctionName", "Value": {"Ref": _logical_id(function)}}
+    ]
+    assert len(job.alarms) == 5
+
+
+def test_function_errors_alarm_off_leaves_it_to_the_function(code_dir: Path) -> None:
+    stack = _stack()
+    job, managed = _alias_job(stack, code_dir, function_errors_alarm=False)
+    template = Template.from_stack(stack)
+    metrics = {
+        alarm["Properties"]["MetricName"]
+        for key, alarm in template.find_resources("AWS::CloudWatch::Alarm").items()
+        if key.startswith("Job")
+    }
+    assert "Errors" not in metrics
+    assert len(job.alarms) == 4
+    # One alarm on the function's errors in all: the ManagedFunction's, which gates it.
+    assert [alarm.node.id for alarm in managed.alarms] == ["ErrorsAlarm"]
+
+
 def test_fargate_job_has_no_function_alarm(
     fargate_job: ScheduledJob, fargate_template: Template
 ) -> None:
@@ -470,6 +559,11 @@ def test_alarms_off(code_dir: Path) -> None:
         ({"alarm_thresholds": {"DeadLetter": -1}}, "is -1; a threshold must be a positive number"),
         ({"alarms": False, "alarm_thresholds": {"DeadLetter": 2}}, "'alarm_thresholds'"),
         ({"service_name": "x"}, "'service_name' is 'x'"),
+        ({"function_errors_alarm": "no"}, "'function_errors_alarm' must be True or False"),
+        (
+            {"function_errors_alarm": False, "alarm_thresholds": {"FunctionErrors": 2}},
+            "'alarm_thresholds' names 'FunctionErrors', which function_errors_alarm=False",
+        ),
     ],
 )
 def test_bad_arguments_are_rejected(
@@ -490,6 +584,7 @@ def test_bad_arguments_are_rejected(
         ({"security_groups": []}, {}, "'target.security_groups' must list at least one"),
         ({}, {"input": {"a": "b"}}, "'input' is for a Lambda target"),
         ({}, {"alarm_thresholds": {"FunctionErrors": 2}}, "names 'FunctionErrors'"),
+        ({}, {"function_errors_alarm": False}, "'function_errors_alarm' is for a Lambda target"),
     ],
 )
 def test_bad_fargate_arguments_are_rejected(

@@ -28,6 +28,7 @@ from cdk_microservices import (
     ContainerService,
     EventBus,
     EventContract,
+    ManagedFunction,
     QueueWorker,
     RelationalDatabase,
     ScheduledJob,
@@ -567,8 +568,16 @@ class Jobs:
             target=worker.function,
             description="reports dead-lettered messages",
         )
+        self.function = ManagedFunction(
+            stack,
+            "Exporter",
+            service_name="statements",
+            code=code_dir,
+            handler="read.handler",
+            description="Exports one statement",
+        )
         self.monitoring = ServiceMonitoring(stack, "Monitoring", service_name="statements").add(
-            self.workflow, self.job
+            self.workflow, self.job, self.function
         )
         self.template = Template.from_stack(stack)
         [self.dashboard] = _dashboards(self.template)
@@ -628,5 +637,17 @@ def test_the_jobs_alarms_feed_the_health_alarm(jobs: Jobs) -> None:
     watched = set(re.findall(r'ALARM\("<([A-Za-z0-9]+)\.Arn>"\)', rule))
     # The worker that lends the job its function was not added: its alarms stay out.
     assert watched == {
-        jobs.logical_id(alarm) for alarm in [*jobs.workflow.alarms, *jobs.job.alarms]
+        jobs.logical_id(alarm)
+        for alarm in [*jobs.workflow.alarms, *jobs.job.alarms, *jobs.function.alarms]
+    }
+
+
+def test_a_managed_function_section_shows_its_function_and_its_alarm(jobs: Jobs) -> None:
+    section = _section(jobs.dashboard, "Function Test/Exporter")
+    assert {"AWS/Lambda/Invocations", "AWS/Lambda/Errors", "AWS/Lambda/Duration"} <= (
+        _metric_names(section)
+    )
+    assert jobs.function.alarms
+    assert _alarm_arns(section) == {
+        f"<{jobs.logical_id(alarm)}.Arn>" for alarm in jobs.function.alarms
     }
