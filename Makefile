@@ -38,6 +38,8 @@ BROWSER_PACKAGES := chromium fonts-dejavu-core
 CHROMIUM := /usr/bin/chromium
 BROWSER_FONT := /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
 WEB_DEV_PORT ?= 8000
+# Debian's Graphviz, whose `dot` draws the diagrams of docs/architecture.md (make report).
+REPORT_PACKAGES := graphviz
 # The floor environment: the oldest aws-cdk-lib and constructs the library declares, cdk-nag
 # at its floor and AWS Solutions Constructs 2.105 (tests/floor-requirements.txt), with the
 # library installed from a wheel of this checkout, not editable. Its packages are
@@ -50,7 +52,7 @@ FLOOR_LIBRARY := $(FLOOR_VENV)/.library
 FLOOR_WHEELHOUSE := build/floor-wheel
 LIBRARY_SOURCES := $(shell find constructs/cdk_microservices -type f -not -path '*/__pycache__/*')
 
-.PHONY: help setup runtime-layer test-servers browser screenshot web-dev synth test lint typecheck pytest test-floor cfn-lint clean
+.PHONY: help setup runtime-layer test-servers browser graphviz screenshot web-dev synth report test lint typecheck pytest test-floor cfn-lint clean
 
 help:
 	@echo "make synth   set up everything, synthesize the reference app, print a summary"
@@ -60,6 +62,7 @@ help:
 	@echo "make browser         install Debian's chromium for the browser tests (pytest does it)"
 	@echo "make web-dev         serve web_src/ with the API and Cognito fakes on http://127.0.0.1:$(WEB_DEV_PORT)/"
 	@echo "make screenshot      regenerate docs/web-ui.png (the web UI, against the fakes)"
+	@echo "make report          synthesize, then regenerate docs/architecture.md and its diagrams"
 	@echo "make clean   remove cdk.out, the built runtime layer and tool caches (keeps .venv and node_modules)"
 
 $(VENV)/bin/python:
@@ -135,6 +138,25 @@ synth: setup $(RUNTIME_LAYER_BUILT)
 	rm -rf $(CDK_OUT)
 	cdk synth --quiet --output $(CDK_OUT) '**'
 	$(VENV)/bin/python tools/synth_summary.py $(CDK_OUT)
+
+# Graphviz for the report's diagrams: installed from Debian when missing (needs root, as on
+# CI), like the test servers and the browser.
+graphviz:
+	@if command -v dot >/dev/null; then \
+		exit 0; \
+	fi; \
+	if [ "$$(id -u)" != 0 ]; then \
+		echo "make graphviz: install the Debian package $(REPORT_PACKAGES) (needs root)" >&2; \
+		exit 1; \
+	fi; \
+	apt-get update -qq; \
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(REPORT_PACKAGES) >/dev/null
+
+# docs/architecture.md, docs/architecture/<stage>.dot and .svg, from the assembly that the
+# synth writes (tools/architecture_report.py); tests/tools/test_architecture_report.py fails
+# when the committed report differs from what the templates give.
+report: synth graphviz
+	$(VENV)/bin/python -m tools.architecture_report $(CDK_OUT) docs
 
 lint: setup
 	ruff check .

@@ -3,8 +3,8 @@
 Accounts publishes ``AccountOpened`` from its table's stream to the accounts bus; the
 statements worker's queue is subscribed to ``AccountOpened``, ``TransferCompleted`` and
 ``DepositCompleted``.
-And no service's role reaches another service's tables or queues: derived from the
-synthesized IAM policies, not from a list kept by hand.
+That no service's role reaches another service's data is tests/reference/test_data_ownership.py,
+from the same code as the report's data-ownership matrix (tools/architecture_report.py).
 """
 
 from __future__ import annotations
@@ -18,12 +18,9 @@ from reference_app import resources_of_type
 from stacks.config import DEV, PROD, EnvironmentProfile
 
 PROFILES = [DEV, PROD]
-SERVICES = ["Accounts", "Statements", "Transfers"]
 # Pinned: a new logical ID would make CloudFormation replace the table and lose its data.
 STATEMENTS_TABLE_LOGICAL_ID = "StatementsTable26B05729"
 ACCOUNTS_TABLE_LOGICAL_ID = "AccountsTable0B30E896"
-# Actions on data and queues; anything a role holds among these must be on its own stack.
-DATA_ACTION_PREFIXES = ("dynamodb:", "sqs:", "s3:", "secretsmanager:", "rds-db:")
 
 
 def _stack(templates: dict[str, Any], profile: EnvironmentProfile, name: str) -> Any:
@@ -72,11 +69,6 @@ def _imported_export(value: Any) -> str:
         return str(value["Fn::GetStackOutput"]["OutputName"])
     assert "Fn::ImportValue" in value, value
     return str(value["Fn::ImportValue"])
-
-
-def _is_cross_stack(value: Any) -> bool:
-    text = json.dumps(value)
-    return "Fn::ImportValue" in text or "Fn::GetStackOutput" in text
 
 
 @pytest.mark.parametrize("profile", PROFILES, ids=lambda profile: profile.name)
@@ -205,31 +197,3 @@ def test_statement_route_requires_cognito(profile, synthesized_app):
         for _, method in resources_of_type(template, "AWS::ApiGateway::Method")
     }
     assert methods == {("GET", "COGNITO_USER_POOLS")}
-
-
-@pytest.mark.parametrize("service", SERVICES)
-@pytest.mark.parametrize("profile", PROFILES, ids=lambda profile: profile.name)
-def test_no_role_touches_another_services_data_or_queues(profile, service, synthesized_app):
-    """Every table/queue action of a service's roles names a resource of its own stack."""
-    template = _stack(synthesized_app, profile, service)
-    own = set(template["Resources"])
-    checked = 0
-    for _, policy in resources_of_type(template, "AWS::IAM::Policy"):
-        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
-            if not any(a.startswith(DATA_ACTION_PREFIXES) for a in _actions(statement)):
-                continue
-            for resource in _resources(statement):
-                if resource == "*":
-                    # Only the stream event source's ListStreams, which has no resource ARN
-                    # (merged with X-Ray's actions, which have none either).
-                    data_actions = [
-                        a for a in _actions(statement) if a.startswith(DATA_ACTION_PREFIXES)
-                    ]
-                    assert data_actions == ["dynamodb:ListStreams"], statement
-                    continue
-                assert not _is_cross_stack(resource), (service, statement)
-                referenced = json.dumps(resource)
-                local = [logical_id for logical_id in own if f'"{logical_id}"' in referenced]
-                assert local, f"{service}: {statement['Action']} on {referenced}"
-                checked += 1
-    assert checked > 0
