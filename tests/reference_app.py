@@ -26,6 +26,10 @@ CLI_CONTEXT: dict[str, Any] = {
 }
 
 _ASSET_HASH = re.compile(r"[0-9a-f]{64}")
+_LAMBDA_VERSION = re.compile(r"(CurrentVersion[0-9A-F]{8})[0-9a-f]{32}")
+"""A function's ``current_version`` (the ``live`` alias's version): aws-cdk-lib appends a
+hash of the function's configuration, code included, to its logical id, so that a new
+version is published whenever the code changes."""
 
 
 def cli_context() -> dict[str, Any]:
@@ -68,8 +72,9 @@ def stack_artifacts(outdir: Path) -> dict[str, dict[str, Any]]:
 def normalize(template: dict[str, Any]) -> dict[str, Any]:
     """A template with what legitimately changes between unrelated edits masked.
 
-    Asset hashes (they change with any edit of a handler's code) become ``<asset-hash>``;
-    the CDKMetadata resource and its condition (CDK version analytics) are dropped.
+    Asset hashes (they change with any edit of a handler's code) become ``<asset-hash>``,
+    and so does the code hash in a Lambda version's logical id (``<version-hash>``); the
+    CDKMetadata resource and its condition (CDK version analytics) are dropped.
     """
     return _mask(without_cdk_metadata(template))
 
@@ -88,12 +93,16 @@ def without_cdk_metadata(template: dict[str, Any]) -> dict[str, Any]:
 
 def _mask(value: Any) -> Any:
     if isinstance(value, dict):
-        return {key: _mask(item) for key, item in value.items()}
+        return {_mask_text(key): _mask(item) for key, item in value.items()}
     if isinstance(value, list):
         return [_mask(item) for item in value]
     if isinstance(value, str):
-        return _ASSET_HASH.sub("<asset-hash>", value)
+        return _mask_text(value)
     return value
+
+
+def _mask_text(text: str) -> str:
+    return _LAMBDA_VERSION.sub(r"\1<version-hash>", _ASSET_HASH.sub("<asset-hash>", text))
 
 
 def resources_of_type(template: dict[str, Any], resource_type: str) -> Iterator[tuple[str, Any]]:
