@@ -233,4 +233,4 @@ def test_the_readme_quotes_the_estimator(reference_estimates: dict[str, list[Lin
 
 def test_container_insights_must_be_a_boolean() -> None:
     with pytest.raises(ConfigurationError, match="container_insights is 'no'"):
-        dataclasses.replace(DEV, container_insights="no")
+        dataclasses.replace(DEV, container_insights="no")  # type: ignore[arg-type]
