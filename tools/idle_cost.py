@@ -1251,7 +1251,8 @@ LEVERS: tuple[Lever, ...] = (
         "3 AZs like Prod",
         {"availability_zones": 3},
         applied=True,
-        verdict="applied: ALB and Aurora need two",
+        verdict="applied: nothing idle is priced per AZ here (one NAT gateway, no interface "
+        "endpoints); the ALB and Aurora need two",
     ),
     Lever(
         "Aurora pauses at 0 ACU",
@@ -1480,6 +1481,10 @@ def marginal_table(stacks: Mapping[str, Template]) -> list[str]:
 
 def levers_table(dev: list[LineItem]) -> list[str]:
     lines = [
+        "Each profile lever is priced by synthesizing the Dev stage with the alternative "
+        "setting and estimating it; the others by dropping the lines they remove. A lever "
+        "Dev already takes shows what it saves against the alternative.",
+        "",
         "| lever | Dev | instead | saves a month | verdict |",
         "|---|---|---|---:|---|",
     ]
@@ -1545,8 +1550,15 @@ def idle_cost_markdown(cdk_out: Path, *, levers: bool = True) -> str:
     lines.append("")
     for stage, items in estimates.items():
         lines += stage_table(stage, items)
-    reference = stages.get("Prod") or next(iter(stages.values()))
-    lines += ["### One million API requests", "", *marginal_table(reference)]
+    reference = "Prod" if "Prod" in stages else next(iter(stages))
+    lines += [
+        "### One million API requests",
+        "",
+        f"What a million requests add on each path, as {reference} is configured (marginal: "
+        "on top of the idle cost):",
+        "",
+        *marginal_table(stages[reference]),
+    ]
     if levers and "Dev" in estimates:
         lines += ["### Levers on Dev's idle cost", "", *levers_table(estimates["Dev"])]
     lines += ["### Prices and assumptions", "", *sources_table()]
