@@ -89,6 +89,12 @@ class EnvironmentProfile:
     cache_mode: Literal["serverless", "node"]
     """ElastiCache Valkey flavour: serverless (no capacity to plan) or node-based."""
 
+    container_insights: bool
+    """Whether the ECS cluster publishes Container Insights metrics (billed as custom
+    metrics, about $11 a month for one service, idle or not: ``tools/idle_cost.py``). Off,
+    the dashboards' task-count graph stays empty; ECS's own CPU and memory metrics and
+    every alarm remain."""
+
     termination_protection: bool
     """Whether CloudFormation refuses to delete the stage's stacks (all hold state or are
     read by the others) until the flag is turned off."""
@@ -134,6 +140,11 @@ class EnvironmentProfile:
 
     def __post_init__(self) -> None:
         self._check_retentions()
+        if not isinstance(self.container_insights, bool):
+            raise ConfigurationError(
+                f"profile {self.name!r}: container_insights is {self.container_insights!r}; "
+                "it must be True or False"
+            )
         # Cognito's rule for a prefix domain; the reserved words are refused at deploy.
         if not _AUTH_DOMAIN_PREFIX.fullmatch(self.auth_domain_prefix) or any(
             word in self.auth_domain_prefix for word in ("aws", "amazon", "cognito")
@@ -185,6 +196,9 @@ DEV = EnvironmentProfile(
     database_max_capacity=2,
     database_readers=0,
     cache_mode="serverless",
+    # Container Insights is the largest idle line a Dev stage can drop without changing
+    # what runs: about $11 a month of custom metrics (see the README's idle cost).
+    container_insights=False,
     termination_protection=False,
     # The web UI's local development server.
     web_origins=("http://localhost:5173",),
@@ -213,6 +227,7 @@ PROD = EnvironmentProfile(
     database_max_capacity=16,
     database_readers=1,
     cache_mode="serverless",
+    container_insights=True,
     termination_protection=True,
     # Only the edge's own site URL.
     web_origins=(),

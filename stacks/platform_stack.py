@@ -82,8 +82,19 @@ class PlatformStack(Stack):
             self,
             "Cluster",
             vpc=self.vpc,
-            container_insights_v2=ecs.ContainerInsights.ENABLED,
+            container_insights_v2=ecs.ContainerInsights.ENABLED
+            if profile.container_insights
+            else ecs.ContainerInsights.DISABLED,
         )
+        if not profile.container_insights:
+            acknowledge(
+                self.cluster,
+                "AwsSolutions::AwsSolutions-ECS4",
+                "Container Insights is off in this environment on purpose "
+                "(profile.container_insights): its custom metrics cost about $11 a month idle "
+                "(tools/idle_cost.py). ECS still publishes the services' CPU and memory metrics, "
+                "every alarm watches those or the load balancer, and Prod keeps it on.",
+            )
         # Service Connect: services reach each other as http://<name> in the namespace
         # payments-<environment>.internal.
         self.cluster.add_default_cloud_map_namespace(

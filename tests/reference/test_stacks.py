@@ -272,7 +272,8 @@ def test_vpc_follows_the_profile(profile: EnvironmentProfile, synthesized_app):
     [(_, flow_log)] = resources_of_type(template, "AWS::EC2::FlowLog")
     assert flow_log["Properties"]["TrafficType"] == "ALL"
     [(_, cluster)] = resources_of_type(template, "AWS::ECS::Cluster")
-    assert {"Name": "containerInsights", "Value": "enabled"} in cluster["Properties"][
+    insights = "enabled" if profile.container_insights else "disabled"
+    assert {"Name": "containerInsights", "Value": insights} in cluster["Properties"][
         "ClusterSettings"
     ]
 
