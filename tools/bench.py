@@ -838,7 +838,9 @@ def readme_block(results: Mapping[str, Any]) -> str:
             ]
         )
     colds = [
-        item["cold_import"]["median_ms"] for item in results["lambdas"] if item.get("cold_import")
+        item["cold_import"]["median_ms"]
+        for item in results["lambdas"]
+        if "median_ms" in item.get("cold_import", {})
     ]
     if colds:
         rows.append(
@@ -908,9 +910,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--test-command", default="make test", help="what to time as make test")
     parser.add_argument("--out", type=Path, default=BENCH_DIR, help="where results.* go")
     parser.add_argument("--no-readme", action="store_true", help="leave the README alone")
+    parser.add_argument(
+        "--readme-only",
+        action="store_true",
+        help="measure nothing: rewrite the README's block from --out's results.json",
+    )
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
+    if args.readme_only:
+        saved = json.loads((args.out / "results.json").read_text(encoding="utf-8"))
+        text = README.read_text(encoding="utf-8")
+        README.write_text(replace_readme_block(text, readme_block(saved)), encoding="utf-8")
+        return 0
 
     results: dict[str, Any] = {"meta": metadata(args.runs)}
     with tempfile.TemporaryDirectory(prefix="bench-") as scratch_name:
