@@ -167,6 +167,8 @@ class PytestSession:
     seconds: float
     slowest: list[tuple[float, str, str]]
     """(seconds, phase, test id) of the ``--durations`` section, slowest first."""
+    failed: list[str]
+    """Test ids of the short summary's ``FAILED`` and ``ERROR`` lines."""
 
     @property
     def tests(self) -> int:
@@ -212,7 +214,12 @@ def parse_pytest_output(text: str) -> list[PytestSession]:
                     slowest.append((float(match["seconds"]), match["phase"], match["test"].strip()))
                 elif line.startswith("="):
                     in_durations = False
-        sessions.append(PytestSession(counts, float(summary.group("seconds")), slowest))
+        failed = [
+            line.split(" ", 1)[1].split(" - ", 1)[0].strip()
+            for line in chunk.splitlines()
+            if line.startswith(("FAILED ", "ERROR "))
+        ]
+        sessions.append(PytestSession(counts, float(summary.group("seconds")), slowest, failed))
     return sessions
 
 
@@ -562,6 +569,7 @@ def measure_tests(command: str) -> dict[str, Any]:
             {"seconds": seconds, "phase": phase, "test": test}
             for seconds, phase, test in main.slowest[:SLOWEST_TESTS]
         ],
+        "failed": main.failed,
         "other_sessions": [
             {"tests": session.tests, "counts": session.counts, "seconds": session.seconds}
             for session in sessions[1:]
@@ -690,6 +698,14 @@ def render_markdown(results: Mapping[str, Any]) -> str:
             f"{tests['budget_s']:.0f} s; its pytest session ran **{tests['tests']} tests** "
             f"({_counts_text(tests['counts'])}) in {tests['pytest_s']} s{other}.",
             "",
+            *(
+                [
+                    "Failed: " + ", ".join(f"`{test}`" for test in tests["failed"]) + ".",
+                    "",
+                ]
+                if tests.get("failed")
+                else []
+            ),
             markdown_table(
                 ["slowest tests", "phase", "s"],
                 [
@@ -832,7 +848,9 @@ def readme_block(results: Mapping[str, Any]) -> str:
     if tests is not None:
         rows.append(
             [
-                "`make test` (warm, once)",
+                "`make test` (warm, once)"
+                if tests["command"] == "make test"
+                else "`make test`'s steps (warm, once; command in bench/results.md)",
                 f"{tests['wall_s']:.0f} s for {tests['tests']} tests (budget "
                 f"{tests['budget_s']:.0f} s)",
             ]

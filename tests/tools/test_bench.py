@@ -45,12 +45,14 @@ tests/unit/test_api_service.py ........                                  [  1%]
 0.98s teardown tests/services/transfers/test_api.py::test_transfer
 =========================== short test summary info ============================
 SKIPPED [1] tests/browser/test_ui.py:12: no chromium
-=========== 684 passed, 5 skipped, 1 xfailed, 2 warnings in 201.37s (0:03:21) ===========
+FAILED tests/reference/test_snapshots.py::test_stack_template_snapshot[Dev/Edge] - AssertionError: x
+===== 1 failed, 683 passed, 5 skipped, 1 xfailed, 2 warnings in 201.37s (0:03:21) =====
 scratch=$(mktemp -d)
 ============================= test session starts ==============================
 collected 120 items
 ============================= slowest 10 durations =============================
 4.00s setup    tests/consumer/test_consumer.py::test_synth
+ERROR tests/consumer/test_consumer.py::test_deploys
 ======================= 119 passed, 1 error in 40.02s ========================
 """
 
@@ -99,7 +101,16 @@ def test_markdown_table_rejects_ragged_rows() -> None:
 
 def test_parse_pytest_output_reads_every_session() -> None:
     main, floor = parse_pytest_output(MAKE_TEST_OUTPUT)
-    assert main.counts == {"passed": 684, "skipped": 5, "xfailed": 1, "warnings": 2}
+    assert main.counts == {
+        "failed": 1,
+        "passed": 683,
+        "skipped": 5,
+        "xfailed": 1,
+        "warnings": 2,
+    }
+    assert main.failed == [
+        "tests/reference/test_snapshots.py::test_stack_template_snapshot[Dev/Edge]"
+    ]
     assert main.tests == 690
     assert main.seconds == 201.37
     assert main.slowest[0] == (
@@ -111,6 +122,7 @@ def test_parse_pytest_output_reads_every_session() -> None:
     assert len(main.slowest) == 4
     assert floor.counts == {"passed": 119, "errors": 1}
     assert floor.tests == 120
+    assert floor.failed == ["tests/consumer/test_consumer.py::test_deploys"]
     assert floor.slowest == [(4.0, "setup", "tests/consumer/test_consumer.py::test_synth")]
 
 
