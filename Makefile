@@ -52,11 +52,12 @@ FLOOR_LIBRARY := $(FLOOR_VENV)/.library
 FLOOR_WHEELHOUSE := build/floor-wheel
 LIBRARY_SOURCES := $(shell find constructs/cdk_microservices -type f -not -path '*/__pycache__/*')
 
-.PHONY: help setup runtime-layer test-servers browser graphviz screenshot web-dev synth report test lint typecheck pytest test-floor cfn-lint clean
+.PHONY: help setup runtime-layer test-servers browser graphviz screenshot web-dev synth report bench test lint typecheck pytest test-floor cfn-lint clean
 
 help:
 	@echo "make synth   set up everything, synthesize the reference app, print a summary"
 	@echo "make test    set up everything, then run every check (lint, types, pytest, cfn-lint)"
+	@echo "make bench   measure synth, make test, cold imports and sizes into bench/results.md"
 	@echo "make runtime-layer   build the functions' dependency layer (synth and test do it)"
 	@echo "make test-floor      the construct tests and a consumer app at the oldest supported aws-cdk-lib (test does it)"
 	@echo "make browser         install Debian's chromium for the browser tests (pytest does it)"
@@ -134,9 +135,11 @@ browser:
 	apt-get update -qq; \
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(BROWSER_PACKAGES) >/dev/null
 
+# With aws-cdk-lib's built-in CloudFormation validation, which a plain `cdk synth` of the
+# app leaves off (app.py): make synth, and so make test's cfn-lint step, keep running it.
 synth: setup $(RUNTIME_LAYER_BUILT)
 	rm -rf $(CDK_OUT)
-	cdk synth --quiet --output $(CDK_OUT) '**'
+	cdk synth --quiet -c cfn-validation=true --output $(CDK_OUT) '**'
 	$(VENV)/bin/python tools/synth_summary.py $(CDK_OUT)
 
 # Graphviz for the report's diagrams: installed from Debian when missing (needs root, as on
@@ -158,6 +161,13 @@ graphviz:
 report: synth graphviz
 	$(VENV)/bin/python -m tools.architecture_report $(CDK_OUT) docs
 
+# bench/results.md + results.json and the README's quoted figures (tools/bench.py): synths
+# side by side, one warm `make test`, cold imports, asset and template sizes. BENCH_ARGS
+# passes options, e.g. `make bench BENCH_ARGS=--bench-only` skips the make test run.
+BENCH_ARGS ?=
+bench: setup $(RUNTIME_LAYER_BUILT)
+	$(VENV)/bin/python tools/bench.py $(BENCH_ARGS)
+
 lint: setup
 	ruff check .
 	ruff format --check .
@@ -176,7 +186,7 @@ typecheck: setup
 	done
 
 # The test session synthesizes the app, which needs the runtime layer's folder.
-pytest: setup test-servers browser $(RUNTIME_LAYER_BUILT)
+pytest: setup test-servers browser graphviz $(RUNTIME_LAYER_BUILT)
 	$(VENV)/bin/python -m pytest
 
 # The web UI (web_src/, no build step) with the fakes of tools/web_fakes.py: the site and its
