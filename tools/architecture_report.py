@@ -17,9 +17,7 @@ publishing to one of the platform's topics.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import importlib.metadata
-import importlib.util
 import json
 import re
 import shutil
@@ -949,13 +947,11 @@ def templates_digest(assembly: Assembly) -> str:
 
 
 def idle_cost_section(cdk_out: Path) -> str:
-    """tools/idle_cost.py's ``idle_cost_markdown(cdk_out)`` when the module is there."""
-    if str(REPO_ROOT) not in sys.path:
-        sys.path.insert(0, str(REPO_ROOT))
-    if importlib.util.find_spec("tools.idle_cost") is None:
-        return "Idle cost: see tools/idle_cost.py\n"
-    module = importlib.import_module("tools.idle_cost")
-    return str(module.idle_cost_markdown(cdk_out)).rstrip("\n") + "\n"
+    """The idle-cost section (its own ``## Idle cost`` heading included) of
+    tools/idle_cost.py, from the same assembly."""
+    from tools.idle_cost import idle_cost_markdown
+
+    return idle_cost_markdown(cdk_out).rstrip("\n") + "\n"
 
 
 def _matrix_markdown(architecture: Architecture, stage: str) -> list[str]:
@@ -1025,7 +1021,7 @@ def report_markdown(assembly: Assembly, cost_section: str, images: dict[str, str
     violations = ownership_violations(architecture)
     lines += ["Accesses across services to a data store:", ""]
     lines += [f"- {problem}" for problem in violations] or ["- none"]
-    lines += ["", "## Idle cost", "", cost_section.rstrip("\n"), ""]
+    lines += ["", cost_section.rstrip("\n"), ""]
     return "\n".join(lines)
 
 

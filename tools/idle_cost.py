@@ -917,6 +917,11 @@ def _jobs(stack: str, template: Template) -> list[LineItem]:
     """Scheduled work that runs whether or not anyone uses the stage."""
     items: list[LineItem] = []
     functions = dict(_resources(template, "AWS::Lambda::Function"))
+    # A schedule may invoke a function's alias (the library's ``live``): bill the function.
+    for alias_id, alias in _resources(template, "AWS::Lambda::Alias"):
+        function_id = _ref_target(alias.get("FunctionName"))
+        if function_id in functions:
+            functions[alias_id] = functions[function_id]
     task_definitions = dict(_resources(template, "AWS::ECS::TaskDefinition"))
     schedules = _resources(template, "AWS::Scheduler::Schedule") + [
         (logical_id, {**rule, "Target": (rule.get("Targets") or [{}])[0]})

@@ -109,6 +109,8 @@ def test_actions_are_classified(action, access):
     assert classify_action(action) == access
 
 
-def test_without_the_cost_module_the_section_is_a_pointer(monkeypatch, tmp_path):
-    monkeypatch.setattr(architecture_report.importlib.util, "find_spec", lambda name: None)
-    assert architecture_report.idle_cost_section(tmp_path) == "Idle cost: see tools/idle_cost.py\n"
+def test_the_report_has_one_idle_cost_section_from_the_estimator():
+    text = (REPO_ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    assert text.count("\n## Idle cost\n") == 1
+    assert "#### Dev: $" in text
+    assert "#### Prod: $" in text
