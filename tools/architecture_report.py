@@ -17,6 +17,7 @@ publishing to one of the platform's topics.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import importlib.metadata
 import json
 import re
@@ -949,9 +950,12 @@ def templates_digest(assembly: Assembly) -> str:
 def idle_cost_section(cdk_out: Path) -> str:
     """The idle-cost section (its own ``## Idle cost`` heading included) of
     tools/idle_cost.py, from the same assembly."""
-    from tools.idle_cost import idle_cost_markdown
-
-    return idle_cost_markdown(cdk_out).rstrip("\n") + "\n"
+    # Imported by name: mypy checks tools/ as top-level modules, and a static
+    # ``tools.idle_cost`` import would make it see that file under two names.
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT))
+    module = importlib.import_module("tools.idle_cost")
+    return str(module.idle_cost_markdown(cdk_out)).rstrip("\n") + "\n"
 
 
 def _matrix_markdown(architecture: Architecture, stage: str) -> list[str]:
