@@ -185,9 +185,17 @@ typecheck: setup
 		MYPYPATH=$$dir mypy --strict --explicit-package-bases $$dir || exit 1; \
 	done
 
-# The test session synthesizes the app, which needs the runtime layer's folder.
-pytest: setup test-servers browser graphviz $(RUNTIME_LAYER_BUILT)
-	$(VENV)/bin/python -m pytest
+# The tests run in parallel, one pytest-xdist worker per core (PYTEST_WORKERS=0: in one
+# process), each worker taking whole modules (tests/conftest.py sends every module of the
+# synthesized reference app to one worker, so the app is synthesized once). The session
+# synthesizes the app itself, which needs the runtime layer's folder; the CLI's templates
+# that tests/reference/test_cli_synth.py checks are the ones `make synth` has just written
+# (CLI_SYNTH_OUTDIR), so the app goes through the CLI once per `make test`, not twice.
+PYTEST_WORKERS ?= auto
+PYTEST_PARALLEL = $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadscope)
+
+pytest: setup test-servers browser graphviz synth
+	CLI_SYNTH_OUTDIR=$(CURDIR)/$(CDK_OUT) $(VENV)/bin/python -m pytest $(PYTEST_PARALLEL)
 
 # The web UI (web_src/, no build step) with the fakes of tools/web_fakes.py: the site and its
 # API fakes on WEB_DEV_PORT, the fake Cognito on the next port, demo data; Ctrl-C stops.
@@ -227,7 +235,7 @@ $(FLOOR_LIBRARY): $(FLOOR_STAMP) pyproject.toml $(LIBRARY_SOURCES) | $(PY_STAMP)
 # packs of the construct tests); cfn-lint comes from the development venv on PATH.
 test-floor: $(FLOOR_LIBRARY) $(PY_STAMP)
 	scratch=$$(mktemp -d); trap 'rm -rf "$$scratch"' EXIT; cd "$$scratch"; \
-	$(CURDIR)/$(FLOOR_VENV)/bin/python -m pytest -p no:cacheprovider \
+	$(CURDIR)/$(FLOOR_VENV)/bin/python -m pytest -p no:cacheprovider $(PYTEST_PARALLEL) \
 		-c $(CURDIR)/pyproject.toml --rootdir=$(CURDIR) \
 		$(CURDIR)/tests/unit $(CURDIR)/tests/consumer
 

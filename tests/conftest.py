@@ -31,3 +31,37 @@ def synthesized_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def synthesized_app(synthesized_assembly: Path) -> dict[str, dict[str, Any]]:
     """Templates of every stack of the reference app, by name (``Dev/Accounts``, ...)."""
     return stack_templates(synthesized_assembly)
+
+
+# Which test modules use the synthesized reference app, by their text: a module that names
+# one of these fixtures gets them (directly or through a fixture of its own).
+_SYNTH_FIXTURES = ("synthesized_app", "synthesized_assembly")
+_SYNTH_SCOPE = "the synthesized reference app"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under ``pytest -n N --dist loadscope`` (``make pytest``): a worker takes whole modules,
+    so a module-scoped fixture (a construct test's app, the browser) is built once; and every
+    module of the synthesized reference app goes to the same worker, so the session fixture
+    above synthesizes the app once, not once per worker. (pytest-xdist's own ``loadgroup``
+    does not group under pytest 9.2: it renames ``item._nodeid``, which pytest 9 no longer
+    reads.) Which worker runs what never changes a result, only the time taken."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    rootpath = config.rootpath
+    scopes: dict[str, str] = {}
+
+    class ReferenceAppScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            if module not in scopes:
+                path = rootpath / module
+                text = path.read_text(encoding="utf-8") if path.is_file() else ""
+                uses_synth = any(name in text for name in _SYNTH_FIXTURES)
+                scopes[module] = _SYNTH_SCOPE if uses_synth else module
+            return scopes[module]
+
+    return ReferenceAppScheduling(config, log)

@@ -67,7 +67,8 @@ def test_floor_environment_pins_the_declared_floors() -> None:
 
 def test_floor_environment_runs_the_development_pytest() -> None:
     dev = _requirements(PROJECT["optional-dependencies"]["dev"])
-    assert dev["pytest"].specifier.contains(_floor_pins()["pytest"])
+    for name in ("pytest", "pytest-xdist"):  # make test-floor runs pytest -n as make pytest
+        assert dev[name].specifier.contains(_floor_pins()[name]), name
 
 
 def test_floor_allows_the_newest_aws_solutions_constructs() -> None:

@@ -10,6 +10,7 @@ back whatever they displaced: nothing leaks into other tests, whatever their ord
 from __future__ import annotations
 
 import copy
+import functools
 import importlib
 import io
 import json
@@ -119,7 +120,15 @@ def sorted_items(client: Any, table_name: str) -> list[dict[str, Any]]:
 
 def _from(folders: Sequence[Path], module: ModuleType) -> bool:
     file = getattr(module, "__file__", None)
-    return file is not None and any(Path(file).resolve().is_relative_to(f) for f in folders)
+    return file is not None and any(_resolved(file).is_relative_to(f) for f in folders)
+
+
+@functools.cache
+def _resolved(file: str) -> Path:
+    """A module file's real path. Cached: every ``import_handlers`` checks every module in
+    ``sys.modules``, and resolving each file (one lstat per path component) every time made
+    it the largest cost of a handler test's setup and teardown."""
+    return Path(file).resolve()
 
 
 @contextmanager

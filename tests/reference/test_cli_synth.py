@@ -18,6 +18,15 @@ pytestmark = pytest.mark.cli
 
 @pytest.fixture(scope="module")
 def cli_outdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What ``cdk synth --output <dir> '**'`` writes: run here, or, when
+    ``CLI_SYNTH_OUTDIR`` names a folder, the assembly that ``make synth`` has just written
+    there (``make pytest`` runs the synth first, so the app goes through the CLI once)."""
+    if prebuilt := os.environ.get("CLI_SYNTH_OUTDIR"):
+        outdir = Path(prebuilt)
+        if not (outdir / "manifest.json").is_file():
+            pytest.fail(f"CLI_SYNTH_OUTDIR={prebuilt} holds no cloud assembly: run `make synth`")
+        yield outdir
+        return
     cdk = REPO_ROOT / "node_modules" / ".bin" / "cdk"
     if not cdk.exists():
         pytest.fail("node_modules/.bin/cdk is missing: run `make setup` (make test does it)")

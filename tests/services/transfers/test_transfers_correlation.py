@@ -41,7 +41,12 @@ UUID_TEXT = r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12
 # -- the header rule ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("value", ["a", "Z-9", "req_1.retry-2", "x" * 64, str(uuid.uuid4())])
+# A fixed UUID, not uuid.uuid4(): a test's id must be the same in every collection (pytest-xdist
+# workers each collect the session and refuse to run when their lists differ).
+A_UUID = "49d93c36-8d0b-4f8e-a2b3-8e5d02c6db52"
+
+
+@pytest.mark.parametrize("value", ["a", "Z-9", "req_1.retry-2", "x" * 64, A_UUID])
 def test_valid_ids_are_kept(value: str) -> None:
     assert correlation.valid_correlation_id(value) == value
     assert correlation.from_headers([value]) == value
