@@ -127,6 +127,27 @@ def describe(service: str, meaning: str, first: str) -> str:
     return text
 
 
+def at_least_alarm(
+    scope: Construct,
+    id_: str,
+    *,
+    metric: cloudwatch.IMetric,
+    description: str,
+    threshold: float,
+) -> cloudwatch.Alarm:
+    """Alarm when ``metric`` reaches ``threshold`` in one of its periods; no data is fine."""
+    return cloudwatch.Alarm(
+        scope,
+        id_,
+        metric=metric,
+        alarm_description=description,
+        threshold=threshold,
+        evaluation_periods=1,
+        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+    )
+
+
 def function_errors_alarm(
     scope: Construct,
     id_: str,
@@ -136,14 +157,12 @@ def function_errors_alarm(
     threshold: float = 1,
 ) -> cloudwatch.Alarm:
     """Alarm on ``threshold`` errors (default any) of ``function`` within 5 minutes."""
-    return function.metric_errors(period=Duration.minutes(5)).create_alarm(
+    return at_least_alarm(
         scope,
         id_,
-        alarm_description=description,
+        metric=function.metric_errors(period=Duration.minutes(5)),
+        description=description,
         threshold=threshold,
-        evaluation_periods=1,
-        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
     )
 
 

@@ -50,7 +50,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from cdk_microservices._alarms import notify, resolve_thresholds
+from cdk_microservices._alarms import at_least_alarm, notify, resolve_thresholds
 from cdk_microservices._validation import (
     fail,
     reject_conflicts,
@@ -439,22 +439,16 @@ class ScheduledJob(Construct):
                     "not wait for the next one.",
                 )
             )
-        alarms: list[cloudwatch.Alarm] = []
-        for alarm_name, metric, text in specs:
-            alarms.append(
-                cloudwatch.Alarm(
-                    self,
-                    f"{alarm_name}Alarm",
-                    metric=metric,
-                    alarm_description=text,
-                    threshold=thresholds[alarm_name],
-                    evaluation_periods=1,
-                    comparison_operator=(
-                        cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
-                    ),
-                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-                )
+        alarms = [
+            at_least_alarm(
+                self,
+                f"{alarm_name}Alarm",
+                metric=metric,
+                description=text,
+                threshold=thresholds[alarm_name],
             )
+            for alarm_name, metric, text in specs
+        ]
         notify(alarms, topic)
         self.alarms = alarms
 

@@ -33,7 +33,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from cdk_microservices._alarms import notify, resolve_thresholds
+from cdk_microservices._alarms import at_least_alarm, notify, resolve_thresholds
 from cdk_microservices._function_logs import LOG_GROUP_REMOVAL_POLICIES
 from cdk_microservices._validation import (
     fail,
@@ -243,21 +243,16 @@ class Workflow(Construct):
                 "(StartExecution, state transitions) in Service Quotas.",
             ),
         ]
-        alarms: list[cloudwatch.Alarm] = []
-        for alarm_name, metric, description in specs:
-            alarms.append(
-                metric.create_alarm(
-                    self,
-                    f"{alarm_name}Alarm",
-                    alarm_description=description,
-                    threshold=thresholds[alarm_name],
-                    evaluation_periods=1,
-                    comparison_operator=(
-                        cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
-                    ),
-                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-                )
+        alarms = [
+            at_least_alarm(
+                self,
+                f"{alarm_name}Alarm",
+                metric=metric,
+                description=description,
+                threshold=thresholds[alarm_name],
             )
+            for alarm_name, metric, description in specs
+        ]
         notify(alarms, topic)
         self.alarms = alarms
 
