@@ -153,6 +153,16 @@ def runtime_provided_folder(
     return target
 
 
+INIT_CONFIGURATION = {
+    # stacks/operations.py gives the dead-letter report its service's queues; the handler
+    # reads them at init and refuses to start without them.
+    "DEAD_LETTER_QUEUE_URLS": json.dumps(
+        {"example-dlq": "https://sqs.us-east-1.amazonaws.com/111111111111/example-dlq"}
+    ),
+}
+"""Variables the stacks set that a handler reads when it is imported, with sample values."""
+
+
 def lambda_environment(handler: Handler) -> dict[str, str]:
     """The variables a Lambda function of ``handler`` sees at init (none of this shell's)."""
     return {
@@ -169,6 +179,7 @@ def lambda_environment(handler: Handler) -> dict[str, str]:
         "AWS_DEFAULT_REGION": "us-east-1",
         "_HANDLER": f"{handler.module}.{HANDLER}",
         "CONTRACTS_DIR": str(CONTRACTS_DIR),
+        **INIT_CONFIGURATION,
     }
 
 

@@ -16,6 +16,7 @@ from tools.cold_imports import (
     ImportEntry,
     format_table,
     handler_modules,
+    main,
     module_import,
     package_self_times,
     parse_importtime,
@@ -127,3 +128,15 @@ def test_the_handlers_measured_are_the_ones_the_stacks_deploy() -> None:
     assert len(found) == len(referenced), "two function folders hold a module of one name"
     for handler in found:
         assert (handler.folder / f"{handler.module}.py").is_file()
+
+
+def test_every_handler_module_imports_as_its_function_starts(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Each handler module imports in a fresh process with a Lambda function's environment
+    (and the configuration its stack gives it): a handler that raised at import would have
+    no cold-import figure, and would fail its function's init."""
+    assert main(["--runs", "1"]) == 0
+    table = capsys.readouterr().out
+    for handler in handler_modules():
+        assert f"{handler.folder.name}/{handler.module}" in table
