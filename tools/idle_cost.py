@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import re
 import sys
@@ -1356,7 +1357,18 @@ def _cli_context() -> dict[str, Any]:
 
 
 def _dev_variants(overrides: Sequence[Mapping[str, Any]]) -> list[list[LineItem]]:
-    """The Dev stage synthesized once per override set (one app, one synth), estimated."""
+    """The Dev stage synthesized once per override set (one app, one synth), estimated.
+
+    The variants depend on the app's code only, not on the assembly being estimated: a
+    process synthesizes each set once (the report and its tests ask more than once)."""
+    key = tuple(tuple(sorted(override.items())) for override in overrides)
+    return [list(items) for items in _synthesized_dev_variants(key)]
+
+
+@functools.cache
+def _synthesized_dev_variants(
+    overrides: tuple[tuple[tuple[str, Any], ...], ...],
+) -> tuple[tuple[LineItem, ...], ...]:
     from aws_cdk import App, Environment
 
     from stacks.config import DEFAULT_AVAILABILITY_ZONES, DEFAULT_REGION, DEV
@@ -1365,7 +1377,7 @@ def _dev_variants(overrides: Sequence[Mapping[str, Any]]) -> list[list[LineItem]
     with tempfile.TemporaryDirectory() as outdir:
         app = App(context=_cli_context(), outdir=outdir, builtin_cloud_formation_validation=False)
         for index, override in enumerate(overrides):
-            profile = dataclasses.replace(DEV, stage_id=f"Lever{index}", **override)
+            profile = dataclasses.replace(DEV, stage_id=f"Lever{index}", **dict(override))
             PaymentsStage(
                 app,
                 profile.stage_id,
@@ -1377,7 +1389,9 @@ def _dev_variants(overrides: Sequence[Mapping[str, Any]]) -> list[list[LineItem]
             )
         app.synth()
         stages = load_stages(Path(outdir))
-        return [estimate_stage(stages[f"Lever{index}"]) for index in range(len(overrides))]
+        return tuple(
+            tuple(estimate_stage(stages[f"Lever{index}"])) for index in range(len(overrides))
+        )
 
 
 def lever_savings(dev: list[LineItem]) -> list[tuple[Lever, float]]:
