@@ -151,6 +151,9 @@ class ContainerService(Construct, Generic[ClusterT, LoadBalancerT]):
       group of its own kept ``log_retention``. It is not essential: when it stops, the
       task keeps serving and only its spans are lost (an essential one would get every
       task stopped for a telemetry failure); the application container starts after it.
+      Its image comes from ECR Public, which has no VPC endpoint: tasks need a route to
+      the internet (a NAT gateway) to pull it; in subnets without one, copy the image to
+      your private ECR and pass ``TracingCollector(image=...)``, or ``tracing=False``.
       The task role gets X-Ray's write actions (``Resource: *``, which they require) in a
       policy of its own. The application container is told where to send spans and how:
       ``OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318`` (http/protobuf),
