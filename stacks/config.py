@@ -6,6 +6,7 @@ to the constructs as plain arguments. Nothing else branches on the environment's
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,24 @@ DEFAULT_REGION = "us-east-1"
 EDGE_API_STAGE = "api"
 """Stage name of every API the edge routes to: CloudFront forwards ``/api/<service>/...``
 unchanged, so API Gateway reads ``api`` as the stage and ``/<service>/...`` as the path."""
+
+
+CLI_CONTEXT: dict[str, object] = {
+    "aws:cdk:enable-path-metadata": True,
+    "aws:cdk:enable-asset-metadata": True,
+    "aws:cdk:version-reporting": True,
+    "aws:cdk:bundling-stacks": ["**"],
+}
+"""Keys the CDK CLI adds to the app's context on ``cdk synth`` (path and asset metadata,
+version reporting, and which stacks to bundle)."""
+
+
+def cli_context() -> dict[str, object]:
+    """The context ``cdk synth`` gives this app: cdk.json's (its feature flags shape the
+    templates) merged with ``CLI_CONTEXT``. An ``App(context=cli_context())`` built in
+    Python (tests, tools) synthesizes what the CLI does."""
+    cdk_json = json.loads((REPO_ROOT / "cdk.json").read_text(encoding="utf-8"))
+    return {**cdk_json["context"], **CLI_CONTEXT}
 
 
 class ConfigurationError(ValueError):

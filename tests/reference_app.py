@@ -14,28 +14,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-
-# Keys the CDK CLI adds to the app's context on `cdk synth` (path and asset metadata,
-# version reporting, and which stacks to bundle).
-CLI_CONTEXT: dict[str, Any] = {
-    "aws:cdk:enable-path-metadata": True,
-    "aws:cdk:enable-asset-metadata": True,
-    "aws:cdk:version-reporting": True,
-    "aws:cdk:bundling-stacks": ["**"],
-}
+# Re-exported: the tests build their apps with the context the CLI gives (stacks/config.py).
+from stacks.config import cli_context as cli_context
 
 _ASSET_HASH = re.compile(r"[0-9a-f]{64}")
 _LAMBDA_VERSION = re.compile(r"(CurrentVersion[0-9A-F]{8})[0-9a-f]{32}")
 """A function's ``current_version`` (the ``live`` alias's version): aws-cdk-lib appends a
 hash of the function's configuration, code included, to its logical id, so that a new
 version is published whenever the code changes."""
-
-
-def cli_context() -> dict[str, Any]:
-    """cdk.json's context merged with what the CLI adds."""
-    cdk_json = json.loads((REPO_ROOT / "cdk.json").read_text(encoding="utf-8"))
-    return {**cdk_json["context"], **CLI_CONTEXT}
 
 
 def stack_templates(outdir: Path) -> dict[str, dict[str, Any]]:

@@ -1343,19 +1343,6 @@ INTERFACE_ENDPOINTS_INSTEAD_OF_NAT = (
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-def _cli_context() -> dict[str, Any]:
-    """cdk.json's context (its feature flags shape the templates) and the keys the CLI adds
-    on ``cdk synth``, as tests/reference_app.py gives the test session's app."""
-    cdk_json = json.loads((REPO_ROOT / "cdk.json").read_text(encoding="utf-8"))
-    return {
-        **cdk_json["context"],
-        "aws:cdk:enable-path-metadata": True,
-        "aws:cdk:enable-asset-metadata": True,
-        "aws:cdk:version-reporting": True,
-        "aws:cdk:bundling-stacks": ["**"],
-    }
-
-
 def _dev_variants(overrides: Sequence[Mapping[str, Any]]) -> list[list[LineItem]]:
     """The Dev stage synthesized once per override set (one app, one synth), estimated.
 
@@ -1371,11 +1358,11 @@ def _synthesized_dev_variants(
 ) -> tuple[tuple[LineItem, ...], ...]:
     from aws_cdk import App, Environment
 
-    from stacks.config import DEFAULT_AVAILABILITY_ZONES, DEFAULT_REGION, DEV
+    from stacks.config import DEFAULT_AVAILABILITY_ZONES, DEFAULT_REGION, DEV, cli_context
     from stacks.stage import PaymentsStage
 
     with tempfile.TemporaryDirectory() as outdir:
-        app = App(context=_cli_context(), outdir=outdir, builtin_cloud_formation_validation=False)
+        app = App(context=cli_context(), outdir=outdir, builtin_cloud_formation_validation=False)
         for index, override in enumerate(overrides):
             profile = dataclasses.replace(DEV, stage_id=f"Lever{index}", **dict(override))
             PaymentsStage(
