@@ -48,7 +48,14 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from cdk_microservices import EventBus, ManagedFunction, ServiceTable, Workflow, acknowledge
+from cdk_microservices import (
+    EventBus,
+    ManagedFunction,
+    ServiceTable,
+    Workflow,
+    access_log_bucket,
+    acknowledge,
+)
 from cdk_microservices.compliance import nag_finding
 from stacks.config import EnvironmentProfile
 from stacks.runtime_layers import RUNTIME
@@ -93,25 +100,13 @@ class StatementExport(Construct):
             enable_key_rotation=True,
             removal_policy=profile.removal_policy,
         )
-        self.access_logs = s3.Bucket(
+        # S3 server access logging delivers only to a bucket with SSE-S3.
+        self.access_logs = access_log_bucket(
             self,
             "AccessLogs",
-            # S3 server access logging delivers only to a bucket with SSE-S3.
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            enforce_ssl=True,
-            versioned=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            lifecycle_rules=[
-                s3.LifecycleRule(
-                    id="expire-access-logs",
-                    expiration=Duration.days(ACCESS_LOG_DAYS),
-                    noncurrent_version_expiration=Duration.days(ACCESS_LOG_NONCURRENT_VERSION_DAYS),
-                    abort_incomplete_multipart_upload_after=Duration.days(1),
-                )
-            ],
             removal_policy=profile.removal_policy,
-            auto_delete_objects=destroy,
+            expiration_days=ACCESS_LOG_DAYS,
+            noncurrent_version_days=ACCESS_LOG_NONCURRENT_VERSION_DAYS,
         )
         self.bucket = s3.Bucket(
             self,

@@ -6,6 +6,7 @@ Import the patterns from here::
 """
 
 from cdk_microservices._alarms import describe as alarm_description
+from cdk_microservices._log_bucket import access_log_bucket
 from cdk_microservices._validation import ConstructArgumentError
 from cdk_microservices.alarm_topic import AlarmTopic
 from cdk_microservices.api_service import ApiRoute, ApiService, load_json_schema
@@ -55,6 +56,7 @@ __all__ = [
     "StaticSite",
     "TableEventPublisher",
     "Workflow",
+    "access_log_bucket",
     "acknowledge",
     "alarm_description",
     "load_json_schema",

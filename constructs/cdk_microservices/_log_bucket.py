@@ -1,4 +1,5 @@
-"""The bucket a pattern's access logs go to (load balancer, CloudFront, S3 server access)."""
+"""The bucket a pattern's access logs go to (load balancer, CloudFront, S3 server access);
+exported as ``cdk_microservices.access_log_bucket`` for an app's own buckets."""
 
 from __future__ import annotations
 
