@@ -208,6 +208,10 @@ class ServiceFunction(Construct):
             )
 
 
+MAX_DEPLOYMENT_GROUP_ALARMS = 10
+"""CodeDeploy: "A maximum of 10 alarms can be added" to a deployment group's
+AlarmConfiguration (CloudFormation, AWS::CodeDeploy::DeploymentGroup AlarmConfiguration)."""
+
 LIVE_ALIAS = "live"
 """Name of the alias every pattern's event sources and integrations invoke."""
 _APPLICATION_ID = "Deployments"
@@ -334,6 +338,17 @@ def gate_deployments(
                 chosen.append(alarm)
                 live.deployment_group.add_alarm(alarm)
         gating[function] = [*deployment.alarms, *chosen]
+        if len(gating[function]) > MAX_DEPLOYMENT_GROUP_ALARMS:
+            raise fail(
+                construct_name,
+                "deployment",
+                f"gives {function.node.path}'s deployment group {len(gating[function])} "
+                f"alarms ({len(deployment.alarms)} from Deployment.alarms, "
+                f"{len(chosen)} of the pattern's own); CodeDeploy accepts at most "
+                f"{MAX_DEPLOYMENT_GROUP_ALARMS}: pass at most "
+                f"{max(MAX_DEPLOYMENT_GROUP_ALARMS - len(chosen), 0)} alarms to Deployment, "
+                "or one composite alarm over them",
+            )
         if deployment.shifts_gradually and not gating[function]:
             raise fail(
                 construct_name,

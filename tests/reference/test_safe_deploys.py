@@ -101,3 +101,17 @@ def test_every_ecs_service_rolls_back_on_its_circuit_breaker_and_its_alarms(
         assert len(alarms["AlarmNames"]) >= 1, where
         # Deployment alarms apply to the ECS (rolling) deployment controller only.
         assert service.properties.get("DeploymentController", {"Type": "ECS"}) == {"Type": "ECS"}
+
+
+def test_no_deployment_group_has_more_alarms_than_codedeploy_accepts(
+    synthesized_app: Templates,
+) -> None:
+    """AWS::CodeDeploy::DeploymentGroup AlarmConfiguration: "A maximum of 10 alarms can be
+    added"; each alarm name only once."""
+    groups = list(resources(synthesized_app, "AWS::CodeDeploy::DeploymentGroup"))
+    assert groups
+    for group in groups:
+        alarms = group.properties["AlarmConfiguration"]["Alarms"]
+        assert 1 <= len(alarms) <= 10, (group.stack, group.logical_id, len(alarms))
+        names = [repr(alarm["Name"]) for alarm in alarms]
+        assert len(names) == len(set(names)), (group.stack, group.logical_id)

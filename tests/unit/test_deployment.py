@@ -497,3 +497,30 @@ def test_api_alarm_metrics_name_the_api_and_stage_as_written(code_dir: Path) -> 
         {"Name": "ApiName", "Value": "items-dev"},
         {"Name": "Stage", "Value": "api"},
     ]
+
+
+def test_a_deployment_group_takes_at_most_10_alarms(code_dir: Path) -> None:
+    """CodeDeploy refuses more than 10 alarms in a deployment group's AlarmConfiguration:
+    a route already gates on its errors and the API's 5XX and latency alarms (3), so 7
+    more fit and 8 are refused at synth."""
+
+    def extra(stack: Stack, count: int) -> list[cloudwatch.IAlarm]:
+        return [
+            cloudwatch.Alarm.from_alarm_arn(
+                stack, f"Extra{i}", f"arn:aws:cloudwatch:us-east-1:111111111111:alarm:x{i}"
+            )
+            for i in range(count)
+        ]
+
+    fits = _stack()
+    api = _api(code_dir, fits, deployment=Deployment.canary(alarms=extra(fits, 7)))
+    template = Template.from_stack(fits)
+    for key in api.service_functions:
+        group = _group(template, api.deployment_group_for(key))
+        assert len(group["Properties"]["AlarmConfiguration"]["Alarms"]) == 10
+
+    too_many = _stack()
+    with pytest.raises(
+        ConstructArgumentError, match="CodeDeploy accepts at most 10: pass at most 7"
+    ):
+        _api(code_dir, too_many, deployment=Deployment.canary(alarms=extra(too_many, 8)))
