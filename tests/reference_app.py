@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 # Re-exported: the tests build their apps with the context the CLI gives (stacks/config.py).
+from stacks.config import REPO_ROOT as REPO_ROOT
 from stacks.config import cli_context as cli_context
 
 _ASSET_HASH = re.compile(r"[0-9a-f]{64}")
