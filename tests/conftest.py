@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aws_cdk import App
+from hypothesis import HealthCheck, settings
 from reference_app import cli_context, stack_templates
+
+# The property tests' budgets: `short` in `make test`, `long` in `make bench` (which sets
+# HYPOTHESIS_PROFILE=long). No deadline: a synth or a moto call takes its time on a busy
+# 2-core machine, and a slow example is not a failing one.
+settings.register_profile(
+    "short",
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile(
+    "long",
+    max_examples=400,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "short"))
 
 
 @pytest.fixture(scope="session")
