@@ -1,11 +1,15 @@
 """The outbox publisher: sends the events that committed transactions left in ``outbox``.
 
 Each batch locks up to ``batch_size`` unsent rows with ``FOR UPDATE SKIP LOCKED`` (so
-several tasks share the work without sending a row twice at once), publishes each to SNS
+several tasks share the work without sending a row twice at once), publishes them to SNS
 with the message attributes ``event_type``, ``event_version`` and, when the row has one,
 ``correlation_id`` (the id of the request that queued it; its log lines carry it too), and
-marks a row sent only after SNS accepted it.
-A failed publish records the error and schedules the row again later (exponential backoff):
+marks a row sent only after SNS accepted it. Rows go out in PublishBatch calls of up to 10
+(see :func:`sns_batches`; the ``sns:Publish`` permission covers it): one call per event
+made the publisher the service's largest CPU cost under load (signing and parsing a call
+per event), and its drain rate lower than the rate transfers commit (bench/load.md).
+SNS answers each entry of a batch separately: an entry it refuses, or a call that fails
+as a whole, records the error and schedules the row again later (exponential backoff):
 delivery is at least once, and consumers deduplicate on ``event_id``.
 
 The publisher does not poll. :meth:`OutboxPublisher.run` publishes when it starts, then
@@ -19,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -32,15 +36,78 @@ from transfers_service.events import EVENT_TYPE_ATTRIBUTE
 logger = logging.getLogger(__name__)
 
 
+# PublishBatch's limits (SNS API reference, PublishBatch): at most 10 entries, and the
+# bodies and attributes of all entries at most the topic's MaximumMessageSize, 256 KiB by
+# default.
+SNS_BATCH_ENTRIES = 10
+SNS_BATCH_BYTES = 262_144
+
+
 class SnsClient(Protocol):
     """The part of a boto3 SNS client the publisher uses."""
 
-    def publish(self, **kwargs: Any) -> Mapping[str, Any]: ...
+    def publish_batch(self, **kwargs: Any) -> Mapping[str, Any]: ...
 
 
 def backoff_seconds(attempts: int) -> float:
     """Seconds to wait before the next attempt, after ``attempts`` failed ones."""
     return float(min(2 ** min(attempts, 10), 300))
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """An unsent outbox row, as the publisher reads it."""
+
+    id: int
+    event_id: Any
+    event_type: str
+    event_version: int
+    message: str
+    attempts: int
+    correlation_id: str | None
+
+    @property
+    def attributes(self) -> dict[str, dict[str, str]]:
+        """The SNS message attributes: the event's type and version, and its correlation id
+        when it has one."""
+        return {
+            EVENT_TYPE_ATTRIBUTE: {"DataType": "String", "StringValue": self.event_type},
+            "event_version": {"DataType": "Number", "StringValue": str(self.event_version)},
+            **correlation.message_attribute(self.correlation_id),
+        }
+
+    @property
+    def size(self) -> int:
+        """Bytes this entry counts toward a batch's total: its body and its attributes'
+        names, types and values (how SNS measures a message's size)."""
+        attributes = sum(
+            len(name.encode())
+            + len(value["DataType"].encode())
+            + len(value["StringValue"].encode())
+            for name, value in self.attributes.items()
+        )
+        return len(self.message.encode()) + attributes
+
+
+def sns_batches(rows: Sequence[OutboxRow]) -> list[list[OutboxRow]]:
+    """``rows`` in order, cut into PublishBatch calls SNS accepts: at most
+    :data:`SNS_BATCH_ENTRIES` entries, and bodies with attributes of at most
+    :data:`SNS_BATCH_BYTES` together (a single row above that gets a call of its own, and
+    SNS refuses it as it would refuse it alone)."""
+    batches: list[list[OutboxRow]] = []
+    current: list[OutboxRow] = []
+    current_bytes = 0
+    for row in rows:
+        if current and (
+            len(current) == SNS_BATCH_ENTRIES or current_bytes + row.size > SNS_BATCH_BYTES
+        ):
+            batches.append(current)
+            current, current_bytes = [], 0
+        current.append(row)
+        current_bytes += row.size
+    if current:
+        batches.append(current)
+    return batches
 
 
 @dataclass(frozen=True)
@@ -81,55 +148,80 @@ class OutboxPublisher:
                 " ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
                 (self._batch_size,),
             ).fetchall()
-            for row in rows:
-                with correlation.bound(row[6]):
-                    if self._publish_row(conn, row):
-                        sent += 1
-                    else:
-                        failed += 1
+            for chunk in sns_batches([OutboxRow(*row) for row in rows]):
+                chunk_sent, chunk_failed = self._publish_chunk(conn, chunk)
+                sent += chunk_sent
+                failed += chunk_failed
         return PublishResult(sent, failed)
 
-    def _publish_row(self, conn: Connection[Any], row: tuple[Any, ...]) -> bool:
-        """Publish one locked row and mark it sent (True) or reschedule it (False)."""
-        row_id, event_id, event_type, event_version, message, attempts, correlation_id = row
+    def _publish_chunk(self, conn: Connection[Any], rows: Sequence[OutboxRow]) -> tuple[int, int]:
+        """Publish locked rows in one PublishBatch call; mark each sent or reschedule it.
+        The counts of rows sent and failed."""
         try:
-            response = self._sns.publish(
+            response = self._sns.publish_batch(
                 TopicArn=self._topic_arn,
-                Message=message,
-                MessageAttributes={
-                    EVENT_TYPE_ATTRIBUTE: {"DataType": "String", "StringValue": event_type},
-                    "event_version": {"DataType": "Number", "StringValue": str(event_version)},
-                    **correlation.message_attribute(correlation_id),
-                },
+                PublishBatchRequestEntries=[
+                    {"Id": str(index), "Message": row.message, "MessageAttributes": row.attributes}
+                    for index, row in enumerate(rows)
+                ],
             )
-        except Exception as error:  # any failure: keep the row, try again later
-            delay = self._retry_after(int(attempts) + 1)
-            logger.warning(
-                "publishing event %s failed (attempt %d), retrying in %.0fs: %s",
-                event_id,
-                attempts + 1,
-                delay,
-                error,
+        except Exception as error:  # any failure: keep every row, try again later
+            self._reschedule(conn, [(row, str(error)) for row in rows])
+            return 0, len(rows)
+        succeeded = {
+            int(entry["Id"]): str(entry.get("MessageId", ""))
+            for entry in response.get("Successful", [])
+        }
+        # An entry SNS reports neither way is treated as failed: delivery stays at least once.
+        errors = {
+            int(entry["Id"]): f"{entry.get('Code')}: {entry.get('Message')}"
+            for entry in response.get("Failed", [])
+        }
+        done = [(row, succeeded[index]) for index, row in enumerate(rows) if index in succeeded]
+        if done:
+            conn.execute(
+                "UPDATE outbox SET attempts = attempts + 1, sent_at = now(),"
+                " sns_message_id = sent.message_id, last_error = NULL"
+                " FROM unnest(%s::bigint[], %s::text[]) AS sent (id, message_id)"
+                " WHERE outbox.id = sent.id",
+                ([row.id for row, _ in done], [message_id for _, message_id in done]),
             )
+        for row, message_id in done:
+            with correlation.bound(row.correlation_id):
+                logger.info(
+                    "published event %s (%s)",
+                    row.event_id,
+                    row.event_type,
+                    extra={
+                        "event_id": str(row.event_id),
+                        "event_type": row.event_type,
+                        "message_id": message_id,
+                    },
+                )
+        missed = [
+            (row, errors.get(index, "SNS reported no result for this entry"))
+            for index, row in enumerate(rows)
+            if index not in succeeded
+        ]
+        self._reschedule(conn, missed)
+        return len(done), len(missed)
+
+    def _reschedule(self, conn: Connection[Any], failures: Sequence[tuple[OutboxRow, str]]) -> None:
+        for row, error in failures:
+            delay = self._retry_after(row.attempts + 1)
+            with correlation.bound(row.correlation_id):
+                logger.warning(
+                    "publishing event %s failed (attempt %d), retrying in %.0fs: %s",
+                    row.event_id,
+                    row.attempts + 1,
+                    delay,
+                    error,
+                )
             conn.execute(
                 "UPDATE outbox SET attempts = attempts + 1, last_error = %s,"
                 " next_attempt_at = now() + make_interval(secs => %s) WHERE id = %s",
-                (str(error)[:1000], delay, row_id),
+                (error[:1000], delay, row.id),
             )
-            return False
-        message_id = str(response.get("MessageId", ""))
-        conn.execute(
-            "UPDATE outbox SET attempts = attempts + 1, sent_at = now(),"
-            " sns_message_id = %s, last_error = NULL WHERE id = %s",
-            (message_id, row_id),
-        )
-        logger.info(
-            "published event %s (%s)",
-            event_id,
-            event_type,
-            extra={"event_id": str(event_id), "event_type": event_type, "message_id": message_id},
-        )
-        return True
 
     def seconds_until_due(self) -> float | None:
         """Seconds until the earliest unsent row is due (<= 0: due now); None: none left."""

@@ -17,7 +17,15 @@ from transfers_support import CALLER, Ledger, ServiceServer, wait_for
 
 from transfers_service.db import Pool
 from transfers_service.events import ContractRegistry
-from transfers_service.outbox import OutboxPublisher, PublishResult, backoff_seconds
+from transfers_service.outbox import (
+    SNS_BATCH_BYTES,
+    SNS_BATCH_ENTRIES,
+    OutboxPublisher,
+    OutboxRow,
+    PublishResult,
+    backoff_seconds,
+    sns_batches,
+)
 from transfers_service.service import TransfersService
 from transfers_service.settings import Settings
 
@@ -79,18 +87,18 @@ def subscriber(subscribe: Callable[[str, list[str]], Drain]) -> Drain:
 
 
 class FlakySns:
-    """An SNS client whose first ``failures`` publishes fail, then delegates."""
+    """An SNS client whose first ``failures`` calls fail, then delegates."""
 
     def __init__(self, client: Any, failures: int) -> None:
         self.client = client
         self.failures = failures
         self.calls = 0
 
-    def publish(self, **kwargs: Any) -> Mapping[str, Any]:
+    def publish_batch(self, **kwargs: Any) -> Mapping[str, Any]:
         self.calls += 1
         if self.calls <= self.failures:
             raise ConnectionError("SNS is unreachable (simulated)")
-        response: Mapping[str, Any] = self.client.publish(**kwargs)
+        response: Mapping[str, Any] = self.client.publish_batch(**kwargs)
         return response
 
 
@@ -176,6 +184,104 @@ def test_each_event_is_published_once_with_its_event_type_attribute(
     assert {str(row["event_id"]) for row in rows} == {event["event_id"] for event in events}
     assert publisher.publish_batch().sent == 0
     assert subscriber() == []
+
+
+class RecordingSns:
+    """Delegates to an SNS client and keeps the entries of every PublishBatch call."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.calls: list[list[dict[str, Any]]] = []
+
+    def publish_batch(self, **kwargs: Any) -> Mapping[str, Any]:
+        self.calls.append(list(kwargs["PublishBatchRequestEntries"]))
+        response: Mapping[str, Any] = self.client.publish_batch(**kwargs)
+        return response
+
+
+def test_due_rows_go_out_ten_to_a_call_each_once(
+    pool: Pool, service: TransfersService, ledger: Ledger, topic: str, subscriber: Drain
+) -> None:
+    _transfers(service, ledger, 22)  # with the funding deposit: 23 events
+    sns = RecordingSns(boto3.client("sns", region_name=REGION))
+    publisher = OutboxPublisher(pool, sns, topic, batch_size=25)
+
+    assert publisher.publish_batch() == PublishResult(23, 0)
+
+    assert [len(call) for call in sns.calls] == [10, 10, 3]
+    # Entry ids are unique within a call, as PublishBatch requires.
+    assert all(len({entry["Id"] for entry in call}) == len(call) for call in sns.calls)
+    messages = subscriber()
+    assert len(messages) == 23
+    assert len({json.loads(m["Body"])["event_id"] for m in messages}) == 23
+    assert all(row["sent_at"] is not None for row in ledger.outbox())
+
+
+class PartlyRefusingSns:
+    """Accepts every entry of a batch but the first, which it reports as failed (SNS answers
+    200 with a Failed list)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def publish_batch(self, **kwargs: Any) -> Mapping[str, Any]:
+        self.calls += 1
+        entries = kwargs["PublishBatchRequestEntries"]
+        return {
+            "Successful": [
+                {"Id": entry["Id"], "MessageId": f"message-{self.calls}-{entry['Id']}"}
+                for entry in entries[1:]
+            ],
+            "Failed": [
+                {
+                    "Id": entries[0]["Id"],
+                    "Code": "InternalError",
+                    "Message": "try again",
+                    "SenderFault": False,
+                }
+            ],
+        }
+
+
+def test_an_entry_sns_refuses_is_rescheduled_and_the_others_are_sent(
+    pool: Pool, service: TransfersService, ledger: Ledger
+) -> None:
+    _transfers(service, ledger, 3)  # 4 events
+    publisher = OutboxPublisher(
+        pool, PartlyRefusingSns(), "arn:aws:sns:us-east-1:123456789012:t", retry_after=lambda n: 60
+    )
+
+    assert publisher.publish_batch() == PublishResult(3, 1)
+
+    refused, *others = ledger.outbox()  # in order: the first entry of the batch was refused
+    assert refused["sent_at"] is None
+    assert refused["attempts"] == 1
+    assert refused["last_error"] == "InternalError: try again"
+    assert all(row["sent_at"] is not None and row["sns_message_id"] for row in others)
+    # Not due again for a minute: nothing to publish now.
+    assert publisher.publish_batch() == PublishResult(0, 0)
+
+
+def _row(index: int, message: str) -> OutboxRow:
+    return OutboxRow(index, uuid.uuid4(), "TransferCompleted", 1, message, 0, "c-1")
+
+
+def test_batches_hold_at_most_ten_entries_and_256_kib() -> None:
+    small = [_row(index, "x" * 100) for index in range(23)]
+    assert [len(batch) for batch in sns_batches(small)] == [10, 10, 3]
+    assert SNS_BATCH_ENTRIES == 10
+
+    # Three bodies of 100 KiB: two fit in 256 KiB with their attributes, the third does not.
+    large = [_row(index, "x" * 100 * 1024) for index in range(3)]
+    batches = sns_batches(large)
+    assert [len(batch) for batch in batches] == [2, 1]
+    assert all(sum(row.size for row in batch) <= SNS_BATCH_BYTES for batch in batches)
+    # Attributes count: a body that alone fills the limit leaves no room for a second row.
+    assert _row(0, "x" * SNS_BATCH_BYTES).size > SNS_BATCH_BYTES
+    assert [len(b) for b in sns_batches([_row(0, "x" * 200_000), _row(1, "x" * 70_000)])] == [
+        1,
+        1,
+    ]
 
 
 def test_a_deposit_is_published_once_as_deposit_completed(
