@@ -57,7 +57,8 @@ LIBRARY_SOURCES := $(shell find constructs/cdk_microservices -type f -not -path 
 help:
 	@echo "make synth   set up everything, synthesize the reference app, print a summary"
 	@echo "make test    set up everything, then run every check (lint, types, pytest, cfn-lint)"
-	@echo "make bench   measure synth, make test, cold imports and sizes into bench/results.md"
+	@echo "make bench   measure synth, make test, cold imports and sizes into bench/results.md,"
+	@echo "             load and faults of the transfers service into bench/load.md, bench/faults.md"
 	@echo "make runtime-layer   build the functions' dependency layer (synth and test do it)"
 	@echo "make test-floor      the construct tests and a consumer app at the oldest supported aws-cdk-lib (test does it)"
 	@echo "make browser         install Debian's chromium for the browser tests (pytest does it)"
@@ -164,9 +165,13 @@ report: synth graphviz
 # bench/results.md + results.json and the README's quoted figures (tools/bench.py): synths
 # side by side, one warm `make test`, cold imports, asset and template sizes. BENCH_ARGS
 # passes options, e.g. `make bench BENCH_ARGS=--bench-only` skips the make test run.
+# Then the transfers service under load and faults, long form (tools/loadtest: bench/load.md,
+# bench/faults.md, the README's load lines; LOAD_ARGS passes options, e.g. --no-throughput).
 BENCH_ARGS ?=
-bench: setup $(RUNTIME_LAYER_BUILT)
+LOAD_ARGS ?=
+bench: setup test-servers $(RUNTIME_LAYER_BUILT)
 	$(VENV)/bin/python tools/bench.py $(BENCH_ARGS)
+	$(VENV)/bin/python -m tools.loadtest $(LOAD_ARGS)
 
 lint: setup
 	ruff check .
@@ -184,6 +189,9 @@ typecheck: setup
 		echo "mypy $$dir"; \
 		MYPYPATH=$$dir mypy --strict --explicit-package-bases $$dir || exit 1; \
 	done
+	# tools/loadtest (excluded above: it imports the transfers service's code root).
+	MYPYPATH=container_src/transfers mypy --config-file= --strict --explicit-package-bases \
+		--python-version 3.11 tools/loadtest
 
 # The tests run in parallel, one pytest-xdist worker per core (PYTEST_WORKERS=0: in one
 # process), each worker taking whole modules (tests/conftest.py sends every module of the

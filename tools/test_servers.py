@@ -329,6 +329,14 @@ class RedisServer(_ThrowawayServer):
         except OSError:
             return False
 
+    def kill(self) -> None:
+        """SIGKILL: the server is gone at once, with everything it held (no persistence);
+        ``start`` brings it back empty (in cluster mode with its slots, from nodes.conf)."""
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()
+
     def stop(self) -> None:
         """Stop the server (SIGTERM, then SIGKILL); no-op when not running."""
         process, self._process = self._process, None

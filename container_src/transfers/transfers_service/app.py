@@ -36,8 +36,11 @@ Every response carries the request's ``X-Correlation-Id`` (the one sent if valid
 new one; see ``correlation``), which every log line of the request and the event a write
 queues carry too. Logs are JSON lines (see ``logs``).
 
-A 503 has ``Retry-After`` and means nothing was written. Any other path is 404
-``not_found`` (405 ``method_not_allowed`` for another method).
+A 503 has ``Retry-After`` and means nothing was written, except the one with the code
+``outcome_unknown``: the database connection was lost while the write was committing, so
+it may have been applied; the same request with the same ``Idempotency-Key`` answers
+which (its first answer, ``Idempotent-Replayed: true``, or a new write). Any other path is
+404 ``not_found`` (405 ``method_not_allowed`` for another method).
 
 The process never exits for want of a database (on a first deploy Aurora's writer comes up
 minutes after the cluster, and tasks that exit trip the ECS deployment circuit breaker).
@@ -83,7 +86,7 @@ from transfers_service.edge import StripPathPrefix, UnauthenticatedError, stripp
 from transfers_service.events import ACCOUNT_OPENED, PUBLISHED, ContractRegistry
 from transfers_service.ledger import LedgerError
 from transfers_service.outbox import OutboxPublisher, SnsClient
-from transfers_service.service import Outcome, TransfersService
+from transfers_service.service import Outcome, OutcomeUnknownError, TransfersService
 from transfers_service.settings import (
     AURORA_DEFAULT_AUTO_PAUSE_SECONDS,
     Settings,
@@ -178,6 +181,11 @@ STARTING = "starting"
 DATABASE_UNAVAILABLE = "database_unavailable"
 MIGRATION_FAILED = "migration_failed"
 DATABASE_UNAVAILABLE_MESSAGE = "the database is unavailable; nothing was written, retry later"
+OUTCOME_UNKNOWN = "outcome_unknown"
+OUTCOME_UNKNOWN_MESSAGE = (
+    "the database connection was lost while this write was committing: it may have been"
+    " applied; send the same request with the same Idempotency-Key to learn its outcome"
+)
 # First pause between two startup attempts; it doubles up to the configured maximum.
 STARTUP_FIRST_RETRY_SECONDS = 0.5
 # How long /health waits for its connection (libpq counts whole seconds, at least 2).
@@ -433,7 +441,7 @@ def create_app(
             (404, "the from account is unknown or not the caller's, or the to account unknown"),
             (409, "insufficient funds"),
             (422, "invalid body, currency mismatch, same account, or key reused"),
-            (503, "database unavailable: nothing was written"),
+            (503, "database unavailable: nothing was written (outcome_unknown: retry to learn)"),
         ),
     )
     def create_transfer(
@@ -502,7 +510,7 @@ def create_app(
             (400, "Idempotency-Key missing or invalid"),
             (404, "no such account of the caller's"),
             (422, "invalid body, currency mismatch, or key reused"),
-            (503, "database unavailable: nothing was written"),
+            (503, "database unavailable: nothing was written (outcome_unknown: retry to learn)"),
         ),
     )
     def create_deposit(
@@ -596,6 +604,11 @@ def _exception_handlers(app: FastAPI) -> None:
     async def database_unavailable(_: Request, exc: Exception) -> JSONResponse:
         logger.error("database unavailable: %s: %s", type(exc).__name__, exc)
         return error(503, DATABASE_UNAVAILABLE, DATABASE_UNAVAILABLE_MESSAGE)
+
+    @app.exception_handler(OutcomeUnknownError)
+    async def outcome_unknown(_: Request, exc: OutcomeUnknownError) -> JSONResponse:
+        logger.error("connection lost while a write was committing: %s", exc)
+        return error(503, OUTCOME_UNKNOWN, OUTCOME_UNKNOWN_MESSAGE)
 
     @app.exception_handler(NotReadyError)
     async def not_ready(_: Request, exc: NotReadyError) -> JSONResponse:

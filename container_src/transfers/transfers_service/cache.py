@@ -1,16 +1,30 @@
 """The balance cache: balances in Redis (Valkey in AWS) for a short time.
 
-Read-through: a miss reads the database and stores the balance with a TTL. Every committed
-write that touches an account deletes its entry afterwards, and so does the consumer after
-it records an account (which may fill in its owner).
+Read-through: a miss reads the database and stores the balance with a TTL, but only where
+no key is (``SET NX``). A write that touches an account fences its key for the time of the
+write: before its transaction it replaces the entry by a marker (:data:`WRITING`) that
+expires after :data:`WRITE_FENCE_SECONDS`, and after the commit by one that expires after
+:data:`SETTLE_SECONDS`; the consumer does the same around recording an account (which may
+fill in its owner). A marker reads as a miss and no read can store over it, so:
+
+- a read that read the database before a commit cannot store its older balance after the
+  commit (its ``SET NX`` finds the marker; it would have to take longer than
+  :data:`SETTLE_SECONDS` between its query and its store to slip through);
+- a process killed between its commit and the marker after it (the kill-service fault run,
+  bench/faults.md, found the stale balance that a plain delete after the commit left
+  there) leaves its account fenced for :data:`WRITE_FENCE_SECONDS`, served from the
+  database, then cached afresh.
+
+A cache that was unreachable for a write but kept its data (a network partition, not a
+restart: a restarted cache is empty) may serve that account's older balance for up to the
+TTL: the write does not wait for the cache.
 
 An entry is keyed by account, whoever asks, and holds the account's owner next to its
 balance: the service answers from an entry only a caller the entry names as the owner, and
 only the owner's reads write entries (see ``TransfersService.balance``); an entry without
-an owner (written before entries had one) answers nobody. The cache is an optimization
-only: when Redis fails, reads fall back to the database and the failure is logged, and a
-deletion that fails leaves a stale entry for at most the TTL. So does a read that races a
-write: it may store the balance it read just before the write committed and invalidated.
+an owner (written before entries had one) answers nobody and stays until it expires. The
+cache is an optimization only: when Redis fails, reads fall back to the database and the
+failure is logged.
 
 Every command touches one key, so the cache works in cluster mode, which ElastiCache
 Serverless always is: there a command over keys of different hash slots (a ``DEL`` of two
@@ -35,6 +49,15 @@ from transfers_service.ledger import Balance
 logger = logging.getLogger(__name__)
 
 KEY_PREFIX = "transfers:balance:"
+# The marker a write leaves in an account's key (not JSON: no entry looks like it).
+WRITING = "writing"
+# How long a write's marker stands before its commit: longer than any transaction takes
+# (the pool gives up on a connection after seconds), so that a process killed after its
+# commit cannot leave an older balance to be stored.
+WRITE_FENCE_SECONDS = 10
+# How long the marker stands after the commit: longer than a read takes between its query
+# and its store.
+SETTLE_SECONDS = 2
 
 
 class BalanceCache(Protocol):
@@ -43,6 +66,8 @@ class BalanceCache(Protocol):
     def get(self, account_id: uuid.UUID) -> Balance | None: ...
 
     def put(self, balance: Balance) -> None: ...
+
+    def begin_write(self, *account_ids: uuid.UUID) -> None: ...
 
     def invalidate(self, *account_ids: uuid.UUID) -> None: ...
 
@@ -58,6 +83,9 @@ class NoCache:
     def put(self, balance: Balance) -> None:
         return None
 
+    def begin_write(self, *account_ids: uuid.UUID) -> None:
+        return None
+
     def invalidate(self, *account_ids: uuid.UUID) -> None:
         return None
 
@@ -70,8 +98,9 @@ class RedisBalanceCache:
     ``balance_minor`` and ``owner_sub``.
 
     The client is redis-py's plain ``redis.Redis`` and every command names one key
-    (``invalidate`` sends one ``DEL`` per account, pipelined without a transaction: one
-    round trip, and no MULTI/EXEC, which cluster mode refuses across slots too). Why not
+    (``begin_write`` and ``invalidate`` send one ``SET`` per account, pipelined without a
+    transaction: one round trip, and no MULTI/EXEC, which cluster mode refuses across slots
+    too). Why not
     ``redis.cluster.RedisCluster``:
 
     - ElastiCache Serverless has one endpoint (TLS, ``rediss://``) that routes each
@@ -109,7 +138,7 @@ class RedisBalanceCache:
         except redis.RedisError as error:
             logger.warning("balance cache read failed, using the database: %s", error)
             return None
-        if not isinstance(raw, str):
+        if not isinstance(raw, str) or raw == WRITING:
             return None
         try:
             cached = json.loads(raw)
@@ -133,23 +162,32 @@ class RedisBalanceCache:
             }
         )
         try:
-            self._client.set(KEY_PREFIX + str(balance.account_id), value, ex=self._ttl_seconds)
+            # NX: never over a write's marker (nor over another entry: it expires).
+            self._client.set(
+                KEY_PREFIX + str(balance.account_id), value, ex=self._ttl_seconds, nx=True
+            )
         except redis.RedisError as error:
             logger.warning("balance cache write failed: %s", error)
 
+    def begin_write(self, *account_ids: uuid.UUID) -> None:
+        """Fence the accounts' keys before a write (see the module)."""
+        self._mark(account_ids, WRITE_FENCE_SECONDS, "fencing")
+
     def invalidate(self, *account_ids: uuid.UUID) -> None:
+        """After a write's commit: drop the accounts' entries, fenced a moment longer."""
+        self._mark(account_ids, SETTLE_SECONDS, "invalidation")
+
+    def _mark(self, account_ids: tuple[uuid.UUID, ...], seconds: int, what: str) -> None:
         if not account_ids:
             return
         try:
-            # One DEL per key: the keys of two accounts are in different hash slots.
+            # One SET per key: the keys of two accounts are in different hash slots.
             pipeline = self._client.pipeline(transaction=False)
             for account_id in account_ids:
-                pipeline.delete(KEY_PREFIX + str(account_id))
+                pipeline.set(KEY_PREFIX + str(account_id), WRITING, ex=seconds)
             pipeline.execute()
         except redis.RedisError as error:
-            logger.warning(
-                "balance cache invalidation failed (stale for at most the TTL): %s", error
-            )
+            logger.warning("balance cache %s failed (stale for at most the TTL): %s", what, error)
 
     def close(self) -> None:
         with contextlib.suppress(redis.RedisError):

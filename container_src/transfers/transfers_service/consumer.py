@@ -111,6 +111,8 @@ class AccountEventsConsumer:
             return "rejected"
         data = event["data"]
         account_id = uuid.UUID(data["account_id"])
+        # Fenced as a write is (see cache): the owner it may fill in changes who is served.
+        self._cache.begin_write(account_id)
         try:
             with self._pool.connection() as conn, conn.transaction():
                 opened = ledger.open_account(
@@ -127,7 +129,8 @@ class AccountEventsConsumer:
         except Exception:
             logger.exception("applying message %s failed; it will be received again", message_id)
             return "failed"
-        self._cache.invalidate(account_id)
+        finally:
+            self._cache.invalidate(account_id)
         self._sqs.delete_message(QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"])
         logger.info("account %s %s", account_id, _OPENED_LOG[opened])
         return "opened" if opened == "opened" else "duplicates"

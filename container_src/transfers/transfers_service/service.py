@@ -5,11 +5,15 @@ serves only what that caller owns (see ``ledger``): the check of a write is made
 write's transaction, on the rows it locked.
 
 A write is one transaction: the idempotency claim, the ledger change, the outbox event and
-the idempotency record commit together or not at all. Only after the commit is the
-balance cache invalidated and the outbox publisher woken (``on_outbox_written``). Every
-write that adds to the outbox, transfer or deposit, goes through ``_move_once`` and so wakes
-the publisher; a replayed request writes nothing and wakes nothing. The publisher relies on
-it: it does not poll the outbox.
+the idempotency record commit together or not at all. When the connection is lost while
+that transaction commits, nobody can tell whether it did: the write raises
+:class:`OutcomeUnknownError` (the API's 503 ``outcome_unknown``) instead of the usual
+"nothing was written"; the same request with the same key tells the caller which it was.
+The balance cache fences the accounts a write touches before it and drops their entries
+after it, whatever its end (see ``cache``). Only after the commit is the outbox publisher
+woken (``on_outbox_written``). Every write that adds to the outbox, transfer or deposit,
+goes through ``_move_once`` and so wakes the publisher; a replayed request writes nothing
+and wakes nothing. The publisher relies on it: it does not poll the outbox.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from psycopg import Connection
 
 from transfers_service import idempotency, ledger
@@ -28,6 +33,12 @@ from transfers_service.events import ContractRegistry
 
 TRANSFER_SCOPE = "POST /transfers"
 DEPOSIT_SCOPE = "POST /transfers/accounts/{account_id}/deposits"
+
+
+class OutcomeUnknownError(Exception):
+    """The connection failed while a write was committing: it may have committed or not.
+    Retrying the request with its Idempotency-Key answers which (the first answer, or a new
+    write)."""
 
 
 @dataclass(frozen=True)
@@ -140,28 +151,37 @@ class TransfersService:
         a key the caller used before returns its first response instead (a different
         request: an error)."""
         fingerprint = idempotency.fingerprint(scope, request)
-        with self.pool.connection() as conn, conn.transaction():
-            stored = idempotency.claim(
-                conn,
-                scope=scope,
-                caller_sub=caller_sub,
-                key=idempotency_key,
-                request_fingerprint=fingerprint,
-            )
-            if stored is not None:
-                return Outcome(stored.status_code, stored.body, replayed=True)
-            moved = move(conn)
-            response = idempotency.StoredResponse(201, moved.to_json())
-            idempotency.record(
-                conn,
-                scope=scope,
-                caller_sub=caller_sub,
-                key=idempotency_key,
-                request_fingerprint=fingerprint,
-                response=response,
-                transfer_id=moved.transfer_id,
-            )
-        self._cache.invalidate(*touched)
+        committing = False
+        self._cache.begin_write(*touched)
+        try:
+            with self.pool.connection() as conn, conn.transaction():
+                stored = idempotency.claim(
+                    conn,
+                    scope=scope,
+                    caller_sub=caller_sub,
+                    key=idempotency_key,
+                    request_fingerprint=fingerprint,
+                )
+                if stored is not None:
+                    return Outcome(stored.status_code, stored.body, replayed=True)
+                moved = move(conn)
+                response = idempotency.StoredResponse(201, moved.to_json())
+                idempotency.record(
+                    conn,
+                    scope=scope,
+                    caller_sub=caller_sub,
+                    key=idempotency_key,
+                    request_fingerprint=fingerprint,
+                    response=response,
+                    transfer_id=moved.transfer_id,
+                )
+                committing = True
+        except psycopg.OperationalError as error:
+            if committing:
+                raise OutcomeUnknownError(str(error)) from error
+            raise
+        finally:
+            self._cache.invalidate(*touched)
         self._on_outbox_written()
         return Outcome(response.status_code, response.body)
 
@@ -171,8 +191,9 @@ class TransfersService:
         From the cache only when the entry names the caller as the account's owner (an
         owner never changes once set, and only the owner's reads write entries), so that no
         other caller is ever answered from it. Otherwise (no entry, or one naming another
-        owner or none) the database decides, and only the owner's read refreshes the entry:
-        another caller is never answered from the cache, and never writes to it.
+        owner or none) the database decides, and only the owner's read stores an entry,
+        where there is none (see ``cache``): another caller is never answered from the
+        cache, and never writes to it.
         """
         cached = self._cache.get(account_id)
         if cached is not None and ledger.owned_by(cached.owner_sub, caller_sub):

@@ -28,8 +28,11 @@ Tunables, each optional (default in brackets; a bad value names its variable):
   default) starts then; the price is a new connection (TLS and login, tens of
   milliseconds) for a request after a quiet half minute, which steady Prod traffic rarely
   pays.
-- ``DATABASE_POOL_TIMEOUT_SECONDS`` [5]: how long a request waits for a connection before
-  it gets 503.
+- ``DATABASE_POOL_TIMEOUT_SECONDS`` [2]: how long a request waits for a connection before
+  it gets 503. A transaction holds a connection for milliseconds, so a request that waited
+  this long waits for a database that is down or overloaded: a prompt 503 (with
+  ``Retry-After``) frees the caller and the request's thread (the restart-postgres fault
+  run, bench/faults.md, measures it).
 - ``OUTBOX_SWEEP_SECONDS`` [300], at least 1: the outbox publisher is woken by the task's
   own commits that write to the outbox, and by the retry of a failed publish when it is due;
   besides, it sweeps the outbox every this many seconds, a safety net for events another
@@ -88,7 +91,7 @@ class Settings:
     # An unused pooled connection is closed after this long (one per interval).
     database_pool_max_idle_seconds: float = 30.0
     # How long a request waits for a pooled connection before it gets 503.
-    database_pool_timeout_seconds: float = 5.0
+    database_pool_timeout_seconds: float = 2.0
     # How long the pool keeps retrying to reconnect (backing off) before a fresh attempt.
     database_reconnect_timeout_seconds: float = 10.0
     # Longest pause between two attempts to reach and migrate the database at startup (the
@@ -128,7 +131,7 @@ class Settings:
                 _int(environ, "DATABASE_POOL_MAX_IDLE_SECONDS", 30, low=1)
             ),
             database_pool_timeout_seconds=float(
-                _int(environ, "DATABASE_POOL_TIMEOUT_SECONDS", 5, low=1)
+                _int(environ, "DATABASE_POOL_TIMEOUT_SECONDS", 2, low=1)
             ),
             database_startup_retry_max_seconds=float(
                 _int(environ, "DATABASE_STARTUP_RETRY_MAX_SECONDS", 10, low=1, high=300)

@@ -1,5 +1,5 @@
 """The balance cache on a real Redis in cluster mode (as ElastiCache Serverless is): served
-from it, invalidated by writes, optional."""
+from it, fenced and invalidated by writes, optional."""
 
 from __future__ import annotations
 
@@ -21,11 +21,26 @@ from transfers_support import (
 )
 
 from tools.test_servers import RedisServer, free_port
-from transfers_service.cache import KEY_PREFIX, BalanceCache, RedisBalanceCache
+from transfers_service.cache import (
+    KEY_PREFIX,
+    SETTLE_SECONDS,
+    WRITE_FENCE_SECONDS,
+    WRITING,
+    BalanceCache,
+    RedisBalanceCache,
+)
 from transfers_service.consumer import AccountEventsConsumer
 from transfers_service.events import ContractRegistry
 from transfers_service.ledger import Balance
+from transfers_service.service import TransfersService
 from transfers_service.settings import Settings
+
+
+def assert_fenced(client: redis.Redis, account: uuid.UUID, *, seconds: int) -> None:
+    """The account's key holds a write's marker, expiring within ``seconds``: no entry."""
+    key = KEY_PREFIX + str(account)
+    assert client.get(key) == WRITING
+    assert 0 < client.ttl(key) <= seconds
 
 
 @pytest.fixture
@@ -55,9 +70,11 @@ def test_balances_are_served_from_the_cache_and_invalidated_by_transfers(
 
     assert api.transfer(alice, bob, 300).status_code == 201
 
-    assert redis_client.get(key) is None
+    assert_fenced(redis_client, alice, seconds=SETTLE_SECONDS)
     assert api.balance(alice) == 700
     assert api.balance(bob) == 300
+    # A read does not store over the marker: the database answers until it expires.
+    assert redis_client.get(key) == WRITING
 
 
 def _entry(balance_minor: int, owner_sub: str | None = None, *, with_owner: bool = True) -> str:
@@ -92,7 +109,7 @@ def test_a_cached_balance_is_served_to_its_owner_only(
     [_entry(999, None), _entry(999, with_owner=False), _entry(999, OTHER_CALLER)],
     ids=["owner-null", "no-owner-field", "other-owner"],
 )
-def test_an_entry_not_naming_the_caller_as_owner_is_not_served_but_refreshed(
+def test_an_entry_not_naming_the_caller_as_owner_is_not_served_and_left_to_expire(
     api: ServiceServer, ledger: Ledger, redis_client: redis.Redis, entry: str
 ) -> None:
     alice = ledger.open_account(balance=1_000)
@@ -101,7 +118,8 @@ def test_an_entry_not_naming_the_caller_as_owner_is_not_served_but_refreshed(
 
     assert api.balance(alice) == 1_000  # from the database
 
-    assert json.loads(redis_client.get(key)) == json.loads(_entry(1_000, CALLER))
+    # Reads store only where no key is (a marker or an entry): this one expires by itself.
+    assert redis_client.get(key) == entry
 
 
 def test_an_owner_filled_in_is_served_at_once(
@@ -116,7 +134,7 @@ def test_an_owner_filled_in_is_served_at_once(
     assert api.transfer(alice, legacy, 40).status_code == 201  # to anyone's, even nobody's
     refused = api.get(f"/transfers/accounts/{legacy}/balance")
     assert refused.status_code == 404, refused.text  # nobody's
-    assert redis_client.get(KEY_PREFIX + str(legacy)) is None  # and nothing cached for it
+    assert redis_client.get(KEY_PREFIX + str(legacy)) in (None, WRITING)  # no entry for it
     redis_client.set(KEY_PREFIX + str(legacy), _entry(40, None), ex=30)  # an older entry
 
     class Sqs:
@@ -130,7 +148,7 @@ def test_an_owner_filled_in_is_served_at_once(
     event = body(account_opened(legacy, owner=CALLER))
     assert consumer.handle({"MessageId": "m", "Body": event, "ReceiptHandle": "r"}) == "duplicates"
 
-    assert redis_client.get(KEY_PREFIX + str(legacy)) is None  # invalidated
+    assert_fenced(redis_client, legacy, seconds=SETTLE_SECONDS)  # the older entry is gone
     assert api.balance(legacy) == 40
 
 
@@ -166,11 +184,14 @@ def test_invalidating_accounts_of_different_slots_deletes_each(
     assert redis_client.get(KEY_PREFIX + str(bob)) is not None
 
     with caplog.at_level(logging.WARNING, logger="transfers_service.cache"):
+        cache.begin_write(alice, bob)
+        assert_fenced(redis_client, alice, seconds=WRITE_FENCE_SECONDS)
+        assert_fenced(redis_client, bob, seconds=WRITE_FENCE_SECONDS)
         cache.invalidate(alice, bob)
 
-    assert redis_client.get(KEY_PREFIX + str(alice)) is None
-    assert redis_client.get(KEY_PREFIX + str(bob)) is None
-    assert "invalidation failed" not in caplog.text
+    assert_fenced(redis_client, alice, seconds=SETTLE_SECONDS)
+    assert_fenced(redis_client, bob, seconds=SETTLE_SECONDS)
+    assert "failed" not in caplog.text
 
 
 def test_after_a_transfer_both_balances_are_fresh_at_once(
@@ -199,8 +220,71 @@ def test_deposits_invalidate_the_cache_too(
 
     assert api.deposit(account, 50).status_code == 201
 
-    assert redis_client.get(KEY_PREFIX + str(account)) is None
+    assert_fenced(redis_client, account, seconds=SETTLE_SECONDS)
     assert api.balance(account) == 50
+
+
+def test_a_read_that_queried_before_a_commit_cannot_store_its_older_balance(
+    cache: BalanceCache, ledger: Ledger, service: TransfersService, redis_client: redis.Redis
+) -> None:
+    alice, bob = ledger.open_account(balance=1_000), ledger.open_account()
+    before = Balance(account_id=alice, currency="EUR", balance_minor=1_000, owner_sub=CALLER)
+    fenced = TransfersService(service.pool, service._registry, cache)
+
+    # A read missed the cache and read 1,000; meanwhile a transfer commits...
+    fenced.create_transfer(
+        caller_sub=CALLER,
+        idempotency_key=str(uuid.uuid4()),
+        from_account_id=alice,
+        to_account_id=bob,
+        amount_minor=300,
+        currency="EUR",
+    )
+    # ...and the read stores what it read, late: refused by the marker.
+    cache.put(before)
+
+    assert cache.get(alice) is None
+    assert fenced.balance(alice, caller_sub=CALLER) == Balance(
+        account_id=alice, currency="EUR", balance_minor=700, owner_sub=CALLER
+    )
+
+
+def test_a_process_killed_between_commit_and_invalidation_leaves_no_stale_entry(
+    cache: BalanceCache,
+    ledger: Ledger,
+    service: TransfersService,
+    redis_client: redis.Redis,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    alice, bob = ledger.open_account(balance=1_000), ledger.open_account()
+    fenced = TransfersService(service.pool, service._registry, cache)
+    assert fenced.balance(alice, caller_sub=CALLER) is not None  # cached: 1,000
+
+    class Killed(BaseException):
+        """The process dies: nothing after the commit runs, the finally blocks neither."""
+
+    def die_after_commit(*account_ids: uuid.UUID) -> None:
+        raise Killed
+
+    monkeypatch.setattr(cache, "invalidate", die_after_commit)
+    with pytest.raises(Killed):
+        fenced.create_transfer(
+            caller_sub=CALLER,
+            idempotency_key=str(uuid.uuid4()),
+            from_account_id=alice,
+            to_account_id=bob,
+            amount_minor=300,
+            currency="EUR",
+        )
+
+    assert ledger.balance(alice) == 700  # committed
+    # The entry from before the write is gone; the marker holds reads off the cache, and
+    # a read stores nothing until it expires.
+    assert_fenced(redis_client, alice, seconds=WRITE_FENCE_SECONDS)
+    assert fenced.balance(alice, caller_sub=CALLER) == Balance(
+        account_id=alice, currency="EUR", balance_minor=700, owner_sub=CALLER
+    )
+    assert redis_client.get(KEY_PREFIX + str(alice)) == WRITING
 
 
 def test_a_cache_outage_falls_back_to_the_database(

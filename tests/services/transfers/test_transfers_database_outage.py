@@ -5,12 +5,14 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import psycopg
 import pytest
 from transfers_support import Ledger, ServiceServer, wait_for
 
 from tools.test_servers import PostgresServer
+from transfers_service import idempotency
 from transfers_service.db import migrate
 from transfers_service.events import ContractRegistry
 from transfers_service.settings import Settings
@@ -114,3 +116,37 @@ def test_a_connection_lost_mid_transaction_writes_nothing(
     retried = api.transfer(alice, bob, 400, key=key)
     assert retried.status_code == 201, retried.text
     assert (ledger.balance(alice), ledger.balance(bob)) == (600, 400)
+
+
+def test_a_connection_lost_while_committing_is_503_outcome_unknown_and_a_retry_tells(
+    api: ServiceServer,
+    ledger: Ledger,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    alice, bob = ledger.open_account(balance=1_000), ledger.open_account()
+    record = idempotency.record
+
+    def record_then_lose_the_connection(conn: psycopg.Connection[Any], **kwargs: Any) -> None:
+        # The write is complete; the backend dies before COMMIT reaches it, as when the
+        # database crashes or fails over at that moment.
+        record(conn, **kwargs)
+        with psycopg.connect(database_url, autocommit=True) as other:
+            other.execute("SELECT pg_terminate_backend(%s)", (conn.info.backend_pid,))
+
+    monkeypatch.setattr(idempotency, "record", record_then_lose_the_connection)
+    key = str(uuid.uuid4())
+
+    lost = api.transfer(alice, bob, 250, key=key)
+
+    assert lost.status_code == 503, lost.text
+    assert lost.json()["code"] == "outcome_unknown"
+    assert "same Idempotency-Key" in lost.json()["message"]
+    assert lost.headers["Retry-After"] == "1"
+    monkeypatch.setattr(idempotency, "record", record)
+    # Here the commit never happened: the retry makes the transfer, once.
+    retried = api.transfer(alice, bob, 250, key=key)
+    assert retried.status_code == 201, retried.text
+    assert "Idempotent-Replayed" not in retried.headers
+    assert api.balance(alice) == 750
+    ledger.assert_consistent()
