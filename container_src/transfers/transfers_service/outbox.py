@@ -14,9 +14,10 @@ delivery is at least once, and consumers deduplicate on ``event_id``.
 
 The publisher does not poll. :meth:`OutboxPublisher.run` publishes when it starts, then
 whenever :attr:`OutboxPublisher.wake` is set (the service sets it after each commit that
-wrote to the outbox), when the earliest failed row is due again, and otherwise only every
-``sweep_seconds`` (a safety net for rows another task left): an idle service sends no query
-to the database, so that Aurora Serverless v2 can pause.
+wrote to the outbox; it then lingers :data:`LINGER_SECONDS` for more to batch them), when
+the earliest failed row is due again, and otherwise only every ``sweep_seconds`` (a safety
+net for rows another task left): an idle service sends no query to the database, so that
+Aurora Serverless v2 can pause.
 """
 
 from __future__ import annotations
@@ -40,6 +41,10 @@ logger = logging.getLogger(__name__)
 # bodies and attributes of all entries at most the topic's MaximumMessageSize, 256 KiB by
 # default.
 SNS_BATCH_ENTRIES = 10
+# How long the publisher waits, once woken by a commit, for more commits to join the batch:
+# woken for each commit, it sent batches of one to three events under load (one SNS call,
+# signed and parsed, for each), for an event delay of at most this much more.
+LINGER_SECONDS = 0.05
 SNS_BATCH_BYTES = 262_144
 
 
@@ -129,12 +134,14 @@ class OutboxPublisher:
         *,
         batch_size: int = 25,
         retry_after: Callable[[int], float] = backoff_seconds,
+        linger_seconds: float = LINGER_SECONDS,
     ) -> None:
         self._pool = pool
         self._sns = sns
         self._topic_arn = topic_arn
         self._batch_size = batch_size
         self._retry_after = retry_after
+        self._linger_seconds = linger_seconds
         self.wake = threading.Event()
 
     def publish_batch(self) -> PublishResult:
@@ -264,5 +271,7 @@ class OutboxPublisher:
                 pause = sweep_seconds
                 if due_in is not None:
                     pause = min(sweep_seconds, max(due_in, min_pause_seconds))
-            self.wake.wait(pause)
+            if self.wake.wait(pause) and self._linger_seconds > 0:
+                # Woken by a commit: the commits of the next moment join its batch.
+                stop.wait(self._linger_seconds)
         logger.info("outbox publisher stopped")
