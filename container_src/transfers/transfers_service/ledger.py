@@ -211,13 +211,14 @@ def transfer(
             f"account {from_account_id} has {available} {currency} (minor units) available, "
             f"the transfer needs {amount_minor}"
         )
-    moved = _move(
-        conn,
+    moved = Transfer(
+        transfer_id=uuid.uuid4(),
         kind="transfer",
         from_account_id=from_account_id,
         to_account_id=to_account_id,
         amount_minor=amount_minor,
         currency=currency,
+        completed_at=locked.now,
     )
     event = events.transfer_completed(
         transfer_id=moved.transfer_id,
@@ -227,7 +228,7 @@ def transfer(
         currency=currency,
         completed_at=moved.completed_at,
     )
-    _queue_event(conn, event, registry, correlation_id)
+    _write(conn, moved, event, registry, correlation_id)
     return moved
 
 
@@ -244,17 +245,7 @@ def deposit(
     """Credit a customer account the caller owns (else it is not found) from its currency's
     funding account (created on first use) and queue DepositCompleted."""
     _check_amount(amount_minor)
-    conn.execute(
-        "INSERT INTO accounts (account_id, kind, currency) VALUES (%s, 'funding', %s)"
-        " ON CONFLICT (currency) WHERE kind = 'funding' DO NOTHING",
-        (uuid.uuid4(), currency),
-    )
-    funding = conn.execute(
-        "SELECT account_id FROM accounts WHERE kind = 'funding' AND currency = %s", (currency,)
-    ).fetchone()
-    assert funding is not None
-    funding_id: uuid.UUID = funding[0]
-    locked = _lock_accounts(conn, [funding_id, account_id])
+    locked = _lock_with_funding(conn, account_id, currency)
     account = locked.get(account_id)
     if account is None or account.kind != "customer" or not owned_by(account.owner_sub, caller_sub):
         raise AccountNotFoundError(f"account {account_id} does not exist")
@@ -262,13 +253,15 @@ def deposit(
         raise CurrencyMismatchError(
             f"account {account_id} holds {account.currency}, the deposit is in {currency}"
         )
-    moved = _move(
-        conn,
+    [funding_id] = [a.account_id for a in locked.rows.values() if a.kind == "funding"]
+    moved = Transfer(
+        transfer_id=uuid.uuid4(),
         kind="deposit",
         from_account_id=funding_id,
         to_account_id=account_id,
         amount_minor=amount_minor,
         currency=currency,
+        completed_at=locked.now,
     )
     event = events.deposit_completed(
         deposit_id=moved.transfer_id,
@@ -277,7 +270,7 @@ def deposit(
         currency=currency,
         completed_at=moved.completed_at,
     )
-    _queue_event(conn, event, registry, correlation_id)
+    _write(conn, moved, event, registry, correlation_id)
     return moved
 
 
@@ -324,97 +317,121 @@ def get_transfer(
     )
 
 
-def _queue_event(
-    conn: Connection[Any],
-    event: dict[str, Any],
-    registry: events.ContractRegistry,
-    correlation_id: str | None,
-) -> None:
-    """Validate ``event`` against its contract and write it to the outbox (this transaction),
-    with the correlation id of the request that caused it (an invalid one is not stored)."""
-    registry.validate(event)
-    conn.execute(
-        "INSERT INTO outbox (event_id, event_type, event_version, message, correlation_id)"
-        " VALUES (%s, %s, %s, %s, %s)",
-        (
-            event["event_id"],
-            event["event_type"],
-            event["event_version"],
-            json.dumps(event),
-            valid_correlation_id(correlation_id),
-        ),
-    )
-
-
 def _check_amount(amount_minor: int) -> None:
     if type(amount_minor) is not int or amount_minor < 1:
         raise LedgerError("amount_minor must be a positive integer")
 
 
-def _lock_accounts(conn: Connection[Any], account_ids: list[uuid.UUID]) -> dict[uuid.UUID, _Locked]:
-    """Lock the rows of ``account_ids`` FOR UPDATE one by one, by ascending id."""
-    locked: dict[uuid.UUID, _Locked] = {}
-    for account_id in sorted(set(account_ids)):
-        row = conn.execute(
-            "SELECT kind, currency, balance_minor, owner_sub FROM accounts"
-            " WHERE account_id = %s FOR UPDATE",
-            (account_id,),
-        ).fetchone()
-        if row is not None:
-            kind, account_currency, balance_minor, owner_sub = row
-            locked[account_id] = _Locked(
-                account_id,
-                str(kind),
-                str(account_currency),
-                int(balance_minor),
-                None if owner_sub is None else str(owner_sub),
-            )
+_LOCKED_COLUMNS = "account_id, kind, currency, balance_minor, owner_sub, clock_timestamp()"
+
+
+@dataclass(frozen=True)
+class _LockedAccounts:
+    """Rows locked FOR UPDATE, by id, and the database's clock when they were read."""
+
+    rows: dict[uuid.UUID, _Locked]
+    now: datetime
+
+    def get(self, account_id: uuid.UUID) -> _Locked | None:
+        return self.rows.get(account_id)
+
+    def __getitem__(self, account_id: uuid.UUID) -> _Locked:
+        return self.rows[account_id]
+
+
+def _locked_rows(rows: list[tuple[Any, ...]]) -> _LockedAccounts | None:
+    """The locked rows (None when there is none: then no account asked for exists)."""
+    if not rows:
+        return None
+    locked = {
+        row[0]: _Locked(
+            row[0], str(row[1]), str(row[2]), int(row[3]), None if row[4] is None else str(row[4])
+        )
+        for row in rows
+    }
+    return _LockedAccounts(locked, max(row[5] for row in rows))
+
+
+def _lock_accounts(conn: Connection[Any], account_ids: list[uuid.UUID]) -> _LockedAccounts:
+    """Lock the rows of ``account_ids`` FOR UPDATE, in one statement, by ascending id (the
+    rows are sorted before they are locked: SELECT's ORDER BY comes before its locking
+    clause), and the database's clock: the movement's ``completed_at``."""
+    rows = conn.execute(
+        f"SELECT {_LOCKED_COLUMNS} FROM accounts WHERE account_id = ANY(%s)"
+        " ORDER BY account_id FOR UPDATE",
+        (sorted(set(account_ids)),),
+    ).fetchall()
+    locked = _locked_rows(rows)
+    if locked is None:
+        raise AccountNotFoundError(f"account {account_ids[0]} does not exist")
     return locked
 
 
-def _move(
+def _lock_with_funding(
+    conn: Connection[Any], account_id: uuid.UUID, currency: str
+) -> _LockedAccounts:
+    """Lock an account and its currency's funding account (created on first use) as
+    :func:`_lock_accounts` does, in one statement once the funding account exists."""
+    statement = (
+        f"SELECT {_LOCKED_COLUMNS} FROM accounts"
+        " WHERE account_id = %s OR (kind = 'funding' AND currency = %s)"
+        " ORDER BY account_id FOR UPDATE"
+    )
+    rows = conn.execute(statement, (account_id, currency)).fetchall()
+    if not any(row[1] == "funding" for row in rows):
+        conn.execute(
+            "INSERT INTO accounts (account_id, kind, currency) VALUES (%s, 'funding', %s)"
+            " ON CONFLICT (currency) WHERE kind = 'funding' DO NOTHING",
+            (uuid.uuid4(), currency),
+        )
+        rows = conn.execute(statement, (account_id, currency)).fetchall()
+    locked = _locked_rows(rows)
+    assert locked is not None  # the funding account, at least
+    return locked
+
+
+def _write(
     conn: Connection[Any],
-    *,
-    kind: Kind,
-    from_account_id: uuid.UUID,
-    to_account_id: uuid.UUID,
-    amount_minor: int,
-    currency: str,
-) -> Transfer:
-    """Write the transfer, its two entries and the two balances (rows already locked)."""
-    transfer_id = uuid.uuid4()
-    row = conn.execute(
-        "INSERT INTO transfers"
-        " (transfer_id, kind, from_account_id, to_account_id, amount_minor, currency)"
-        " VALUES (%s, %s, %s, %s, %s, %s) RETURNING completed_at",
-        (transfer_id, kind, from_account_id, to_account_id, amount_minor, currency),
-    ).fetchone()
-    assert row is not None
+    moved: Transfer,
+    event: dict[str, Any],
+    registry: events.ContractRegistry,
+    correlation_id: str | None,
+) -> None:
+    """Write a movement whose accounts are locked, in one statement: the transfer, its two
+    entries, the two balances, and its event in the outbox, validated against its contract,
+    with the correlation id of the request that caused it (an invalid one is not stored).
+    (The foreign keys of the entries are checked at the end of the statement, when the
+    transfer's row is there.)"""
+    registry.validate(event)
     conn.execute(
-        "INSERT INTO ledger_entries (transfer_id, account_id, amount_minor, currency)"
-        " VALUES (%s, %s, %s, %s), (%s, %s, %s, %s)",
-        (
-            transfer_id,
-            from_account_id,
-            -amount_minor,
-            currency,
-            transfer_id,
-            to_account_id,
-            amount_minor,
-            currency,
-        ),
-    )
-    conn.execute(
-        "UPDATE accounts SET balance_minor = balance_minor + CASE account_id"
-        " WHEN %s THEN %s::bigint ELSE %s::bigint END WHERE account_id IN (%s, %s)",
-        (from_account_id, -amount_minor, amount_minor, from_account_id, to_account_id),
-    )
-    return Transfer(
-        transfer_id=transfer_id,
-        kind=kind,
-        from_account_id=from_account_id,
-        to_account_id=to_account_id,
-        amount_minor=amount_minor,
-        currency=currency,
-        completed_at=row[0],
+        "WITH moved AS ("
+        "  INSERT INTO transfers (transfer_id, kind, from_account_id, to_account_id,"
+        "   amount_minor, currency, completed_at)"
+        "  VALUES (%(transfer_id)s, %(kind)s, %(from)s, %(to)s, %(amount)s, %(currency)s,"
+        "   %(completed_at)s)),"
+        " entries AS ("
+        "  INSERT INTO ledger_entries (transfer_id, account_id, amount_minor, currency)"
+        "  VALUES (%(transfer_id)s, %(from)s, -%(amount)s::bigint, %(currency)s),"
+        "   (%(transfer_id)s, %(to)s, %(amount)s, %(currency)s)),"
+        " balances AS ("
+        "  UPDATE accounts SET balance_minor = balance_minor + CASE account_id"
+        "   WHEN %(from)s THEN -%(amount)s::bigint ELSE %(amount)s::bigint END"
+        "  WHERE account_id IN (%(from)s, %(to)s))"
+        " INSERT INTO outbox (event_id, event_type, event_version, message, correlation_id)"
+        " VALUES (%(event_id)s, %(event_type)s, %(event_version)s, %(message)s,"
+        "  %(correlation_id)s)",
+        {
+            "transfer_id": moved.transfer_id,
+            "kind": moved.kind,
+            "from": moved.from_account_id,
+            "to": moved.to_account_id,
+            "amount": moved.amount_minor,
+            "currency": moved.currency,
+            "completed_at": moved.completed_at,
+            "event_id": event["event_id"],
+            "event_type": event["event_type"],
+            "event_version": event["event_version"],
+            "message": json.dumps(event),
+            "correlation_id": valid_correlation_id(correlation_id),
+        },
     )

@@ -87,8 +87,9 @@ def test_a_connection_lost_mid_transaction_writes_nothing(
 
     with psycopg.connect(database_url, autocommit=True) as blocker:
         with blocker.transaction():
-            # The transfer writes its entries and balances, then waits here for the outbox.
-            blocker.execute("LOCK TABLE outbox IN EXCLUSIVE MODE")
+            # The transfer writes its entries, balances and event, then waits here to record
+            # its idempotency key (EXCLUSIVE lets the key's lookup through, not the insert).
+            blocker.execute("LOCK TABLE idempotency_keys IN EXCLUSIVE MODE")
             request = threading.Thread(
                 target=lambda: responses.append(api.transfer(alice, bob, 400, key=key).status_code)
             )
@@ -97,9 +98,9 @@ def test_a_connection_lost_mid_transaction_writes_nothing(
             [(backend,)] = wait_for(
                 lambda: ledger.conn.execute(
                     "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
-                    " AND wait_event_type = 'Lock' AND query LIKE 'INSERT INTO outbox%'"
+                    " AND wait_event_type = 'Lock' AND query LIKE 'INSERT INTO idempotency_keys%'"
                 ).fetchall(),
-                what="the transfer to wait for the outbox lock",
+                what="the transfer to wait for the idempotency_keys lock",
             )
             written = ledger.conn.execute(
                 "SELECT count(*) FROM pg_locks WHERE pid = %s AND locktype = 'transactionid'",
