@@ -319,17 +319,23 @@ def valid_message(envelope: Mapping[str, Any], body: str | None = None) -> Messa
 @st.composite
 def copies(draw: st.DrawFn, envelope: dict[str, Any]) -> list[Message]:
     """The messages one event becomes: once, or more. A second copy is SNS delivering the
-    publish twice (same body) or the publisher sending the event again (same event, body
-    serialized anew: other key order, other spacing)."""
-    messages = [valid_message(envelope)]
-    for _ in range(draw(st.integers(0, 2))):
-        form = draw(st.sampled_from(["same", "sorted", "spaced"]))
+    publish twice (same body) or the event sent again (same event, body serialized anew:
+    other key order, other spacing, or an amount written ``1000.0``, which JSON Schema counts
+    as the integer 1000). Any copy may be the first to arrive."""
+    forms = ["same", "sorted", "spaced"] + (["float"] if "amount_minor" in envelope["data"] else [])
+    messages = []
+    for _ in range(1 + draw(st.integers(0, 2))):
+        form = draw(st.sampled_from(forms)) if messages else "same"
         if form == "same":
             messages.append(valid_message(envelope))
         elif form == "sorted":
             messages.append(valid_message(envelope, json.dumps(envelope, sort_keys=True)))
-        else:
+        elif form == "spaced":
             messages.append(valid_message(envelope, json.dumps(envelope, indent=1)))
+        else:
+            floated = {**envelope, "data": {**envelope["data"]}}
+            floated["data"]["amount_minor"] = float(floated["data"]["amount_minor"])
+            messages.append(valid_message(envelope, _compact(floated)))
     return messages
 
 
