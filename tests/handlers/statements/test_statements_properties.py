@@ -325,7 +325,7 @@ def copies(draw: st.DrawFn, envelope: dict[str, Any]) -> list[Message]:
     other key order, other spacing, or an amount written ``1000.0``, which JSON Schema counts
     as the integer 1000). Any copy may be the first to arrive."""
     forms = ["same", "sorted", "spaced"] + (["float"] if "amount_minor" in envelope["data"] else [])
-    messages = []
+    messages: list[Message] = []
     for _ in range(1 + draw(st.integers(0, 2))):
         form = draw(st.sampled_from(forms)) if messages else "same"
         if form == "same":
