@@ -241,6 +241,20 @@ def decode_cursor(cursor: str) -> str:
     return pagination.decode_cursor(cursor, {"sk": _ENTRY_SK})["sk"]
 
 
+def whole_amount(amount: int | float) -> int:
+    """An event's ``amount_minor`` as an ``int``.
+
+    The contracts say ``"type": "integer"``, which JSON Schema also grants to a number with a
+    zero fraction (``1000.0``): valid, it must still be stored as ``1000``, or the entry and
+    the balance would hold ``"1000.0"``, which reads back as no integer (DynamoDB trims the
+    zeroes, moto does not: never depend on either).
+    """
+    whole = int(amount)
+    if whole != amount:
+        raise InvalidEventError(f"amount_minor {amount!r} is not a whole number")
+    return whole
+
+
 def opened_entry(event: Event) -> Entry:
     """The entry of an ``AccountOpened`` v1 event."""
     data = event.data
@@ -264,7 +278,7 @@ def transfer_entries(event: Event) -> tuple[Entry, Entry]:
     common: dict[str, Any] = {
         "event_id": event.event_id,
         "occurred_at": event.occurred_at,
-        "amount_minor": data["amount_minor"],
+        "amount_minor": whole_amount(data["amount_minor"]),
         "currency": data["currency"],
         "transfer_id": data["transfer_id"],
     }
@@ -281,7 +295,7 @@ def deposit_entry(event: Event) -> Entry:
         event_id=event.event_id,
         occurred_at=event.occurred_at,
         kind="deposit",
-        amount_minor=data["amount_minor"],
+        amount_minor=whole_amount(data["amount_minor"]),
         currency=data["currency"],
         deposit_id=data["deposit_id"],
     )

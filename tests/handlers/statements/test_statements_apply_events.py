@@ -154,6 +154,27 @@ def test_balances_add_up_over_several_transfers_and_deposits(apply, envelopes, t
     assert balances == {ids.account_a: 626, ids.account_b: 300, ids.account_c: 100}
 
 
+def test_an_amount_written_as_a_whole_float_is_stored_as_an_integer(
+    apply, envelopes, get_statement, table_items, ids
+):
+    # JSON Schema counts 1000.0 as an integer, so the contracts accept it: another JSON
+    # writer may serialize the same event so. Stored as "1000.0", the entry's amount could not
+    # be read back as an integer (moto keeps the text; DynamoDB trims the zeroes).
+    deposit = envelopes.deposit(ids.account_a, 1000)
+    deposit["data"]["amount_minor"] = 1000.0
+    transfer = envelopes.transfer(ids.account_a, ids.account_b, 250)
+    transfer["data"]["amount_minor"] = 250.0
+
+    assert apply(envelopes.opened(ids.account_a), deposit, transfer) == NO_FAILURES
+
+    assert _header(table_items, ids.account_a)["balance_minor"] == {"N": "750"}
+    amounts = {e["kind"]["S"]: e["amount_minor"] for e in _entries(table_items, ids.account_a)}
+    assert amounts == {"opened": {"N": "0"}, "deposit": {"N": "1000"}, "debit": {"N": "250"}}
+    response = get_statement(ids.account_a)
+    assert response.status == 200
+    assert [e["amount_minor"] for e in response.body["entries"]] == [1000, 250, 0]
+
+
 # --- idempotence ---------------------------------------------------------------------------
 
 
