@@ -34,6 +34,20 @@ FINDINGS = (
         "503 outcome_unknown, and the same key tells which (test_transfers_database_outage.py;"
         " the checks hold every 503 but this one to 'nothing written').",
     ),
+    (
+        "After a SIGKILL between a commit and the cache invalidation after it, the API"
+        " answered the older balance for up to the cache's TTL (kill-service: 1 account of"
+        " 100); a read racing a write could store the older balance the same way.",
+        "Writes fence the accounts' cache keys before their transaction; reads store only"
+        " where no key is (transfers_service.cache; test_transfers_cache.py).",
+    ),
+    (
+        "The statements consumer stored an amount written as a whole float (1000.0, which"
+        " the contract's integer type accepts) as a float, and the statement read then"
+        " failed (the statements property test, on moto).",
+        "The amount is stored as an integer, a fraction refused"
+        " (test_statements_apply_events.py).",
+    ),
 )
 
 
