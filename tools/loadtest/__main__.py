@@ -55,20 +55,24 @@ POSTGRES_CONFIGURATIONS: dict[str, dict[str, str]] = {
 }
 # The service's configurations under steady load: (workers, pool size, connections).
 SERVICE_CONFIGURATIONS = ((1, 10, 16), (2, 10, 32), (2, 20, 32))
-# Measured while making each change (tools/loadtest, steady load; see bench/load.md).
-CHANGES = (
+# The changes made to the service under load, each measured against the one before: the
+# service's code at that commit (git archive), uvicorn with h11 and asyncio's loop until
+# httptools and uvloop came in, steady load at CHANGES_SIZE, CHANGES_RUNS runs each.
+H11 = ("--http", "h11", "--loop", "asyncio")
+CHANGES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("before issue 13: one SNS Publish per outbox row", "51e97d7", H11),
+    ("PublishBatch: up to 10 events a call", "61f57f4", H11),
     (
-        "before: one SNS Publish per outbox row",
-        "228-273 writes/s; 2.4 ms service CPU per op; outbox drained at ~22 events/s "
-        "(a fake SNS with Nagle delay: 40 ms per call)",
-        "",
+        "cache fenced around writes; 503 outcome_unknown; pool timeout 2 s (correctness)",
+        "43f7aed",
+        H11,
     ),
-    (
-        "PublishBatch (10 entries a call)",
-        "publisher 41% of the service's GIL time",
-        "273-321 writes/s; publisher 30% of the GIL time (batches of 1-3: woken per commit)",
-    ),
+    ("the publisher lingers 50 ms once woken", "f206ef5", H11),
+    ("a movement in two statements instead of five", "c3af1c2", H11),
+    ("httptools and uvloop", "6408c2b", ()),
 )
+CHANGES_SIZE = Size(accounts=500, concurrency=16, seconds=10.0)
+CHANGES_RUNS = 3
 
 
 def _git(*args: str) -> str:
@@ -110,10 +114,49 @@ def throughput(workdir: Path, base: Size) -> dict[str, Any]:
         "pgbench_seconds": PGBENCH_SECONDS,
         "accounts": base.accounts,
         "configurations": configurations,
-        "changes": [list(change) for change in CHANGES],
+        "changes": changes(workdir / "changes"),
     }
     results["bound"] = bound_text(results)
     return results
+
+
+def changes(workdir: Path) -> list[dict[str, Any]]:
+    """Each change of :data:`CHANGES` under the same steady load: median writes per second,
+    write latency and CPU per operation of :data:`CHANGES_RUNS` runs."""
+    measured = []
+    for label, commit, uvicorn_args in CHANGES:
+        source = workdir / commit
+        source.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(
+            ["git", "archive", commit, "container_src/transfers"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            check=True,
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(source)], input=archive, check=True)
+        print(f"  change {commit}: {label}", flush=True)
+        runs = [
+            run_scenario(
+                "steady",
+                CHANGES_SIZE,
+                workdir / f"{commit}-{index}",
+                service_source=source / "container_src" / "transfers",
+                uvicorn_args=uvicorn_args,
+            )
+            for index in range(CHANGES_RUNS)
+        ]
+        figures = sorted((run.figures for run in runs), key=lambda f: f["writes_per_second"])
+        median = figures[len(figures) // 2]
+        measured.append(
+            {
+                "change": label,
+                "commit": commit,
+                "writes_per_second": [f["writes_per_second"] for f in figures],
+                "median": median,
+                "violations": sum(len(run.violations) for run in runs),
+            }
+        )
+    return measured
 
 
 def bound_text(results: dict[str, Any]) -> str:

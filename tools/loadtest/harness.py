@@ -148,8 +148,18 @@ class ServiceProcess:
     """The transfers service as its image runs it, on a fixed loopback port, in a process
     group of its own (uvicorn's workers die with it)."""
 
-    def __init__(self, env: dict[str, str], *, workers: int, log: Path) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        *,
+        workers: int,
+        log: Path,
+        source: Path = TRANSFERS_SRC,
+        uvicorn_args: Sequence[str] = (),
+    ) -> None:
         self.port = free_port()
+        self._source = source
+        self._uvicorn_args = list(uvicorn_args)
         self.base_url = f"http://127.0.0.1:{self.port}"
         self._env = env
         self._workers = workers
@@ -170,10 +180,11 @@ class ServiceProcess:
         ]  # fmt: skip
         if self._workers > 1:
             command += ["--workers", str(self._workers)]
+        command += self._uvicorn_args
         with self._log.open("ab") as log:
             self._process = subprocess.Popen(
                 command,
-                cwd=TRANSFERS_SRC,
+                cwd=self._source,
                 env=self._env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -219,9 +230,17 @@ class Environment:
     """Servers, a migrated and seeded database, and the service; all stopped on exit."""
 
     def __init__(
-        self, size: Size, workdir: Path, *, postgres_settings: dict[str, str] | None = None
+        self,
+        size: Size,
+        workdir: Path,
+        *,
+        postgres_settings: dict[str, str] | None = None,
+        service_source: Path = TRANSFERS_SRC,
+        uvicorn_args: Sequence[str] = (),
     ) -> None:
         self.size = size
+        self.service_source = service_source
+        self.uvicorn_args = uvicorn_args
         self.workdir = workdir
         self.postgres_settings = postgres_settings or {}
         self._stack = ExitStack()
@@ -252,7 +271,7 @@ class Environment:
         self._seed()
         env = {
             "PATH": os.environ.get("PATH", ""),
-            "PYTHONPATH": str(TRANSFERS_SRC),
+            "PYTHONPATH": str(self.service_source),
             "DATABASE_URL": self.database_url,
             "REDIS_URL": self.redis.url(),
             "EVENT_TOPIC_ARN": TOPIC_ARN,
@@ -265,7 +284,11 @@ class Environment:
             "LOG_LEVEL": "INFO",
         }
         self.service = ServiceProcess(
-            env, workers=self.size.workers, log=self.workdir / "service.log"
+            env,
+            workers=self.size.workers,
+            log=self.workdir / "service.log",
+            source=self.service_source,
+            uvicorn_args=self.uvicorn_args,
         )
         self._stack.callback(self.service.stop)
         self.service.start()
@@ -406,12 +429,21 @@ def run_scenario(
     workdir: Path,
     *,
     postgres_settings: dict[str, str] | None = None,
+    service_source: Path = TRANSFERS_SRC,
+    uvicorn_args: Sequence[str] = (),
 ) -> ScenarioResult:
     """Run one scenario of :data:`SCENARIOS` at ``size`` (PostgreSQL with more
-    ``postgres_settings``); servers are stopped after."""
+    ``postgres_settings``; the service's code from ``service_source``, uvicorn with more
+    ``uvicorn_args``); servers are stopped after."""
     fault_text, fault = SCENARIOS[name]
     timeline = Timeline()
-    with Environment(size, workdir / name, postgres_settings=postgres_settings) as env:
+    with Environment(
+        size,
+        workdir / name,
+        postgres_settings=postgres_settings,
+        service_source=service_source,
+        uvicorn_args=uvicorn_args,
+    ) as env:
         workload = Workload(env.accounts, mix=size.mix, seed=size.seed)
         service_pid = env.service.pid
         meter = CpuMeter(env)
