@@ -32,6 +32,7 @@ from handler_support import (
     import_handlers,
     json_logs,
     load_json,
+    sqs_lambda_event,
 )
 from moto import mock_aws
 
@@ -136,31 +137,8 @@ class Platform:
         return messages
 
     def as_lambda_event(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
-        """What the SQS event source mapping hands the consumer for these messages."""
-        return {
-            "Records": [
-                {
-                    "messageId": message["MessageId"],
-                    "receiptHandle": message["ReceiptHandle"],
-                    "body": message["Body"],
-                    "attributes": message.get("Attributes", {}),
-                    "messageAttributes": {
-                        name: {
-                            "stringValue": value.get("StringValue"),
-                            "stringListValues": [],
-                            "binaryListValues": [],
-                            "dataType": value["DataType"],
-                        }
-                        for name, value in message.get("MessageAttributes", {}).items()
-                    },
-                    "md5OfBody": message["MD5OfBody"],
-                    "eventSource": "aws:sqs",
-                    "eventSourceARN": self.queue_arn,
-                    "awsRegion": REGION,
-                }
-                for message in messages
-            ]
-        }
+        """What the SQS event source mapping hands the function for these messages."""
+        return sqs_lambda_event(messages, self.queue_arn)
 
     def settle(self, messages: list[dict[str, Any]], failed: set[str]) -> None:
         """What the event source mapping does after a batch: delete the messages that

@@ -108,14 +108,19 @@ class Workload:
             )
         if draw < self.mix.transfers + self.mix.deposits:
             return deposit_operation(account, self._random.randint(1, self.mix.max_deposit_minor))
-        return Operation(
-            kind="balance",
-            caller=account.owner_sub,
-            method="GET",
-            path=f"/transfers/accounts/{account.account_id}/balance",
-            body=None,
-            key=None,
-        )
+        return balance_operation(account)
+
+
+def balance_operation(account: Account) -> Operation:
+    """The account's balance, read as its owner."""
+    return Operation(
+        kind="balance",
+        caller=account.owner_sub,
+        method="GET",
+        path=f"/transfers/accounts/{account.account_id}/balance",
+        body=None,
+        key=None,
+    )
 
 
 def transfer_operation(source: Account, target: Account, amount_minor: int) -> Operation:

@@ -51,10 +51,12 @@ from tools.loadtest import checks
 from tools.loadtest.client import (
     Account,
     Attempt,
+    HttpConnection,
     Mix,
-    Operation,
     Run,
     Workload,
+    attempt,
+    balance_operation,
     drive,
     resend,
 )
@@ -491,22 +493,12 @@ def run_scenario(
 
 
 async def _read_balances(env: Environment) -> dict[str, int | None]:
-    """Every account's balance through the API, as its owner."""
-    from tools.loadtest.client import HttpConnection, attempt
-
+    """Every account's balance through the API, as its owner (None: not answered 200)."""
     connection = HttpConnection("127.0.0.1", env.service.port)
     read: dict[str, int | None] = {}
     try:
         for account in env.accounts:
-            operation = Operation(
-                kind="balance",
-                caller=account.owner_sub,
-                method="GET",
-                path=f"/transfers/accounts/{account.account_id}/balance",
-                body=None,
-                key=None,
-            )
-            try_, answer = await attempt(connection, operation)
+            try_, answer = await attempt(connection, balance_operation(account))
             ok = try_.status == 200 and answer is not None
             read[str(account.account_id)] = int(answer["balance_minor"]) if ok and answer else None
     finally:

@@ -44,7 +44,7 @@ from typing import Any
 
 import boto3  # type: ignore[import-untyped]
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
-from handler_support import REGION
+from handler_support import REGION, sqs_lambda_event
 from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
 
@@ -543,31 +543,8 @@ class RedriveLoop:
         return str(response["MessageId"])
 
     def lambda_event(self, received: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-        """The event the SQS event source mapping hands the function for ``received``."""
-        return {
-            "Records": [
-                {
-                    "messageId": message["MessageId"],
-                    "receiptHandle": message["ReceiptHandle"],
-                    "body": message["Body"],
-                    "attributes": message.get("Attributes", {}),
-                    "messageAttributes": {
-                        name: {
-                            "stringValue": value.get("StringValue"),
-                            "stringListValues": [],
-                            "binaryListValues": [],
-                            "dataType": value["DataType"],
-                        }
-                        for name, value in message.get("MessageAttributes", {}).items()
-                    },
-                    "md5OfBody": message["MD5OfBody"],
-                    "eventSource": "aws:sqs",
-                    "eventSourceARN": self.queue_arn,
-                    "awsRegion": REGION,
-                }
-                for message in received
-            ]
-        }
+        """What the SQS event source mapping hands the function for these messages."""
+        return sqs_lambda_event(received, self.queue_arn)
 
     def run(self, batch_sizes: Sequence[int], lose_delete_once: set[str]) -> None:
         """Receive, invoke, settle until the queue is empty (everything was applied or moved
