@@ -70,6 +70,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
 
+import anyio.to_thread
 import psycopg
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
@@ -405,6 +406,10 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # The synchronous routes run in anyio's default thread pool (40 threads): as many
+        # as the settings say (see REQUEST_THREADS).
+        threads = runtime.settings.request_threads or runtime.settings.database_pool_max_size
+        anyio.to_thread.current_default_thread_limiter().total_tokens = threads
         runtime.start()
         try:
             yield

@@ -33,6 +33,11 @@ Tunables, each optional (default in brackets; a bad value names its variable):
   this long waits for a database that is down or overloaded: a prompt 503 (with
   ``Retry-After``) frees the caller and the request's thread (the restart-postgres fault
   run, bench/faults.md, measures it).
+- ``REQUEST_THREADS`` [``DATABASE_POOL_MAX_SIZE``], at least 1: how many requests run at
+  once (the routes are synchronous: each runs in a thread of this many). A request needs a
+  pooled connection for all but a cached balance, so more threads than connections only
+  wait on the pool, and contend for the interpreter meanwhile: 10 threads served about 8%
+  more writes per second than 40 under 16 concurrent clients (bench/load.md).
 - ``OUTBOX_SWEEP_SECONDS`` [300], at least 1: the outbox publisher is woken by the task's
   own commits that write to the outbox, and by the retry of a failed publish when it is due;
   besides, it sweeps the outbox every this many seconds, a safety net for events another
@@ -97,6 +102,8 @@ class Settings:
     # Longest pause between two attempts to reach and migrate the database at startup (the
     # process never gives up: it serves 503s meanwhile).
     database_startup_retry_max_seconds: float = 10.0
+    # Requests served at once (threads of the synchronous routes); None: the pool's size.
+    request_threads: int | None = None
     # The outbox publisher's safety-net sweep; keep it >= Aurora's auto-pause delay.
     outbox_sweep_seconds: float = 300.0
     outbox_batch_size: int = 25
@@ -136,6 +143,7 @@ class Settings:
             database_startup_retry_max_seconds=float(
                 _int(environ, "DATABASE_STARTUP_RETRY_MAX_SECONDS", 10, low=1, high=300)
             ),
+            request_threads=_int(environ, "REQUEST_THREADS", pool_max_size, low=1),
             outbox_sweep_seconds=float(_int(environ, "OUTBOX_SWEEP_SECONDS", 300, low=1)),
             account_events_wait_seconds=_int(
                 environ, "ACCOUNT_EVENTS_WAIT_SECONDS", 20, low=0, high=20

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import anyio.to_thread
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
+from transfers_service.app import Runtime, create_app
 from transfers_service.settings import SecretConninfo, Settings, SettingsError
 
 SECRET = {
@@ -107,6 +109,36 @@ def test_the_pool_sweep_and_startup_settings_can_be_set() -> None:
     assert (settings.database_pool_min_size, settings.database_pool_max_size) == (2, 4)
     assert settings.database_pool_max_idle_seconds == 120.0
     assert settings.outbox_sweep_seconds == 900.0
+    # As many request threads as pooled connections, unless told.
+    assert settings.request_threads == 4
+
+
+def test_request_threads_can_be_set_and_must_be_positive() -> None:
+    base = {"DATABASE_URL": "postgresql://h/db"}
+    assert Settings.from_env(base).request_threads == 10
+    assert Settings.from_env({**base, "REQUEST_THREADS": "3"}).request_threads == 3
+    with pytest.raises(SettingsError, match="REQUEST_THREADS"):
+        Settings.from_env({**base, "REQUEST_THREADS": "0"})
+
+
+@pytest.mark.parametrize(("request_threads", "expected"), [(None, 7), (3, 3)])
+def test_the_app_runs_as_many_request_threads_as_set(
+    request_threads: int | None, expected: int
+) -> None:
+    settings = Settings(
+        # Nothing listens there: the startup keeps retrying in the background meanwhile.
+        database_conninfo="postgresql://127.0.0.1:1/db?connect_timeout=1",
+        database_pool_max_size=7,
+        request_threads=request_threads,
+        contracts_dir=Path(__file__).resolve().parents[3] / "contracts" / "events",
+    )
+    app = create_app(runtime=Runtime(settings))
+
+    async def threads_while_serving() -> float:
+        async with app.router.lifespan_context(app):
+            return anyio.to_thread.current_default_thread_limiter().total_tokens
+
+    assert anyio.run(threads_while_serving) == expected
 
 
 @pytest.mark.parametrize(
