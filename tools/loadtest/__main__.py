@@ -70,6 +70,7 @@ CHANGES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("the publisher lingers 50 ms once woken", "f206ef5", H11),
     ("a movement in two statements instead of five", "c3af1c2", H11),
     ("httptools and uvloop", "6408c2b", ()),
+    ("as many request threads as pooled connections", "fed0f24", ()),
 )
 CHANGES_SIZE = Size(accounts=500, concurrency=16, seconds=10.0)
 CHANGES_RUNS = 3
