@@ -169,9 +169,13 @@ report: synth graphviz
 # bench/faults.md, the README's load lines; LOAD_ARGS passes options, e.g. --no-throughput).
 BENCH_ARGS ?=
 LOAD_ARGS ?=
+# Last, the property tests with hypothesis's long profile (400 examples each; make test runs
+# the short one).
+PROPERTY_TESTS := tests/unit/test_argument_properties.py tests/handlers/statements/test_statements_properties.py
 bench: setup test-servers $(RUNTIME_LAYER_BUILT)
 	$(VENV)/bin/python tools/bench.py $(BENCH_ARGS)
 	$(VENV)/bin/python -m tools.loadtest $(LOAD_ARGS)
+	HYPOTHESIS_PROFILE=long $(VENV)/bin/python -m pytest -q -p no:cacheprovider $(PROPERTY_TESTS)
 
 lint: setup
 	ruff check .
