@@ -7,7 +7,10 @@ from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from cdk_microservices._validation import checked_arguments
 
+
+@checked_arguments("access_log_bucket")
 def access_log_bucket(
     scope: Construct,
     id: str,

@@ -55,6 +55,7 @@ from cdk_microservices._service_function import (
     gate_deployments,
 )
 from cdk_microservices._validation import (
+    checked_arguments,
     fail,
     format_number,
     require_choice,
@@ -175,6 +176,7 @@ class ApiService(RestApiConstruct):
     }
     """Each alarm's name and default threshold (see the class docstring for units)."""
 
+    @checked_arguments("ApiService")
     def __init__(
         self,
         scope: Construct,

@@ -57,7 +57,7 @@ from constructs import Construct
 
 from cdk_microservices._alarms import notify
 from cdk_microservices._rest_api import RestApiConstruct, require_user_pool
-from cdk_microservices._validation import fail, require_duration, require_pattern
+from cdk_microservices._validation import checked_arguments, fail, require_duration, require_pattern
 from cdk_microservices.container_service import ContainerService
 
 DEFAULT_IDENTITY_HEADER = "X-Caller-Sub"
@@ -101,6 +101,7 @@ class ContainerApi(RestApiConstruct):
 
     CONSTRUCT = "ContainerApi"
 
+    @checked_arguments("ContainerApi")
     def __init__(
         self,
         scope: Construct,

@@ -58,6 +58,7 @@ from cdk_microservices._alarms import describe, notify, resolve_thresholds, seco
 from cdk_microservices._function_logs import S3_AUTO_DELETE_PROVIDER, shared_provider_log_group
 from cdk_microservices._log_bucket import access_log_bucket
 from cdk_microservices._validation import (
+    checked_arguments,
     deletion_protection_for,
     fail,
     format_number,
@@ -425,6 +426,7 @@ class ContainerService(Construct, Generic[ClusterT, LoadBalancerT]):
         service_props: Mapping[str, object] | None = None,
     ) -> None: ...
 
+    @checked_arguments("ContainerService")
     def __init__(
         self,
         scope: Construct,
