@@ -14,6 +14,7 @@ import re
 import types
 import typing
 from collections.abc import Callable, Collection, Mapping, Sequence
+from pathlib import Path
 
 from aws_cdk import Annotations, Duration, RemovalPolicy, Token
 from constructs import IConstruct
@@ -223,6 +224,16 @@ def merge_props(
             f"{getattr(target, '__qualname__', target)}; use what aws-cdk-lib's documentation "
             "names as the replacement (it may be ignored or conflict with the pattern's defaults)",
         )
+    function = getattr(target, "__init__") if isinstance(target, type) else target  # noqa: B009
+    check_types(construct, function, overrides, strict=True, prefix=f"{argument}[")
+    cleared = sorted(key for key, value in overrides.items() if value is None and key in defaults)
+    if cleared:
+        raise fail(
+            construct,
+            argument,
+            f"sets {', '.join(map(repr, cleared))} to None, which would drop the pattern's "
+            "default rather than change it; leave the key out, or give a value",
+        )
     changed: list[str] = []
     for key, value in overrides.items():
         merged[key] = _merge_value(key, merged.get(key, _ABSENT), value, changed)
@@ -277,7 +288,12 @@ def _merge_value(path: str, default: object, override: object, changed: list[str
 
 
 def check_types(
-    construct: str, function: Callable[..., object], arguments: Mapping[str, object]
+    construct: str,
+    function: Callable[..., object],
+    arguments: Mapping[str, object],
+    *,
+    strict: bool = False,
+    prefix: str = "",
 ) -> None:
     """Check every keyword argument in ``arguments`` against ``function``'s annotation.
 
@@ -290,11 +306,41 @@ def check_types(
     hints = _type_hints(function)
     for name, value in arguments.items():
         expected = hints.get(name)
-        if expected is None or not _generic_check_applies(expected):
+        if expected is None:
+            continue
+        if not (strict or _generic_check_applies(expected) or _clearly_not(value, expected)):
             continue
         problem = _type_problem(value, expected)
         if problem is not None:
-            raise fail(construct, name if problem[0] == "" else name + problem[0], problem[1])
+            shown = f"{prefix}{name!r}]" if prefix else name
+            raise fail(construct, shown + problem[0], problem[1])
+
+
+def _clearly_not(value: object, expected: object) -> bool:
+    """None for an argument that does not take None, or a number or mapping where a list
+    is expected: wrong whatever the pattern's own check of the argument would say."""
+    if value is None:
+        return not _fits(None, expected)
+    options = (
+        typing.get_args(expected)
+        if typing.get_origin(expected) in (typing.Union, types.UnionType)
+        else (expected,)
+    )
+    takes_list = any(
+        typing.get_origin(option) in (Sequence, list, tuple, collections.abc.Sequence)
+        for option in options
+    )
+    takes_str = any(option is str or option is Path for option in options)
+    if takes_list and not takes_str and not isinstance(value, str | list | tuple):
+        return True
+    takes_mapping = any(
+        typing.get_origin(option) in (Mapping, dict, collections.abc.Mapping) for option in options
+    )
+    return (
+        takes_mapping
+        and len(options) == 1 + (type(None) in options)
+        and (not isinstance(value, Mapping))
+    )
 
 
 _HINTS: dict[object, dict[str, object]] = {}
