@@ -225,7 +225,14 @@ def merge_props(
             "names as the replacement (it may be ignored or conflict with the pattern's defaults)",
         )
     function = getattr(target, "__init__") if isinstance(target, type) else target  # noqa: B009
-    check_types(construct, function, overrides, strict=True, prefix=f"{argument}[")
+    # environment: left to require_environment, as in checked_arguments.
+    check_types(
+        construct,
+        function,
+        {key: value for key, value in overrides.items() if key != "environment"},
+        strict=True,
+        prefix=f"{argument}[",
+    )
     cleared = sorted(key for key, value in overrides.items() if value is None and key in defaults)
     if cleared:
         raise fail(
@@ -331,7 +338,7 @@ def _clearly_not(value: object, expected: object) -> bool:
         for option in options
     )
     takes_str = any(option is str or option is Path for option in options)
-    if takes_list and not takes_str and not isinstance(value, str | list | tuple):
+    if takes_list and not takes_str and not isinstance(value, str | list | tuple | Mapping):
         return True
     takes_mapping = any(
         typing.get_origin(option) in (Mapping, dict, collections.abc.Mapping) for option in options

@@ -42,7 +42,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from cdk_microservices._alarms import describe, function_errors_alarm, notify
-from cdk_microservices._rest_api import RestApiConstruct, require_user_pool
+from cdk_microservices._rest_api import RestApiConstruct, check_web_acl_arn, require_user_pool
 from cdk_microservices._service_function import (
     DEFAULT_POWERTOOLS_LAYER_VERSION,
     DEFAULT_RUNTIME,
@@ -209,6 +209,7 @@ class ApiService(RestApiConstruct):
         rest_api_props: Mapping[str, object] | None = None,
         function_props: Mapping[str, object] | None = None,
     ) -> None:
+        check_web_acl_arn("ApiService", web_acl_arn)
         super().__init__(scope, id)
         name = self.CONSTRUCT
         require_service_name(name, service_name)
@@ -311,6 +312,12 @@ class ApiService(RestApiConstruct):
                 "a path like '/accounts/{id}': segments of [A-Za-z0-9._-] or {param}",
             )
             require_handler(name, f"{where}.handler", route.handler)
+            if not isinstance(route.description, str):
+                raise fail(
+                    name,
+                    f"{where}.description",
+                    f"must be a string, got {type(route.description).__name__}",
+                )
             require_choice(name, f"{where}.authorization", route.authorization, _AUTHORIZATIONS)
             require_range(
                 name, f"{where}.memory_size", route.memory_size, minimum=128, maximum=10240

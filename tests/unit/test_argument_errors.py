@@ -383,3 +383,33 @@ def test_wrong_argument_found_by_the_property_tests_is_a_construct_argument_erro
 ) -> None:
     with pytest.raises(ConstructArgumentError, match=message):
         build(_regression_stack())
+
+
+def test_a_route_description_that_is_not_a_string_is_rejected() -> None:
+    # Found by the property tests: a TypeError from typeguard inside aws_lambda.Function.
+    route = ApiRoute(
+        method="GET",
+        path="/orders",
+        handler="index.handler",
+        authorization="iam",
+        description=1,  # type: ignore[arg-type]
+    )
+    with pytest.raises(ConstructArgumentError, match=r"'routes\[0\].description' must be a string"):
+        ApiService(
+            _regression_stack(), "Api", service_name="orders", code=_inline(), routes=[route]
+        )
+
+
+@pytest.mark.parametrize("pattern", ["ApiService", "ContainerApi"])
+def test_a_web_acl_arn_that_is_not_a_string_is_rejected(pattern: str) -> None:
+    # Found by the property tests: a TypeError from typeguard inside wafv2.CfnWebACLAssociation.
+    from cdk_microservices._rest_api import check_web_acl_arn
+
+    with pytest.raises(ConstructArgumentError, match=r"'web_acl_arn' must be the web ACL's ARN"):
+        check_web_acl_arn(pattern, 1)
+    stack = _regression_stack()
+    if pattern == "ApiService":
+        with pytest.raises(ConstructArgumentError, match=r"'web_acl_arn' must be"):
+            ApiService(
+                stack, "Api", service_name="orders", code=_inline(), routes=[GET], web_acl_arn=1
+            )

@@ -194,7 +194,7 @@ ODD_STRINGS = [
     "ümlaut",
     "semi;colon",
     "new\nline",
-    "${Token[TOKEN.1]}",
+    "${not-a-token}",
     "a/b",
     "*",
     "0",
