@@ -51,9 +51,41 @@ def deletion_protection_for(
     return bool(deletion_protection)
 
 
-def require_environment(construct: str, argument: str, environment: object) -> None:
-    """Lambda and ECS environment variables: a mapping of names to strings (a number or a
-    boolean would reach the template as something CloudFormation refuses)."""
+LAMBDA_RESERVED_ENVIRONMENT = frozenset(
+    {
+        "AWS_DEFAULT_REGION",
+        "AWS_REGION",
+        "AWS_EXECUTION_ENV",
+        "AWS_LAMBDA_FUNCTION_NAME",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+        "AWS_LAMBDA_FUNCTION_VERSION",
+        "AWS_LAMBDA_INITIALIZATION_TYPE",
+        "AWS_LAMBDA_LOG_GROUP_NAME",
+        "AWS_LAMBDA_LOG_STREAM_NAME",
+        "AWS_ACCESS_KEY",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_LAMBDA_RUNTIME_API",
+        "LAMBDA_TASK_ROOT",
+        "LAMBDA_RUNTIME_DIR",
+    }
+)
+"""Environment variables the Lambda runtime sets, which a function's configuration cannot
+(AWS Lambda Developer Guide, "Defined runtime environment variables"; the names starting
+with '_' are refused by the name pattern already)."""
+
+
+def require_environment(
+    construct: str,
+    argument: str,
+    environment: object,
+    *,
+    reserved: Collection[str] = LAMBDA_RESERVED_ENVIRONMENT,
+) -> None:
+    """Lambda environment variables: a mapping of names to strings (a number or a boolean
+    would reach the template as something CloudFormation refuses), none of them a name the
+    runtime reserves (``reserved``)."""
     if environment is None:
         return
     if not isinstance(environment, Mapping):
@@ -65,6 +97,13 @@ def require_environment(construct: str, argument: str, environment: object) -> N
     for key, value in environment.items():
         if not isinstance(key, str) or re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", key) is None:
             raise fail(construct, argument, f"has the name {key!r}; names are like 'LOG_LEVEL'")
+        if key in reserved:
+            raise fail(
+                construct,
+                argument,
+                f"sets {key!r}, which the Lambda runtime reserves and sets itself; reserved "
+                f"names: {', '.join(sorted(reserved))}",
+            )
         if not isinstance(value, str):
             raise fail(
                 construct,
@@ -75,7 +114,7 @@ def require_environment(construct: str, argument: str, environment: object) -> N
 
 def require_choice(construct: str, argument: str, value: str, allowed: Collection[str]) -> str:
     """Return ``value`` if it is one of ``allowed``, else raise an error listing them."""
-    if value not in allowed:
+    if not isinstance(value, str | int) or value not in allowed:  # a list is not hashable
         choices = ", ".join(repr(choice) for choice in sorted(allowed))
         raise fail(construct, argument, f"is {value!r}; allowed values are {choices}")
     return value

@@ -249,7 +249,8 @@ class ApiService(RestApiConstruct):
             validate_request_parameters=True,
         )
         self.authorizer: apigw.CognitoUserPoolsAuthorizer | None = None
-        if user_pool is not None:
+        # Only when a route uses it: API Gateway refuses an authorizer no method refers to.
+        if user_pool is not None and any(route.authorization == "cognito" for route in routes):
             self.authorizer = self._cognito_authorizer(user_pool)
 
         require_environment(self.CONSTRUCT, "environment", environment)
@@ -312,6 +313,15 @@ class ApiService(RestApiConstruct):
                 "a path like '/accounts/{id}': segments of [A-Za-z0-9._-] or {param}",
             )
             require_handler(name, f"{where}.handler", route.handler)
+            scopes = route.authorization_scopes
+            if not isinstance(scopes, list | tuple) or not all(
+                isinstance(scope, str) for scope in scopes
+            ):
+                raise fail(
+                    name,
+                    f"{where}.authorization_scopes",
+                    f"must be a list of strings, got {scopes!r}",
+                )
             if not isinstance(route.description, str):
                 raise fail(
                     name,

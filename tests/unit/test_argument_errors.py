@@ -9,11 +9,13 @@ from typing import Any
 
 import pytest
 from aws_cdk import Environment, RemovalPolicy, Stack
+from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
+from aws_cdk.assertions import Template
 from unit_app import new_app
 
 from cdk_microservices import (
@@ -209,7 +211,12 @@ _REGRESSIONS: list[tuple[str, Callable[[Stack], object], str]] = [
     (  # TypeError from typeguard inside aws_apigateway.RestApi
         "ApiService cloud_watch_role=0",
         lambda s: ApiService(
-            s, "Api", service_name="orders", code=_inline(), routes=[GET], cloud_watch_role=0
+            s,
+            "Api",
+            service_name="orders",
+            code=_inline(),
+            routes=[GET],
+            cloud_watch_role=0,  # type: ignore[arg-type]
         ),
         r"'cloud_watch_role' must be True or False, got int",
     ),
@@ -220,19 +227,19 @@ _REGRESSIONS: list[tuple[str, Callable[[Stack], object], str]] = [
     ),
     (  # TypeError from typeguard inside aws_sns.Topic
         "EventBus removal_policy='DESTROY'",
-        lambda s: EventBus(
+        lambda s: EventBus(  # type: ignore[call-overload]
             s, "Bus", domain="accounts", contracts=[OPENED], removal_policy="DESTROY"
         ),
         r"'removal_policy' must be an aws_cdk.RemovalPolicy",
     ),
     (  # jsii RuntimeError: Unable to deserialize value as aws_sns.TopicProps
         "EventBus master_key=<str>",
-        lambda s: EventBus(s, "Bus", domain="accounts", contracts=[OPENED], master_key="arn:x"),
+        lambda s: EventBus(s, "Bus", domain="accounts", contracts=[OPENED], master_key="arn:x"),  # type: ignore[call-overload]
         r"'master_key' must be an aws_kms.IKey",
     ),
     (  # TypeError: 'int' object is not iterable
         "EventBus contracts=1",
-        lambda s: EventBus(s, "Bus", domain="accounts", contracts=1),
+        lambda s: EventBus(s, "Bus", domain="accounts", contracts=1),  # type: ignore[call-overload]
         r"'contracts' must be a list of an EventContract",
     ),
     (  # TypeError from typeguard inside aws_logs.LogGroup
@@ -280,21 +287,21 @@ _REGRESSIONS: list[tuple[str, Callable[[Stack], object], str]] = [
     ),
     (  # TypeError: 'int' object is not iterable
         "RelationalDatabase log_exports=0",
-        lambda s: RelationalDatabase(
+        lambda s: RelationalDatabase(  # type: ignore[call-overload]
             s, "Db", vpc=_imported_vpc(s), database_name="ledger", log_exports=0
         ),
         r"'log_exports' must be a list",
     ),
     (  # jsii RuntimeError: Unable to deserialize value as ServerlessV2ClusterInstanceProps
         "RelationalDatabase encryption_key=<str>",
-        lambda s: RelationalDatabase(
+        lambda s: RelationalDatabase(  # type: ignore[call-overload]
             s, "Db", vpc=_imported_vpc(s), database_name="ledger", encryption_key="arn:x"
         ),
         r"'encryption_key' must be an aws_kms.IKey",
     ),
     (  # AttributeError: 'str' object has no attribute 'isolated_subnets'
         "RelationalDatabase vpc=<str>",
-        lambda s: RelationalDatabase(s, "Db", vpc="vpc-1", database_name="ledger"),
+        lambda s: RelationalDatabase(s, "Db", vpc="vpc-1", database_name="ledger"),  # type: ignore[call-overload]
         r"'vpc' must be an aws_ec2.IVpc",
     ),
     (  # TypeError from typeguard inside aws_scheduler.Schedule
@@ -306,7 +313,7 @@ _REGRESSIONS: list[tuple[str, Callable[[Stack], object], str]] = [
             schedule="rate(1 hour)",
             target=_managed(s).function,
             description="report",
-            enabled=0,
+            enabled=0,  # type: ignore[arg-type]
         ),
         r"'enabled' must be True or False",
     ),
@@ -332,7 +339,7 @@ _REGRESSIONS: list[tuple[str, Callable[[Stack], object], str]] = [
     ),
     (  # TypeError from typeguard inside aws_dynamodb.TableV2
         "ServiceTable point_in_time_recovery=0",
-        lambda s: ServiceTable(s, "Table", point_in_time_recovery=0),
+        lambda s: ServiceTable(s, "Table", point_in_time_recovery=0),  # type: ignore[call-overload]
         r"'point_in_time_recovery' must be True, False or None|'point_in_time_recovery' must be",
     ),
     (  # TypeError from typeguard inside aws_s3.Bucket
@@ -342,12 +349,12 @@ _REGRESSIONS: list[tuple[str, Callable[[Stack], object], str]] = [
     ),
     (  # jsii RuntimeError: Unable to deserialize value as aws_sns.ITopic
         "StaticSite alarm_topic=<str>",
-        lambda s: StaticSite(s, "Site", alarm_topic="arn:aws:sns:us-east-1:111111111111:t"),
+        lambda s: StaticSite(s, "Site", alarm_topic="arn:aws:sns:us-east-1:111111111111:t"),  # type: ignore[call-overload]
         r"'alarm_topic' must be an aws_sns.ITopic",
     ),
     (  # TypeError: argument of type 'int' is not iterable
         "AuditTrail bucket_props=-1",
-        lambda s: AuditTrail(s, "Trail", bucket_props=-1),
+        lambda s: AuditTrail(s, "Trail", bucket_props=-1),  # type: ignore[arg-type]
         r"'bucket_props' must be a mapping",
     ),
     (  # jsii RuntimeError: Unable to deserialize value as aws_wafv2.CfnWebACLProps
@@ -357,7 +364,7 @@ _REGRESSIONS: list[tuple[str, Callable[[Stack], object], str]] = [
     ),
     (  # TypeError: 'NoneType' object is not iterable
         "AlarmTopic email_addresses=None",
-        lambda s: AlarmTopic(s, "Topic", email_addresses=None),
+        lambda s: AlarmTopic(s, "Topic", email_addresses=None),  # type: ignore[arg-type]
         r"'email_addresses' is required; it must be a list",
     ),
     (  # jsii RuntimeError: Duration amounts cannot be negative
@@ -411,5 +418,59 @@ def test_a_web_acl_arn_that_is_not_a_string_is_rejected(pattern: str) -> None:
     if pattern == "ApiService":
         with pytest.raises(ConstructArgumentError, match=r"'web_acl_arn' must be"):
             ApiService(
-                stack, "Api", service_name="orders", code=_inline(), routes=[GET], web_acl_arn=1
+                stack,
+                "Api",
+                service_name="orders",
+                code=_inline(),
+                routes=[GET],
+                web_acl_arn=1,  # type: ignore[arg-type]
             )
+
+
+def test_a_user_pool_with_only_iam_routes_synthesizes_without_an_authorizer() -> None:
+    # Found by the property tests: the authorizer was created whatever the routes, and
+    # synth failed with "Authorizer ... must be attached to a RestApi" (a jsii error).
+    stack = _regression_stack()
+    api = ApiService(
+        stack,
+        "Api",
+        service_name="orders",
+        code=_inline(),
+        routes=[GET],
+        user_pool=cognito.UserPool(stack, "Users"),
+    )
+    assert api.authorizer is None
+    Template.from_stack(stack).resource_count_is("AWS::ApiGateway::Authorizer", 0)
+
+
+@pytest.mark.parametrize("scopes", [-1, [1], "orders/read"])
+def test_route_authorization_scopes_must_be_a_list_of_strings(scopes: Any) -> None:
+    # Found by the property tests: TypeError inside aws_apigateway (int not iterable, typeguard).
+    route = ApiRoute(
+        method="GET", path="/orders", handler="index.handler", authorization_scopes=scopes
+    )
+    with pytest.raises(
+        ConstructArgumentError, match=r"'routes\[0\].authorization_scopes' must be a list"
+    ):
+        ApiService(
+            _regression_stack(),
+            "Api",
+            service_name="orders",
+            code=_inline(),
+            routes=[route],
+            user_pool=cognito.UserPool(Stack(), "Users"),
+        )
+
+
+def test_a_stream_given_as_a_list_is_rejected() -> None:
+    # Found by the property tests: TypeError: unhashable type: 'list', in require_choice.
+    with pytest.raises(ConstructArgumentError, match=r"'stream' is \[\]; allowed values"):
+        ServiceTable(_regression_stack(), "Table", stream=[])  # type: ignore[call-overload]
+
+
+@pytest.mark.parametrize("name", ["AWS_REGION", "AWS_LAMBDA_FUNCTION_NAME", "LAMBDA_TASK_ROOT"])
+def test_an_environment_variable_the_lambda_runtime_reserves_is_rejected(name: str) -> None:
+    # Found by the property tests: aws-cdk-lib's "AWS_REGION environment variable is
+    # reserved" (a jsii error); Lambda refuses the other reserved names at deploy.
+    with pytest.raises(ConstructArgumentError, match=rf"'environment' sets '{name}'"):
+        _managed(_regression_stack(), environment={name: "x"})

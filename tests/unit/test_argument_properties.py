@@ -22,6 +22,8 @@ Budget: the loaded hypothesis profile (``short`` by default, ``long`` with
 
 from __future__ import annotations
 
+import enum
+import inspect
 import math
 import re
 import typing
@@ -255,10 +257,11 @@ def durations(valid: list[object]) -> st.SearchStrategy[object]:
     )
 
 
-def enum_members(enum: type[Any]) -> st.SearchStrategy[object]:
+def enum_members(enum: type[enum.Enum]) -> st.SearchStrategy[object]:
+    members = list(enum)
     return st.one_of(
-        st.sampled_from(list(enum)),
-        st.sampled_from([*[member.name for member in enum][:3], 30]),
+        st.sampled_from(members),
+        st.sampled_from([*[member.name for member in members][:3], 30]),
         wrong_types(),
     )
 
@@ -427,9 +430,11 @@ class Case:
         return self.name
 
     def arguments(self) -> dict[str, st.SearchStrategy[object]]:
-        import inspect
-
-        function = self.target.__init__ if isinstance(self.target, type) else self.target
+        function = (
+            getattr(self.target, "__init__")  # noqa: B009
+            if isinstance(self.target, type)
+            else self.target
+        )
         module = __import__(self.target.__module__, fromlist=["_"])
         found: dict[str, st.SearchStrategy[object]] = {}
         for name, parameter in inspect.signature(function).parameters.items():
@@ -532,7 +537,7 @@ def _task_definition(stack: Stack) -> ecs.FargateTaskDefinition:
     return definition
 
 
-def _container_service(stack: Stack) -> ContainerService:
+def _container_service(stack: Stack) -> ContainerService[Any, Any]:
     return ContainerService(
         stack,
         "Service",
@@ -565,8 +570,8 @@ CANARY = Make(
 )
 ALL_AT_ONCE = Make("Deployment.all_at_once()", lambda _s: Deployment.all_at_once())
 
-MEMORY = [128, 256, 512, 1024, 3008, 10240, 10241, 127]
-TIMEOUTS = [duration("seconds", 3), duration("minutes", 15), duration("minutes", 16)]
+MEMORY: list[object] = [128, 256, 512, 1024, 3008, 10240, 10241, 127]
+TIMEOUTS: list[object] = [duration("seconds", 3), duration("minutes", 15), duration("minutes", 16)]
 LAMBDA_COMMON: dict[str, list[object]] = {
     "memory_size": MEMORY,
     "timeout": TIMEOUTS,
