@@ -1005,7 +1005,7 @@ class ContainerService(Construct, Generic[ClusterT, LoadBalancerT]):
 
     def _validate_sizes(self, *, cpu: int, memory_limit_mib: int) -> None:
         name = self.CONSTRUCT
-        if isinstance(cpu, bool) or cpu not in FARGATE_MEMORY_MIB:
+        if isinstance(cpu, bool) or not isinstance(cpu, int) or cpu not in FARGATE_MEMORY_MIB:
             raise fail(
                 name,
                 "cpu",
@@ -1014,7 +1014,11 @@ class ContainerService(Construct, Generic[ClusterT, LoadBalancerT]):
                 + " CPU units",
             )
         allowed = FARGATE_MEMORY_MIB[cpu]
-        if isinstance(memory_limit_mib, bool) or memory_limit_mib not in allowed:
+        if (
+            isinstance(memory_limit_mib, bool)
+            or not isinstance(memory_limit_mib, int)
+            or memory_limit_mib not in allowed
+        ):
             if len(allowed) <= 3:
                 shown = ", ".join(str(size) for size in allowed)
             else:

@@ -25,6 +25,7 @@ from cdk_microservices import (
     AuditTrail,
     CloudFrontWebAcl,
     ConstructArgumentError,
+    ContainerService,
     Deployment,
     EventBus,
     EventContract,
@@ -474,3 +475,18 @@ def test_an_environment_variable_the_lambda_runtime_reserves_is_rejected(name: s
     # reserved" (a jsii error); Lambda refuses the other reserved names at deploy.
     with pytest.raises(ConstructArgumentError, match=rf"'environment' sets '{name}'"):
         _managed(_regression_stack(), environment={name: "x"})
+
+
+@pytest.mark.parametrize(("argument", "value"), [("cpu", []), ("memory_limit_mib", {})])
+def test_fargate_sizes_given_as_lists_or_mappings_are_rejected(argument: str, value: Any) -> None:
+    # Found by the property tests: TypeError: unhashable type: 'list' (a size lookup).
+    stack = _regression_stack()
+    with pytest.raises(ConstructArgumentError, match=rf"'{argument}' is"):
+        ContainerService(
+            stack,
+            "Service",
+            service_name="transfers",
+            image=ecs.ContainerImage.from_registry("public.ecr.aws/nginx/nginx:1.27"),
+            vpc=_imported_vpc(stack),
+            **{argument: value},
+        )
