@@ -7,7 +7,10 @@ from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from cdk_microservices._validation import checked_arguments, fail, require_range
 
+
+@checked_arguments("access_log_bucket")
 def access_log_bucket(
     scope: Construct,
     id: str,
@@ -22,7 +25,16 @@ def access_log_bucket(
     SSE-S3, because ALB and CloudFront log delivery cannot write to SSE-KMS buckets. With
     ``DESTROY`` it is emptied before its deletion: CloudFormation deletes only empty buckets,
     and log delivery writes into a bucket (a test object, at least) as soon as it may.
+    ``expiration_days`` and ``noncurrent_version_days`` are whole numbers of days, at least 1
+    (S3 lifecycle rules take a positive integer number of days).
     """
+    for name, days in (
+        ("expiration_days", expiration_days),
+        ("noncurrent_version_days", noncurrent_version_days),
+    ):
+        if isinstance(days, bool) or not isinstance(days, int):
+            raise fail("access_log_bucket", name, f"must be a whole number of days, got {days!r}")
+        require_range("access_log_bucket", name, days, minimum=1, maximum=2_147_483_647)
     return s3.Bucket(
         scope,
         id,

@@ -352,3 +352,13 @@ def _stage_name(props: Mapping[str, object]) -> str:
     options = props.get("deploy_options")
     name = options.stage_name if isinstance(options, apigw.StageOptions) else None
     return name or "prod"  # RestApi's own default stage name
+
+
+def check_web_acl_arn(construct: str, web_acl_arn: object) -> None:
+    """``web_acl_arn``, when given, is the web ACL's ARN: a string (or a token of one)."""
+    if web_acl_arn is not None and not isinstance(web_acl_arn, str):
+        raise fail(
+            construct,
+            "web_acl_arn",
+            f"must be the web ACL's ARN (a string), got {type(web_acl_arn).__name__}",
+        )

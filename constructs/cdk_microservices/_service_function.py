@@ -47,6 +47,13 @@ def asset_code(construct: str, code: str | Path | lambda_.Code) -> lambda_.Code:
     """``code`` as a Lambda asset: a handler folder (checked to exist) or any ``Code``."""
     if isinstance(code, lambda_.Code):
         return code
+    if not isinstance(code, str | Path):
+        raise fail(
+            construct,
+            "code",
+            f"must be a handler folder (str or Path) or an aws_lambda.Code, got "
+            f"{type(code).__name__}",
+        )
     # Resolved here: jsii's Node process would resolve a relative path against the
     # directory it started in, not the caller's current directory.
     folder = Path(code).resolve()

@@ -23,7 +23,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from cdk_microservices._validation import fail, require_pattern
+from cdk_microservices._validation import checked_arguments, fail, require_pattern
 
 CLOUDWATCH_PRINCIPAL = "cloudwatch.amazonaws.com"
 _DISPLAY_NAME = r"[ -~]{1,100}"
@@ -61,6 +61,7 @@ class AlarmTopic(Construct):
 
     CONSTRUCT = "AlarmTopic"
 
+    @checked_arguments("AlarmTopic")
     def __init__(
         self,
         scope: Construct,

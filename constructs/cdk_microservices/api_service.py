@@ -42,7 +42,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from cdk_microservices._alarms import describe, function_errors_alarm, notify
-from cdk_microservices._rest_api import RestApiConstruct, require_user_pool
+from cdk_microservices._rest_api import RestApiConstruct, check_web_acl_arn, require_user_pool
 from cdk_microservices._service_function import (
     DEFAULT_POWERTOOLS_LAYER_VERSION,
     DEFAULT_RUNTIME,
@@ -55,6 +55,7 @@ from cdk_microservices._service_function import (
     gate_deployments,
 )
 from cdk_microservices._validation import (
+    checked_arguments,
     fail,
     format_number,
     require_choice,
@@ -175,6 +176,7 @@ class ApiService(RestApiConstruct):
     }
     """Each alarm's name and default threshold (see the class docstring for units)."""
 
+    @checked_arguments("ApiService")
     def __init__(
         self,
         scope: Construct,
@@ -207,6 +209,7 @@ class ApiService(RestApiConstruct):
         rest_api_props: Mapping[str, object] | None = None,
         function_props: Mapping[str, object] | None = None,
     ) -> None:
+        check_web_acl_arn("ApiService", web_acl_arn)
         super().__init__(scope, id)
         name = self.CONSTRUCT
         require_service_name(name, service_name)
@@ -246,7 +249,8 @@ class ApiService(RestApiConstruct):
             validate_request_parameters=True,
         )
         self.authorizer: apigw.CognitoUserPoolsAuthorizer | None = None
-        if user_pool is not None:
+        # Only when a route uses it: API Gateway refuses an authorizer no method refers to.
+        if user_pool is not None and any(route.authorization == "cognito" for route in routes):
             self.authorizer = self._cognito_authorizer(user_pool)
 
         require_environment(self.CONSTRUCT, "environment", environment)
@@ -309,6 +313,21 @@ class ApiService(RestApiConstruct):
                 "a path like '/accounts/{id}': segments of [A-Za-z0-9._-] or {param}",
             )
             require_handler(name, f"{where}.handler", route.handler)
+            scopes = route.authorization_scopes
+            if not isinstance(scopes, list | tuple) or not all(
+                isinstance(scope, str) for scope in scopes
+            ):
+                raise fail(
+                    name,
+                    f"{where}.authorization_scopes",
+                    f"must be a list of strings, got {scopes!r}",
+                )
+            if not isinstance(route.description, str):
+                raise fail(
+                    name,
+                    f"{where}.description",
+                    f"must be a string, got {type(route.description).__name__}",
+                )
             require_choice(name, f"{where}.authorization", route.authorization, _AUTHORIZATIONS)
             require_range(
                 name, f"{where}.memory_size", route.memory_size, minimum=128, maximum=10240

@@ -81,6 +81,7 @@ from cdk_microservices._alarms import describe, notify, resolve_thresholds
 from cdk_microservices._function_logs import S3_AUTO_DELETE_PROVIDER, shared_provider_log_group
 from cdk_microservices._log_bucket import access_log_bucket
 from cdk_microservices._validation import (
+    checked_arguments,
     fail,
     merge_props,
     reject_conflicts,
@@ -299,6 +300,7 @@ class AuditTrail(Construct):
     ALARM_THRESHOLDS: Mapping[str, float] = {activity.id: 1 for activity in WATCHED_ACTIVITY}
     """Each alarm's name (its activity's id) and default threshold (matches in 5 minutes)."""
 
+    @checked_arguments("AuditTrail")
     def __init__(
         self,
         scope: Construct,

@@ -41,6 +41,7 @@ from constructs import Construct
 
 from cdk_microservices._alarms import describe, notify, resolve_thresholds
 from cdk_microservices._validation import (
+    checked_arguments,
     fail,
     format_number,
     reject_conflicts,
@@ -217,6 +218,7 @@ class Cache(Construct, Generic[AuthT]):
         alarm_thresholds: Mapping[str, float] | None = None,
     ) -> None: ...
 
+    @checked_arguments("Cache")
     def __init__(
         self,
         scope: Construct,

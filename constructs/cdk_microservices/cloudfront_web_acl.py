@@ -21,7 +21,13 @@ from aws_cdk import Stack, Token
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
-from cdk_microservices._validation import fail, merge_props, require_pattern, require_range
+from cdk_microservices._validation import (
+    checked_arguments,
+    fail,
+    merge_props,
+    require_pattern,
+    require_range,
+)
 
 MANAGED_RULE_GROUPS = (
     "AWSManagedRulesCommonRuleSet",
@@ -63,6 +69,7 @@ class CloudFrontWebAcl(Construct):
 
     CONSTRUCT = "CloudFrontWebAcl"
 
+    @checked_arguments("CloudFrontWebAcl")
     def __init__(
         self,
         scope: Construct,

@@ -56,8 +56,8 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from cdk_microservices._alarms import notify
-from cdk_microservices._rest_api import RestApiConstruct, require_user_pool
-from cdk_microservices._validation import fail, require_duration, require_pattern
+from cdk_microservices._rest_api import RestApiConstruct, check_web_acl_arn, require_user_pool
+from cdk_microservices._validation import checked_arguments, fail, require_duration, require_pattern
 from cdk_microservices.container_service import ContainerService
 
 DEFAULT_IDENTITY_HEADER = "X-Caller-Sub"
@@ -101,6 +101,7 @@ class ContainerApi(RestApiConstruct):
 
     CONSTRUCT = "ContainerApi"
 
+    @checked_arguments("ContainerApi")
     def __init__(
         self,
         scope: Construct,
@@ -129,6 +130,7 @@ class ContainerApi(RestApiConstruct):
         alarm_thresholds: Mapping[str, float] | None = None,
         rest_api_props: Mapping[str, object] | None = None,
     ) -> None:
+        check_web_acl_arn("ContainerApi", web_acl_arn)
         super().__init__(scope, id)
         name = self.CONSTRUCT
         self._validate_service(service)

@@ -58,6 +58,7 @@ from cdk_microservices._alarms import describe, notify, resolve_thresholds, seco
 from cdk_microservices._function_logs import S3_AUTO_DELETE_PROVIDER, shared_provider_log_group
 from cdk_microservices._log_bucket import access_log_bucket
 from cdk_microservices._validation import (
+    checked_arguments,
     deletion_protection_for,
     fail,
     format_number,
@@ -425,6 +426,7 @@ class ContainerService(Construct, Generic[ClusterT, LoadBalancerT]):
         service_props: Mapping[str, object] | None = None,
     ) -> None: ...
 
+    @checked_arguments("ContainerService")
     def __init__(
         self,
         scope: Construct,
@@ -1003,7 +1005,7 @@ class ContainerService(Construct, Generic[ClusterT, LoadBalancerT]):
 
     def _validate_sizes(self, *, cpu: int, memory_limit_mib: int) -> None:
         name = self.CONSTRUCT
-        if isinstance(cpu, bool) or cpu not in FARGATE_MEMORY_MIB:
+        if isinstance(cpu, bool) or not isinstance(cpu, int) or cpu not in FARGATE_MEMORY_MIB:
             raise fail(
                 name,
                 "cpu",
@@ -1012,7 +1014,11 @@ class ContainerService(Construct, Generic[ClusterT, LoadBalancerT]):
                 + " CPU units",
             )
         allowed = FARGATE_MEMORY_MIB[cpu]
-        if isinstance(memory_limit_mib, bool) or memory_limit_mib not in allowed:
+        if (
+            isinstance(memory_limit_mib, bool)
+            or not isinstance(memory_limit_mib, int)
+            or memory_limit_mib not in allowed
+        ):
             if len(allowed) <= 3:
                 shown = ", ".join(str(size) for size in allowed)
             else:

@@ -34,7 +34,7 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_codedeploy as codedeploy
 from constructs import Construct
 
-from cdk_microservices._validation import fail, format_number
+from cdk_microservices._validation import check_fields, checked_arguments, fail, format_number
 
 DeploymentStrategy = Literal["all_at_once", "canary", "linear"]
 
@@ -88,6 +88,7 @@ class Deployment:
             )
         if isinstance(self.alarms, str) or not isinstance(self.alarms, Sequence):
             raise fail(_CONSTRUCT, "alarms", "must be a list of aws_cloudwatch.IAlarm")
+        check_fields(self)
         object.__setattr__(self, "alarms", tuple(self.alarms))
         for index, alarm in enumerate(self.alarms):
             if not hasattr(alarm, "alarm_arn") or not hasattr(alarm, "alarm_name"):
@@ -133,12 +134,14 @@ class Deployment:
     # -- factories ----------------------------------------------------------------------
 
     @classmethod
+    @checked_arguments("Deployment")
     def all_at_once(cls, *, alarms: Sequence[cloudwatch.IAlarm] = ()) -> Deployment:
         """All traffic to the new version at once (CodeDeploy ``LambdaAllAtOnce``; an ECS
         rolling deployment)."""
         return cls(strategy="all_at_once", alarms=tuple(alarms))
 
     @classmethod
+    @checked_arguments("Deployment")
     def canary(
         cls,
         *,
@@ -155,6 +158,7 @@ class Deployment:
         )
 
     @classmethod
+    @checked_arguments("Deployment")
     def linear(
         cls,
         *,

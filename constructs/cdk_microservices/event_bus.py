@@ -37,6 +37,8 @@ from constructs import Construct
 
 from cdk_microservices._alarms import describe, notify, resolve_thresholds
 from cdk_microservices._validation import (
+    check_fields,
+    checked_arguments,
     fail,
     merge_props,
     reject_conflicts,
@@ -59,6 +61,9 @@ class EventContract:
     name: str
     version: int
     schema: Mapping[str, object]
+
+    def __post_init__(self) -> None:
+        check_fields(self)
 
     @property
     def key(self) -> str:
@@ -143,6 +148,7 @@ class EventBus(Construct, Generic[TopicT]):
         existing_topic: sns.ITopic,
     ) -> None: ...
 
+    @checked_arguments("EventBus")
     def __init__(
         self,
         scope: Construct,

@@ -22,7 +22,7 @@ from cdk_microservices._function_logs import (
     give_log_group,
     has_log_group,
 )
-from cdk_microservices._validation import fail
+from cdk_microservices._validation import checked_arguments, fail
 
 
 @jsii.implements(IAspect)
@@ -61,6 +61,7 @@ class LogRetentionAspect:
 
     CONSTRUCT = "LogRetentionAspect"
 
+    @checked_arguments("LogRetentionAspect")
     def __init__(
         self,
         *,

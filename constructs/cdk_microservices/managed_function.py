@@ -53,6 +53,7 @@ from cdk_microservices._service_function import (
     gate_deployments,
 )
 from cdk_microservices._validation import (
+    checked_arguments,
     fail,
     format_number,
     reject_conflicts,
@@ -103,6 +104,7 @@ class ManagedFunction(Construct):
     ALARM_THRESHOLDS: Mapping[str, float] = {"Errors": 1}
     """Each alarm's name and default threshold: ``Errors``, function errors in 5 minutes."""
 
+    @checked_arguments("ManagedFunction")
     def __init__(
         self,
         scope: Construct,

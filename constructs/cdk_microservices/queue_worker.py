@@ -52,6 +52,7 @@ from cdk_microservices._service_function import (
     gate_deployments,
 )
 from cdk_microservices._validation import (
+    checked_arguments,
     fail,
     format_number,
     merge_props,
@@ -194,6 +195,7 @@ class QueueWorker(Construct, Generic[QueueT, DeadLetterQueueT]):
         function_props: Mapping[str, object] | None = None,
     ) -> None: ...
 
+    @checked_arguments("QueueWorker")
     def __init__(
         self,
         scope: Construct,

@@ -51,6 +51,7 @@ from cdk_microservices._alarms import describe, notify, resolve_thresholds
 from cdk_microservices._function_logs import LOG_RETENTION_PROVIDER, shared_provider_log_group
 from cdk_microservices._validation import (
     DESTROY_WITH_DELETION_PROTECTION,
+    checked_arguments,
     deletion_protection_for,
     fail,
     format_number,
@@ -255,6 +256,7 @@ class RelationalDatabase(Construct, Generic[ClusterT]):
         existing_secret: secretsmanager.ISecret | None = None,
     ) -> None: ...
 
+    @checked_arguments("RelationalDatabase")
     def __init__(
         self,
         scope: Construct,

@@ -52,6 +52,8 @@ from constructs import Construct
 
 from cdk_microservices._alarms import at_least_alarm, notify, resolve_thresholds
 from cdk_microservices._validation import (
+    check_fields,
+    checked_arguments,
     fail,
     reject_conflicts,
     require_duration,
@@ -111,6 +113,9 @@ class ScheduledFargateTask:
         default_factory=lambda: ecs.FargatePlatformVersion.LATEST
     )
 
+    def __post_init__(self) -> None:
+        check_fields(self)
+
 
 class ScheduledJob(Construct):
     """A job run on a schedule by EventBridge Scheduler: a Lambda function or a Fargate task.
@@ -143,6 +148,7 @@ class ScheduledJob(Construct):
     ALARM_THRESHOLDS: Mapping[str, float] = DEFAULT_THRESHOLDS
     """Each alarm's name and default threshold, as every pattern has them."""
 
+    @checked_arguments("ScheduledJob")
     def __init__(
         self,
         scope: Construct,

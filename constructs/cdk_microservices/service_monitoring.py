@@ -68,7 +68,12 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct, IValidation
 
-from cdk_microservices._validation import ConstructArgumentError, fail, require_service_name
+from cdk_microservices._validation import (
+    ConstructArgumentError,
+    checked_arguments,
+    fail,
+    require_service_name,
+)
 from cdk_microservices.api_service import ApiService
 from cdk_microservices.cache import Cache
 from cdk_microservices.container_api import ContainerApi
@@ -133,6 +138,7 @@ class ServiceMonitoring(Construct):
 
     CONSTRUCT = "ServiceMonitoring"
 
+    @checked_arguments("ServiceMonitoring")
     def __init__(
         self,
         scope: Construct,

@@ -28,6 +28,7 @@ from constructs import Construct
 from cdk_microservices._alarms import describe, notify, resolve_thresholds
 from cdk_microservices._validation import (
     DESTROY_WITH_DELETION_PROTECTION,
+    checked_arguments,
     deletion_protection_for,
     fail,
     merge_props,
@@ -183,6 +184,7 @@ class ServiceTable(Construct, Generic[TableT]):
         existing_table: dynamodb.ITable,
     ) -> None: ...
 
+    @checked_arguments("ServiceTable")
     def __init__(
         self,
         scope: Construct,

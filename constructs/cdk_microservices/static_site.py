@@ -49,6 +49,7 @@ from cdk_microservices._alarms import describe, notify, resolve_thresholds
 from cdk_microservices._function_logs import S3_AUTO_DELETE_PROVIDER, shared_provider_log_group
 from cdk_microservices._log_bucket import access_log_bucket
 from cdk_microservices._validation import (
+    checked_arguments,
     fail,
     merge_props,
     reject_conflicts,
@@ -256,6 +257,7 @@ class StaticSite(Construct, Generic[BucketT]):
         distribution_props: Mapping[str, object] | None = None,
     ) -> None: ...
 
+    @checked_arguments("StaticSite")
     def __init__(
         self,
         scope: Construct,

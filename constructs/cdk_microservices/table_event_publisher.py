@@ -57,6 +57,7 @@ from cdk_microservices._service_function import (
     gate_deployments,
 )
 from cdk_microservices._validation import (
+    checked_arguments,
     fail,
     format_number,
     merge_props,
@@ -124,6 +125,7 @@ class TableEventPublisher(Construct):
     }
     """Each alarm's name and default threshold (see the class docstring for units)."""
 
+    @checked_arguments("TableEventPublisher")
     def __init__(
         self,
         scope: Construct,

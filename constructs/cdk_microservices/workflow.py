@@ -36,6 +36,7 @@ from constructs import Construct
 from cdk_microservices._alarms import at_least_alarm, notify, resolve_thresholds
 from cdk_microservices._function_logs import LOG_GROUP_REMOVAL_POLICIES
 from cdk_microservices._validation import (
+    checked_arguments,
     fail,
     merge_props,
     reject_conflicts,
@@ -96,6 +97,7 @@ class Workflow(Construct):
     ALARM_THRESHOLDS: Mapping[str, float] = DEFAULT_THRESHOLDS
     """Each alarm's name and default threshold, as every pattern has them."""
 
+    @checked_arguments("Workflow")
     def __init__(
         self,
         scope: Construct,

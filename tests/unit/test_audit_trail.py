@@ -511,7 +511,7 @@ def test_a_trail_name_is_used_everywhere_the_trail_is_named() -> None:
         ),
         (
             {"log_retention": 365},
-            r"'log_retention' must be an aws_logs\.RetentionDays .*got int",
+            r"'log_retention' must be an aws_logs\.RetentionDays.*got int",
         ),
         (
             {"removal_policy": RemovalPolicy.SNAPSHOT},

@@ -444,7 +444,7 @@ def test_node_replicas_without_multi_az() -> None:
         ),
         ({"removal_policy": "destroy"}, "argument 'removal_policy' must be an aws_cdk.Removal"),
         (
-            {"alarms": False, "alarm_topic": "topic"},
+            {"alarms": False, "alarm_topic": sns.Topic(Stack(), "Topic")},
             "argument 'alarms' was given together with 'alarm_topic'",
         ),
         (

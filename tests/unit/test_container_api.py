@@ -278,7 +278,7 @@ def test_explicit_access_opens_nothing_on_its_own() -> None:
         ({"throttling_burst_limit": 10, "throttling_rate_limit": 20}, "throttling_burst_limit"),
         ({"alarms": False, "alarm_topic": object()}, "alarm_topic"),
         ({"user_pool": "pool"}, "argument 'user_pool' must be an aws_cognito.IUserPool"),
-        ({"service": "svc"}, "argument 'service' must be a cdk_microservices.ContainerService"),
+        ({"service": "svc"}, "argument 'service' must be a ContainerService"),
     ],
 )
 def test_bad_arguments_are_refused_with_a_clear_error(

@@ -767,7 +767,7 @@ def test_existing_cluster_conflicts_with_every_cluster_argument() -> None:
             "argument 'monitoring_interval' is 300 seconds; allowed range is 1..60 seconds",
         ),
         (
-            {"alarms": False, "alarm_topic": "topic"},
+            {"alarms": False, "alarm_topic": sns.Topic(Stack(), "Topic")},
             "argument 'alarms' was given together with 'alarm_topic'",
         ),
         (

@@ -154,7 +154,7 @@ def _table_without_stream(stack: Stack) -> ServiceTable:
         ({"event_types": []}, "'event_types' must be a non-empty list"),
         ({"event_types": "AccountOpened"}, "'event_types' must be a non-empty list"),
         ({"table": _table_without_stream}, "'table' has no stream"),
-        ({"table": "accounts-table"}, "'table' must be a ServiceTable or an aws_dynamodb.Table"),
+        ({"table": "accounts-table"}, "'table' must be a ServiceTable or an aws_dynamodb.I?Table"),
         ({"bus": "accounts"}, "'bus' must be an EventBus, got str"),
         ({"handler": "publish"}, "'handler' is 'publish'"),
         ({"service_name": "Accounts"}, "'service_name' is 'Accounts'"),
