@@ -511,8 +511,8 @@ def _fault_checks(
 ) -> list[checks.Check]:
     marks = timeline.marks
     if name == "restart-postgres":
-        # A write that started once it was down and was answered before it was up again
-        # cannot have committed: a 503 that says why. And some writes get that 503 while it
+        # A write that started once it was down and was answered before it was started
+        # again cannot have committed: a 503 that says why. And some writes get that 503 while it
         # is down: the service answers, it does not hold every request until it is back
         # (requests queued for a request thread wait their turn, then the pool's timeout).
         down = checks.Check("while PostgreSQL was down, writes were answered 503, nothing else")
@@ -527,7 +527,12 @@ def _fault_checks(
                     marks["postgres_down"] <= try_.ended <= marks["postgres_starting"]
                 ):
                     refused_while_down += 1
-                if marks["postgres_down"] <= try_.started and try_.ended <= marks["postgres_up"]:
+                # (Until it is being started: it accepts connections a moment before
+                # pg_ctl, and so the "postgres_up" mark, knows it.)
+                if (
+                    marks["postgres_down"] <= try_.started
+                    and try_.ended <= marks["postgres_starting"]
+                ):
                     down.expect(
                         try_.status == 503
                         and try_.code in ("database_unavailable", "outcome_unknown"),
