@@ -56,6 +56,11 @@ def synthesized_app(synthesized_assembly: Path) -> dict[str, dict[str, Any]]:
 # one of these fixtures gets them (directly or through a fixture of its own).
 _SYNTH_FIXTURES = ("synthesized_app", "synthesized_assembly")
 _SYNTH_SCOPE = "the synthesized reference app"
+# Modules that must not run beside each other: the fault runs load both cores with a service,
+# PostgreSQL and a load client, and the browser tests wait for the page with timeouts (one
+# timed out beside them in CI). They share one worker, one after the other.
+_HEAVY_OR_TIMED = ("tests/browser/", "tests/services/transfers/test_faults_under_load.py")
+_HEAVY_OR_TIMED_SCOPE = "the fault runs and the browser tests"
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -63,7 +68,8 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """Under ``pytest -n N --dist loadscope`` (``make pytest``): a worker takes whole modules,
     so a module-scoped fixture (a construct test's app, the browser) is built once; and every
     module of the synthesized reference app goes to the same worker, so the session fixture
-    above synthesizes the app once, not once per worker. (pytest-xdist's own ``loadgroup``
+    above synthesizes the app once, not once per worker; and the fault runs and the browser
+    tests go to one worker too, one after the other. (pytest-xdist's own ``loadgroup``
     does not group under pytest 9.2: it renames ``item._nodeid``, which pytest 9 no longer
     reads.) Which worker runs what never changes a result, only the time taken."""
     if config.getvalue("dist") != "loadscope":
@@ -80,7 +86,10 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
                 path = rootpath / module
                 text = path.read_text(encoding="utf-8") if path.is_file() else ""
                 uses_synth = any(name in text for name in _SYNTH_FIXTURES)
-                scopes[module] = _SYNTH_SCOPE if uses_synth else module
+                if module.startswith(_HEAVY_OR_TIMED):
+                    scopes[module] = _HEAVY_OR_TIMED_SCOPE
+                else:
+                    scopes[module] = _SYNTH_SCOPE if uses_synth else module
             return scopes[module]
 
     return ReferenceAppScheduling(config, log)
