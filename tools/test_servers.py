@@ -134,7 +134,9 @@ class PostgresServer(_ThrowawayServer):
     def url(self, dbname: str = "postgres") -> str:
         return f"postgresql://{self.user}@127.0.0.1:{self.port}/{dbname}"
 
-    def _command(self, program: str, *args: str) -> list[str]:
+    def program_command(self, program: str, *args: str) -> list[str]:
+        """The command line that runs one of the server's programs (``pg_ctl``, ``pgbench``,
+        ...) with ``args``, as ``postgres`` when this process is root."""
         command = [str(self.bin_dir / program), *args]
         return ["runuser", "-u", "postgres", "--", *command] if self._as_root else command
 
@@ -142,7 +144,7 @@ class PostgresServer(_ThrowawayServer):
         """initdb (the first time), then start and wait until it accepts connections."""
         if not self._initialized:
             _run(
-                self._command(
+                self.program_command(
                     "initdb",
                     "--pgdata",
                     str(self.data_dir),
@@ -170,7 +172,7 @@ class PostgresServer(_ThrowawayServer):
         for name, value in self.settings.items():
             options += f" -c {name}={shlex.quote(value)}"
         _run(
-            self._command(
+            self.program_command(
                 "pg_ctl",
                 "start",
                 "--wait",
@@ -206,7 +208,7 @@ class PostgresServer(_ThrowawayServer):
         if not (self.data_dir / "postmaster.pid").exists():
             return
         _run(
-            self._command(
+            self.program_command(
                 "pg_ctl", "stop", "--wait", "--pgdata", str(self.data_dir), "--mode", mode
             ),
             what="pg_ctl stop",

@@ -131,6 +131,8 @@ def test_task_role_holds_only_what_the_service_uses(profile, synthesized_app):
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]
     ]
     actions = set().union(*(_actions(s) for s in statements))
+    # The outbox publisher calls PublishBatch, which sns:Publish authorizes (SNS API
+    # permissions reference: "both publish and publish batch"); there is no other action.
     assert "sns:Publish" in actions
     assert {"sqs:ReceiveMessage", "sqs:DeleteMessage"} <= actions
     assert "secretsmanager:GetSecretValue" in actions

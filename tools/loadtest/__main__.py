@@ -38,9 +38,9 @@ from tools.loadtest.harness import (
     SHORT,
     Size,
     pgbench_tpcb,
-    postgres_only,
     run_scenario,
 )
+from tools.test_servers import PostgresServer
 
 BENCH_DIR = REPO_ROOT / "bench"
 README = REPO_ROOT / "README.md"
@@ -96,7 +96,7 @@ def throughput(workdir: Path, base: Size) -> dict[str, Any]:
     configurations = []
     for label, settings in POSTGRES_CONFIGURATIONS.items():
         print(f"pgbench TPC-B, PostgreSQL {label}", flush=True)
-        with postgres_only(settings) as postgres:
+        with PostgresServer(settings=settings) as postgres:
             tpcb = pgbench_tpcb(
                 postgres, clients=PGBENCH_CLIENTS, seconds=PGBENCH_SECONDS, scale=PGBENCH_SCALE
             )
@@ -155,6 +155,7 @@ def changes(workdir: Path) -> list[dict[str, Any]]:
                 "writes_per_second": [f["writes_per_second"] for f in figures],
                 "median": median,
                 "violations": sum(len(run.violations) for run in runs),
+                "violation_examples": [v for run in runs for v in run.violations][:5],
             }
         )
     return measured

@@ -39,8 +39,8 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -656,7 +656,7 @@ def pgbench_tpcb(
             conn.execute(f"CREATE DATABASE {database}")
 
     def pgbench(*args: str) -> str:
-        command = postgres._command(
+        command = postgres.program_command(
             "pgbench",
             "-h",
             "127.0.0.1",
@@ -680,12 +680,6 @@ def pgbench_tpcb(
     if tps is None or latency is None:
         raise ServerError(f"unexpected pgbench output: {output}")
     return {"tps": float(tps.group(1)), "latency_ms": float(latency.group(1)), "clients": clients}
-
-
-@contextmanager
-def postgres_only(settings: dict[str, str] | None = None) -> Iterator[PostgresServer]:
-    with PostgresServer(settings=settings or {}) as postgres:
-        yield postgres
 
 
 def _ticks(pid: int) -> int:

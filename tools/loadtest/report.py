@@ -268,6 +268,13 @@ def render_load(meta: Mapping[str, Any], throughput: Mapping[str, Any]) -> str:
         ),
         "",
     ]
+    examples = [
+        f"- `{change['commit']}`: " + "; ".join(change["violation_examples"])
+        for change in throughput.get("changes", [])
+        if change.get("violation_examples")
+    ]
+    if examples:
+        parts += ["Violations in the runs of earlier commits:", "", *examples, ""]
     return "\n".join(parts)
 
 
